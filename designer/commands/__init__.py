@@ -1,0 +1,11 @@
+"""Subcommands of `skill-designer`, one module each.
+
+Each module defines ``register(subparsers)`` that adds its parser and sets
+``func`` (taking the parsed args, returning an exit code) as a default.
+"""
+
+COMMANDS = (
+    "designer.commands.validate",
+    "designer.commands.new",
+    "designer.commands.import_kan",
+)
