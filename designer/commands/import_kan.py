@@ -1,0 +1,73 @@
+"""`skill-designer import-kan` / `export-kan`: POSS/KAN Skill resources in and out."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from designer.core.skill import SkillFileError, load_skill, save_skill
+from designer.core.skill.files import write_atomic
+from designer.core.skill.kan import KanError, dump_kan, export_kan, import_kan, load_kan_text
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "import-kan",
+        help="convert a KAN Skill resource to a skill file",
+        description="Convert a POSS/KAN Skill custom resource (ai.symphony/v1, YAML or JSON) into a skill.",
+    )
+    parser.add_argument("file", metavar="FILE", help="the Skill resource (YAML or JSON)")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE", help="skill file to write")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(func=run_import)
+
+    parser = subparsers.add_parser(
+        "export-kan",
+        help="convert a skill file to a KAN Skill resource",
+        description="Write a skill as a POSS/KAN Skill custom resource (YAML), reporting what KAN "
+        "cannot express.",
+    )
+    parser.add_argument("file", metavar="FILE", help="the *.skill.json file")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE", help="YAML file to write")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(func=run_export)
+
+
+def _report(notes: list[str], output: str, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"output": output, "notes": notes}, indent=2))
+        return
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"wrote {output}")
+
+
+def run_import(args: argparse.Namespace) -> int:
+    try:
+        text = Path(args.file).read_text(encoding="utf-8-sig")
+        skill, report = import_kan(load_kan_text(text, args.file))
+        save_skill(skill, args.output)
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"{args.file}: cannot read: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+        return 2
+    except KanError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    _report(report.notes, args.output, args.json)
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    try:
+        resource, report = export_kan(load_skill(args.file))
+        write_atomic(args.output, dump_kan(resource))
+    except SkillFileError as exc:
+        print(exc.located(), file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"{args.output}: cannot write: {exc.strerror}", file=sys.stderr)
+        return 1
+    _report(report.notes, args.output, args.json)
+    return 0

@@ -1,0 +1,40 @@
+"""`skill-designer new NAME -o FILE`: a minimal valid skill to start from."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from designer.core.skill import save_skill
+from designer.core.skill.build import minimal_skill
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "new",
+        help="write a minimal skill",
+        description="Write a minimal valid skill: Camera Input -> Filter -> Insights Log.",
+    )
+    parser.add_argument("name", help="the skill's name")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write it")
+    parser.add_argument("--source", default="0", help="camera source (webcam index, URL or file)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing file")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    output = Path(args.output)
+    if output.exists() and not args.force:
+        print(f"{output}: already exists; pass --force to overwrite it", file=sys.stderr)
+        return 1
+    if not args.name.strip():
+        print("the skill needs a name", file=sys.stderr)
+        return 2
+    try:
+        save_skill(minimal_skill(args.name, source=args.source), output)
+    except OSError as exc:
+        print(f"{output}: cannot write: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(f"wrote {output}")
+    return 0

@@ -1,0 +1,54 @@
+"""`skill-designer validate FILE...`: every problem, located; exit 0 clean, 1 errors, 2 unreadable."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from designer.commands.common import model_lookup
+from designer.core.skill import SkillFileError, load_skill, validate_skill
+
+EXIT_OK, EXIT_ERRORS, EXIT_UNREADABLE = 0, 1, 2
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "validate",
+        help="check skill files",
+        description="Check skill files against every graph and parameter rule. Exit status: 0 no "
+        "errors (warnings allowed), 1 errors found, 2 a file could not be read or parsed.",
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="*.skill.json files")
+    parser.add_argument("--json", action="store_true", help="print one JSON document for machines")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    status = EXIT_OK
+    report = []
+    models = model_lookup()
+    for path in args.files:
+        entry: dict = {"file": path}
+        try:
+            skill = load_skill(path)
+        except SkillFileError as exc:
+            status = EXIT_UNREADABLE
+            entry["error"] = {"message": exc.message, "line": exc.line, "column": exc.column}
+            if not args.json:
+                print(exc.located(), file=sys.stderr)
+            report.append(entry)
+            continue
+        problems = validate_skill(skill, models)
+        entry["problems"] = [p.to_dict() for p in problems]
+        if any(p.is_error for p in problems) and status == EXIT_OK:
+            status = EXIT_ERRORS
+        if not args.json:
+            for p in problems:
+                print(f"{path}: {p.located()}: {p.severity} {p.code}: {p.message}")
+        report.append(entry)
+    if args.json:
+        print(json.dumps({"files": report, "exit_code": status}, indent=2))
+    elif status == EXIT_OK:
+        print(f"{len(args.files)} file(s) valid", file=sys.stderr)
+    return status

@@ -1,0 +1,29 @@
+"""The node catalog: every node type, looked up by its versioned type id."""
+
+from __future__ import annotations
+
+from designer.core.skill.catalog import exports, process, sources
+from designer.core.skill.catalog.spec import FRAME, Group, NodeSpec, Params, Port, Role
+
+SPECS: tuple[NodeSpec, ...] = sources.SPECS + process.SPECS + exports.SPECS
+CATALOG: dict[str, NodeSpec] = {spec.type_id: spec for spec in SPECS}
+
+
+def get_spec(type_id: str) -> NodeSpec | None:
+    return CATALOG.get(type_id)
+
+
+def search(text: str) -> list[NodeSpec]:
+    """Palette search: case-insensitive match on title, type id and keywords."""
+    needle = text.strip().lower()
+    return [
+        spec
+        for spec in SPECS
+        if not needle
+        or needle in spec.title.lower()
+        or needle in spec.type_id
+        or any(needle in word for word in spec.keywords)
+    ]
+
+
+__all__ = ["CATALOG", "FRAME", "SPECS", "Group", "NodeSpec", "Params", "Port", "Role", "get_spec", "search"]

@@ -1,0 +1,191 @@
+"""Export group: where insights and clips go."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, field_validator
+
+from designer.core.skill.catalog.spec import Group, NodeSpec, Params, Role
+from designer.core.skill.fields import check_host_port, check_url, deploy_field
+
+PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+MODULE_NAME_RE = re.compile(r"^(\$param\([^)]*\)|[A-Za-z0-9_.-]+)$")
+
+DELAY_HELP = "Seconds between two messages; frames without objects never send."
+
+
+class VideoSnippetParams(Params):
+    filename_prefix: str = Field(
+        title="Filename prefix", description="Start of each clip's file name: letters, digits, '-', '_', '.'."
+    )
+    duration_s: int = Field(10, ge=1, le=600, title="Snippet duration (s)")
+    insights_overlay: bool = Field(True, title="Insights overlay", description="Draw boxes into the clip.")
+    delay_buffer_s: float = Field(
+        120.0, ge=0, title="Delay buffer (s)", description="Seconds between the starts of two clips."
+    )
+    output_folder: str = deploy_field(
+        "snippets", min_length=1, title="Local folder", description="Where clips are written."
+    )
+    blob_container: str = deploy_field(
+        "", title="Blob container", description="Azure Blob container to upload to; empty = local only."
+    )
+    blob_connection_string: str = deploy_field(
+        "",
+        secret=True,
+        title="Storage connection string",
+        description="Never exported: use $param(...) or the AZURE_STORAGE_CONNECTION_STRING variable.",
+    )
+
+    @field_validator("filename_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not PREFIX_RE.match(value) or value in {".", ".."}:
+            raise ValueError(
+                f"{value!r} cannot be a file name prefix: use letters, digits, '-', '_' or '.', "
+                "without spaces or path characters"
+            )
+        return value
+
+
+VIDEO_SNIPPET = NodeSpec(
+    kind="video-snippet",
+    version=1,
+    title="Video Snippet",
+    group=Group.EXPORT,
+    role=Role.EXPORT,
+    params=VideoSnippetParams,
+    description="Records MP4 clips when objects appear; uploads them to Azure Blob storage if set.",
+    outputs=(),
+    keywords=("mp4", "clip", "recording", "blob", "storage"),
+)
+
+
+class IotHubParams(Params):
+    delay_buffer_s: float = Field(30.0, gt=0, title="Delay buffer (s)", description=DELAY_HELP)
+    output_name: str = Field("metrics", min_length=1, title="Module output")
+    connection_string: str = deploy_field(
+        "",
+        secret=True,
+        title="Device connection string",
+        description="Empty = the IoT Edge environment. Never exported: use $param(...).",
+    )
+
+
+IOTHUB = NodeSpec(
+    kind="iothub",
+    version=1,
+    title="Send Insights to IoT Hub",
+    group=Group.EXPORT,
+    role=Role.EXPORT,
+    params=IotHubParams,
+    description="Sends insight messages upstream to Azure IoT Hub.",
+    outputs=(),
+    keywords=("azure", "iot", "hub", "telemetry"),
+)
+
+
+class IotEdgeParams(Params):
+    module_name: str = deploy_field(min_length=1, title="IoT Edge module name")
+    module_input: str = deploy_field(min_length=1, title="IoT Edge module input")
+    delay_buffer_s: float = Field(10.0, gt=0, title="Delay buffer (s)", description=DELAY_HELP)
+
+    @field_validator("module_name", "module_input")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not MODULE_NAME_RE.match(value):
+            raise ValueError(f"{value!r}: use letters, digits, '-', '_' or '.'")
+        return value
+
+
+IOTEDGE = NodeSpec(
+    kind="iotedge",
+    version=1,
+    title="Send Insights to IoT Edge Module",
+    group=Group.EXPORT,
+    role=Role.EXPORT,
+    params=IotEdgeParams,
+    description="Sends insight messages to another module on the device through an edgeHub route.",
+    outputs=(),
+    keywords=("azure", "iot", "edge", "module", "route"),
+)
+
+
+class MqttParams(Params):
+    broker_address: str = deploy_field(
+        "localhost:1883", min_length=1, title="Broker address", description="host:port of the broker."
+    )
+    topic: str = deploy_field("mqttmessage", min_length=1, title="Topic")
+    delay_buffer_s: float = Field(30.0, gt=0, title="Delay buffer (s)", description=DELAY_HELP)
+    qos: int = Field(0, ge=0, le=2, title="QoS")
+    tls: bool = Field(False, title="TLS")
+    username: str = deploy_field("", title="User name")
+    password: str = deploy_field("", secret=True, title="Password")
+
+    @field_validator("broker_address")
+    @classmethod
+    def _broker(cls, value: str) -> str:
+        return check_host_port(value)
+
+    @field_validator("topic")
+    @classmethod
+    def _topic(cls, value: str) -> str:
+        if "#" in value or "+" in value:
+            raise ValueError("a topic to publish to cannot contain the wildcards '#' or '+'")
+        return value
+
+
+MQTT = NodeSpec(
+    kind="mqtt",
+    version=1,
+    title="Send Insights to MQTT Endpoint",
+    group=Group.EXPORT,
+    role=Role.EXPORT,
+    params=MqttParams,
+    description="Publishes insight messages to an MQTT broker.",
+    outputs=(),
+    keywords=("mqtt", "broker", "publish", "mosquitto"),
+)
+
+
+class HttpParams(Params):
+    url: str = deploy_field(
+        min_length=1, title="Endpoint URL", description="Receives one JSON body per frame (POST)."
+    )
+    timeout_s: float = Field(5.0, gt=0, le=600, title="Timeout (s)")
+
+    _url = field_validator("url")(check_url)
+
+
+HTTP = NodeSpec(
+    kind="http",
+    version=1,
+    title="Send Insights to HTTP Endpoint",
+    group=Group.EXPORT,
+    role=Role.EXPORT,
+    params=HttpParams,
+    description="POSTs every frame's insight message as a JSON body.",
+    outputs=(),
+    keywords=("http", "webhook", "post", "rest"),
+)
+
+
+class InsightsLogParams(Params):
+    path: str = deploy_field(
+        "insights.jsonl", min_length=1, title="File", description="JSON Lines file, one message per frame."
+    )
+
+
+INSIGHTS_LOG = NodeSpec(
+    kind="insights-log",
+    version=1,
+    title="Insights Log",
+    group=Group.EXPORT,
+    role=Role.EXPORT,
+    params=InsightsLogParams,
+    description="Writes every frame's insight message to a local JSON Lines file.",
+    outputs=(),
+    keywords=("log", "jsonl", "file", "debug"),
+)
+
+SPECS = (VIDEO_SNIPPET, IOTHUB, IOTEDGE, MQTT, HTTP, INSIGHTS_LOG)

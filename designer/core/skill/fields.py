@@ -1,0 +1,94 @@
+"""Field helpers shared by the node parameter models.
+
+Two markers travel in a field's JSON schema extra, so the form generator,
+the validator and the exporter read them from one place:
+
+- ``deploy``: the value may be a ``$param(name)`` placeholder, filled per
+  deployment (camera URL, endpoints).
+- ``secret``: the value must never be written into an exported package.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import Field
+from pydantic.fields import FieldInfo
+
+PLACEHOLDER_RE = re.compile(r"\$param\(([A-Za-z_][A-Za-z0-9_.\-]*)\)")
+PARAM_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+
+ACCELERATIONS = ("CPU", "Nvidia dGPU", "Intel iGPU", "Nvidia Jetson (Jetpack 5)")
+
+
+def deploy_field(default: Any = ..., *, secret: bool = False, **kwargs: Any) -> Any:
+    """A field whose value may be a ``$param(name)`` placeholder."""
+    extra = dict(kwargs.pop("json_schema_extra", None) or {})
+    extra["deploy"] = True
+    if secret:
+        extra["secret"] = True
+    return Field(default, json_schema_extra=extra, **kwargs)
+
+
+def _extra(info: FieldInfo) -> dict:
+    extra = info.json_schema_extra
+    return extra if isinstance(extra, dict) else {}
+
+
+def accepts_placeholder(info: FieldInfo) -> bool:
+    return bool(_extra(info).get("deploy"))
+
+
+def is_secret(info: FieldInfo) -> bool:
+    return bool(_extra(info).get("secret"))
+
+
+def placeholders_in(value: Any) -> list[str]:
+    """Names of every ``$param(...)`` in a value (strings, lists and dicts, recursively)."""
+    if isinstance(value, str):
+        return PLACEHOLDER_RE.findall(value)
+    if isinstance(value, list):
+        return [name for item in value for name in placeholders_in(item)]
+    if isinstance(value, dict):
+        return [name for item in value.values() for name in placeholders_in(item)]
+    return []
+
+
+def check_host_port(value: str, *, schemes: tuple[str, ...] = ()) -> str:
+    """Accept ``host:port`` (optionally ``scheme://host:port``); placeholders pass through.
+
+    Raises ValueError with a message a user can act on.
+    """
+    if PLACEHOLDER_RE.search(value):
+        return value
+    rest = value
+    if "://" in value:
+        scheme, rest = value.split("://", 1)
+        if scheme not in schemes:
+            allowed = ", ".join(f"{s}://" for s in schemes) or "no scheme"
+            raise ValueError(f"unsupported scheme {scheme}:// (allowed: {allowed})")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host or "/" in rest:
+        raise ValueError(f"{value!r} is not host:port, for example 127.0.0.1:6677")
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"port {port!r} must be a number from 1 to 65535")
+    return value
+
+
+def check_url(value: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    """Accept an absolute URL with one of ``schemes``; placeholders pass through."""
+    from urllib.parse import urlsplit
+
+    if PLACEHOLDER_RE.search(value):
+        return value
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a valid URL: {exc}") from None
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ValueError(f"{value!r} is not a valid URL: use {' or '.join(schemes)}://host[:port]/path")
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"port {port} must be from 1 to 65535")
+    return value
