@@ -1,0 +1,71 @@
+"""What every node runtime implements, and what it may use from the running skill."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from designer.core.engine.frame import Frame
+from designer.core.skill.catalog import Params
+
+
+class NodeError(Exception):
+    """A node that cannot work; the message names the node and says what to do."""
+
+    def __init__(self, node_id: str, message: str) -> None:
+        self.node_id = node_id
+        self.message = message
+        super().__init__(f"node {node_id}: {message}")
+
+
+@dataclass
+class RunContext:
+    """The running skill, as nodes see it."""
+
+    skill_dir: Path = field(default_factory=Path.cwd)
+    acceleration: str = "CPU"
+    skill_id: str = ""
+    instance_id: str = ""
+    device_id: str = ""
+    models: Any = None  # the model library (``resolve(id)``), when one is available
+    warn: Callable[[str, str], None] = lambda node_id, message: None
+
+    def resolve_path(self, path: str) -> Path:
+        """Relative paths in a skill are relative to the skill file's folder."""
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else self.skill_dir / candidate
+
+
+class NodeRuntime:
+    """One node of a running skill.
+
+    ``open`` does the slow work (load a model, connect), always on a worker
+    thread. ``process`` takes a frame and returns it (changed or not) for the
+    nodes downstream, or None to stop it there; exports return None.
+    """
+
+    kind: ClassVar[str]
+
+    def __init__(self, node_id: str, params: Params, context: RunContext) -> None:
+        self.node_id = node_id
+        self.params = params
+        self.context = context
+
+    def open(self) -> None:
+        """Acquire resources; raise NodeError with an actionable message on failure."""
+
+    def process(self, frame: Frame) -> Frame | None:
+        raise NotImplementedError
+
+    def update(self, params: Params) -> bool:
+        """Take new parameters while running; False when the node must be reopened for them."""
+        self.params = params
+        return True
+
+    def close(self) -> None:
+        """Release resources; must be safe to call twice and after a failed open."""
+
+    def fail(self, message: str) -> NodeError:
+        return NodeError(self.node_id, message)
