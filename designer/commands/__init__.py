@@ -8,4 +8,7 @@ COMMANDS = (
     "designer.commands.validate",
     "designer.commands.new",
     "designer.commands.import_kan",
+    "designer.commands.run",
+    "designer.commands.serve_sample",
+    "designer.commands.models",
 )

@@ -25,6 +25,7 @@ class RunContext:
     """The running skill, as nodes see it."""
 
     skill_dir: Path = field(default_factory=Path.cwd)
+    output_dir: Path = field(default_factory=Path.cwd)
     acceleration: str = "CPU"
     skill_id: str = ""
     instance_id: str = ""
@@ -33,9 +34,14 @@ class RunContext:
     warn: Callable[[str, str], None] = lambda node_id, message: None
 
     def resolve_path(self, path: str) -> Path:
-        """Relative paths in a skill are relative to the skill file's folder."""
+        """Files a skill reads (models, labels, clips) are found next to the skill file."""
         candidate = Path(path).expanduser()
         return candidate if candidate.is_absolute() else self.skill_dir / candidate
+
+    def resolve_output(self, path: str) -> Path:
+        """Files a skill writes (logs, clips) go to the output folder, the working one by default."""
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else self.output_dir / candidate
 
 
 class NodeRuntime:

@@ -51,10 +51,11 @@ class ModelParams(Params):
     layout: Literal[LAYOUTS] = Field(  # type: ignore[valid-type]
         "auto", title="Output layout", description="How to read the model's outputs; auto = detect."
     )
-    objectness_premultiplied: bool = Field(
-        False,
+    objectness_premultiplied: bool | None = Field(
+        None,
         title="Class scores include objectness",
-        description="YOLOv5-style outputs whose class scores are already multiplied by objectness.",
+        description="YOLOv5-style outputs whose class scores are already multiplied by objectness; "
+        "empty = measured when the model loads.",
     )
     nms_iou: float = Field(0.45, ge=0, le=1, title="NMS IoU", description="Overlap above which boxes merge.")
     max_detections: int = Field(100, ge=1, le=10000, title="Max detections per frame")

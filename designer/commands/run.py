@@ -1,0 +1,179 @@
+"""`skill-designer run SKILL`: run a skill headless, with a progress line and a summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+from designer.commands.common import model_library
+from designer.core.engine.events import FrameEvent, MetricsEvent, NodeErrorEvent, NodeWarningEvent, RunState
+from designer.core.engine.executor import Engine, SkillNotRunnable
+from designer.core.engine.frame import insight_message
+from designer.core.engine.runtime import RunContext
+from designer.core.skill import ParamError, SkillFileError, load_skill
+from designer.core.skill.params import parse_assignments
+
+PROGRESS_PERIOD_S = 1.0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run a skill headless",
+        description="Run a skill on its camera (or --source) without the GUI, the way devices do. "
+        "Exit status: 0 finished or stopped, 1 the run failed, 2 bad input.",
+    )
+    parser.add_argument("skill", metavar="SKILL_FILE", help="a *.skill.json file")
+    parser.add_argument("--source", help="camera source instead of the skill's: file, URL or webcam index")
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="fill a $param(NAME) placeholder"
+    )
+    parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    parser.add_argument("--insights", metavar="OUT.jsonl", help="also write every frame's insights here")
+    parser.add_argument(
+        "--realtime",
+        choices=("on", "off"),
+        default="on",
+        help="off: read video files as fast as possible, processing every frame (default on)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress line")
+    parser.set_defaults(func=run)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.max_frames is not None and args.max_frames < 1:
+        return _fail("--max-frames must be at least 1")
+    try:
+        skill = load_skill(args.skill)
+        values = parse_assignments(args.param)
+    except SkillFileError as exc:
+        return _fail(exc.located())
+    except ParamError as exc:
+        return _fail(str(exc))
+    context = RunContext(
+        skill_dir=Path(args.skill).resolve().parent,
+        output_dir=Path.cwd(),
+        acceleration=skill.settings.acceleration,
+        skill_id=skill.settings.name,
+        instance_id="local",
+        device_id=socket.gethostname(),
+        models=model_library(),
+    )
+    try:
+        engine = Engine(
+            skill,
+            params=values,
+            source=args.source,
+            realtime=args.realtime == "on",
+            max_frames=args.max_frames,
+            context=context,
+        )
+    except ParamError as exc:
+        return _fail(f"{args.skill}: {exc}")
+    except SkillNotRunnable as exc:
+        return _fail(f"{args.skill}: {exc}", 1)
+    return _run_engine(engine, args)
+
+
+class _Console:
+    """Prints events as they come: errors at once, a progress line at most once a second."""
+
+    def __init__(self, engine: Engine, quiet: bool) -> None:
+        self.engine = engine
+        self.quiet = quiet
+        self.started = time.monotonic()
+        self.next_progress = self.started + PROGRESS_PERIOD_S
+        self.errors: dict[str, str] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, event: object) -> None:
+        if isinstance(event, NodeErrorEvent):
+            self.errors[event.node_id] = event.message
+            self._print(f"node {event.node_id}: error: {event.message}")
+        elif isinstance(event, NodeWarningEvent):
+            self._print(f"node {event.node_id}: warning: {event.message}")
+        elif isinstance(event, MetricsEvent) and not self.quiet and time.monotonic() >= self.next_progress:
+            self.next_progress = time.monotonic() + PROGRESS_PERIOD_S
+            self._print(self.progress(event))
+
+    def _print(self, line: str) -> None:
+        with self.lock:
+            print(line, file=sys.stderr, flush=True)
+
+    def progress(self, metrics: MetricsEvent) -> str:
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        frames = self.engine.frames_read
+        parts = [f"{frames} frames", f"{frames / elapsed:.1f} fps"]
+        for node_id, stats in metrics.nodes.items():
+            if node_id != self.engine.plan.camera.node_id and stats.frames_in:
+                parts.append(f"{node_id} {stats.p50_ms:.1f} ms")
+        return " | ".join(parts)
+
+
+def _run_engine(engine: Engine, args: argparse.Namespace) -> int:
+    console = _Console(engine, args.quiet)
+    engine.subscribe(console)
+    sink = None
+    if args.insights:
+        try:
+            sink = open(args.insights, "w", encoding="utf-8")  # noqa: SIM115 -- closed below
+        except OSError as exc:
+            return _fail(f"--insights {args.insights}: cannot write: {exc.strerror}")
+        first_export = next(
+            (i for i, n in engine.plan.nodes.items() if n.spec.role == "export"), None
+        )
+        context = engine.context
+
+        def write(event: object) -> None:
+            if isinstance(event, FrameEvent) and event.node_id == first_export:
+                message = insight_message(
+                    event.frame,
+                    instance_id=context.instance_id,
+                    skill_id=context.skill_id,
+                    device_id=context.device_id,
+                )
+                sink.write(json.dumps(message) + "\n")
+
+        engine.subscribe(write)
+    interrupted = False
+    engine.start()
+    try:
+        while engine.wait(0.2) in (RunState.STARTING, RunState.RUNNING):
+            pass
+    except KeyboardInterrupt:
+        interrupted = True
+        engine.stop()
+    finally:
+        if sink is not None:
+            sink.close()
+    _summary(engine, console)
+    if engine.state is RunState.FAILED:
+        return 1
+    return 130 if interrupted else 0
+
+
+def _summary(engine: Engine, console: _Console) -> None:
+    elapsed = time.monotonic() - console.started
+    frames = engine.frames_read
+    lines = [f"{engine.state.value}: {frames} frames in {elapsed:.1f} s ({frames / max(elapsed, 1e-6):.1f} fps)"]
+    metrics = engine.metrics()
+    lines.append(f"  {'node':<20} {'in':>7} {'out':>7} {'dropped':>8} {'errors':>7} {'p50 ms':>8} {'p95 ms':>8}")
+    for node_id, s in metrics.nodes.items():
+        state = "  FAILED" if s.failed else ""
+        lines.append(
+            f"  {node_id:<20} {s.frames_in:>7} {s.frames_out:>7} {s.dropped:>8} {s.errors:>7} "
+            f"{s.p50_ms:>8.1f} {s.p95_ms:>8.1f}{state}"
+        )
+    for node_id, message in console.errors.items():
+        lines.append(f"  node {node_id}: {message}")
+    print("\n".join(lines), file=sys.stderr)

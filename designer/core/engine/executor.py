@@ -1,0 +1,428 @@
+"""The engine: compiles a validated skill into a plan and runs it on live video.
+
+Threads: one reads the source, one per node runs its runtime; bounded
+queues link them (see queues.py), so decoding overlaps inference and a slow
+export never stalls the model in a live run. The same engine runs in the
+desktop preview and headless on devices.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from designer.core.engine.events import (
+    EngineEvent,
+    FrameEvent,
+    MetricsEvent,
+    NodeErrorEvent,
+    NodeWarningEvent,
+    RunState,
+    StatusEvent,
+)
+from designer.core.engine.frame import Frame
+from designer.core.engine.metrics import NodeMetrics
+from designer.core.engine.nodes import runtime_for
+from designer.core.engine.queues import END, FrameQueue
+from designer.core.engine.runtime import NodeError, NodeRuntime, RunContext
+from designer.core.engine.sources import SourceError, SourceStatus, VideoSource, open_source
+from designer.core.skill import Problem, Skill, get_spec, substitute, validate_skill
+from designer.core.skill.catalog import NodeSpec, Params, Role
+from designer.core.skill.validate import check_params
+
+log = logging.getLogger(__name__)
+
+METRICS_PERIOD_S = 0.5
+ERROR_REPEAT_S = 5.0  # the same node error is re-reported at most this often
+QUEUE_SIZE = 2
+
+
+class SkillNotRunnable(Exception):
+    """The skill has errors; ``problems`` lists them, each located."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        lines = [f"{p.located()}: {p.code}: {p.message}" for p in problems]
+        super().__init__("the skill cannot run:\n  " + "\n  ".join(lines))
+
+
+@dataclass
+class PlanNode:
+    node_id: str
+    spec: NodeSpec
+    params: Params
+    children: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    """The skill as the engine runs it: parsed parameters, nodes in topological order."""
+
+    camera: PlanNode
+    nodes: dict[str, PlanNode]  # process and export nodes, topological order
+    fps: int
+
+
+def compile_plan(skill: Skill, models: Any = None) -> Plan:
+    """Check the (substituted) skill and turn it into a Plan; SkillNotRunnable on errors."""
+    problems = [p for p in validate_skill(skill, models) if p.is_error]
+    if problems:
+        raise SkillNotRunnable(problems)
+    children: dict[str, list[str]] = {n.id: [] for n in skill.nodes}
+    for edge in skill.edges:
+        children[edge.source.node].append(edge.target.node)
+    parsed = {}
+    for node in skill.nodes:
+        spec = get_spec(node.type)
+        _, params = check_params(spec, node.id, node.params)
+        parsed[node.id] = PlanNode(node.id, spec, params, children[node.id])
+    camera = next(p for p in parsed.values() if p.spec.role is Role.SOURCE)
+    order: list[str] = []
+    frontier = list(camera.children)
+    while frontier:
+        node_id = frontier.pop(0)
+        order.append(node_id)
+        frontier.extend(parsed[node_id].children)
+    return Plan(camera=camera, nodes={i: parsed[i] for i in order}, fps=skill.settings.fps)
+
+
+class _Worker:
+    """One node's thread: takes frames from its queue, runs the runtime, feeds its children."""
+
+    def __init__(self, engine: Engine, node: PlanNode) -> None:
+        self.engine = engine
+        self.node = node
+        self.runtime: NodeRuntime | None = None
+        self.metrics = NodeMetrics()
+        self.queue = FrameQueue(QUEUE_SIZE, lossless=engine.lossless)
+        self.children: list[_Worker] = []
+        self.pending: Params | None = None
+        self._last_error: tuple[str, float] | None = None
+        self.thread = threading.Thread(target=self._run, name=f"node-{node.node_id}", daemon=True)
+
+    @property
+    def node_id(self) -> str:
+        return self.node.node_id
+
+    def open(self) -> None:
+        try:
+            runtime_cls = runtime_for(self.node.spec.kind)
+            if runtime_cls is None:
+                raise NodeError(self.node_id, f"{self.node.spec.title} cannot run in this version yet.")
+            self.runtime = runtime_cls(self.node_id, self.node.params, self.engine.context)
+            self.runtime.open()
+        except Exception as exc:
+            self.metrics.failed = True
+            self.engine.emit(NodeErrorEvent(self.node_id, _message(self.node_id, exc), fatal=True))
+            if self.runtime is not None:
+                self._close_runtime()
+            self.runtime = None
+
+    def offer(self, frame: Frame) -> None:
+        dropped = self.queue.put(frame)
+        if dropped:
+            self.metrics.drop(dropped)
+
+    def _run(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is END:
+                break
+            self._apply_pending()
+            if self.runtime is None:
+                self.metrics.drop()
+                continue
+            self._process(item)
+        for child in self.children:
+            child.queue.put(END)
+
+    def _process(self, frame: Frame) -> None:
+        self.metrics.received()
+        started = time.perf_counter()
+        try:
+            out = self.runtime.process(frame)
+        except Exception as exc:
+            self.metrics.error()
+            self._report(exc)
+            return
+        self.metrics.processed(time.perf_counter() - started, out is not None)
+        if self.node.spec.role is Role.EXPORT:
+            self.engine.emit(FrameEvent(self.node_id, frame))
+        if out is not None:
+            self.engine.fan_out(self.children, out)
+
+    def _report(self, exc: Exception) -> None:
+        message = _message(self.node_id, exc)
+        now = time.monotonic()
+        if self._last_error and self._last_error[0] == message and now - self._last_error[1] < ERROR_REPEAT_S:
+            return
+        self._last_error = (message, now)
+        self.engine.emit(NodeErrorEvent(self.node_id, message))
+
+    def _apply_pending(self) -> None:
+        params, self.pending = self.pending, None
+        if params is None:
+            return
+        self.node.params = params
+        if self.runtime is not None and self.runtime.update(params):
+            return
+        self._close_runtime()
+        self.metrics.failed = False
+        self.open()
+
+    def _close_runtime(self) -> None:
+        try:
+            self.runtime.close()
+        except Exception as exc:
+            log.warning("closing node %s: %s", self.node_id, exc)
+
+    def close(self) -> None:
+        if self.runtime is not None:
+            self._close_runtime()
+
+
+def _message(node_id: str, exc: BaseException) -> str:
+    if isinstance(exc, NodeError):
+        return exc.message
+    return str(exc) or type(exc).__name__
+
+
+class Engine:
+    """Runs one skill. ``start()`` returns at once; events go to ``subscribe``d callbacks.
+
+    Callbacks run on engine threads and must be quick (the UI posts them to
+    its own thread). ``lossless`` (a file with realtime off) processes every
+    frame; otherwise queues drop the oldest frame when a node falls behind.
+    """
+
+    def __init__(
+        self,
+        skill: Skill,
+        *,
+        params: Mapping[str, str] | None = None,
+        source: str | None = None,
+        realtime: bool = True,
+        max_frames: int | None = None,
+        context: RunContext | None = None,
+    ) -> None:
+        self.context = context or RunContext()
+        self.context.warn = lambda node_id, message: self.emit(NodeWarningEvent(node_id, message))
+        skill = substitute(skill, params or {})
+        if source is not None:
+            skill = _with_source(skill, source)
+        self.plan = compile_plan(skill, self.context.models)
+        self.realtime = realtime
+        self.max_frames = max_frames
+        self.lossless = False  # decided once the source is open
+        self.state = RunState.STARTING
+        self.frames_read = 0
+        self._subscribers: list[Callable[[EngineEvent], None]] = []
+        self._workers: dict[str, _Worker] = {}
+        self._source: VideoSource | None = None
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="engine-source", daemon=True)
+        self.camera_metrics = NodeMetrics()
+
+    # --- public API ---------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[EngineEvent], None]) -> Callable[[], None]:
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    def start(self) -> Engine:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop promptly: close the source and queues, join every thread."""
+        self._stop.set()
+        if self._source is not None:
+            self._source.close()
+        for worker in self._workers.values():
+            worker.metrics.drop(worker.queue.close())
+        self.wait(timeout)
+
+    def wait(self, timeout: float | None = None) -> RunState:
+        self._done.wait(timeout)
+        return self.state
+
+    def run(self) -> RunState:
+        """Start and block until the run ends (headless runner)."""
+        return self.start().wait()
+
+    def update_params(self, node_id: str, values: dict) -> None:
+        """Change a node's parameters while running; takes effect before its next frame."""
+        node = self.plan.nodes.get(node_id)
+        if node is None:
+            raise KeyError(f"node {node_id!r} is not a process or export node of this run")
+        problems, params = check_params(node.spec, node_id, values)
+        errors = [p for p in problems if p.is_error]
+        if errors or params is None:
+            raise SkillNotRunnable(errors)
+        worker = self._workers.get(node_id)
+        if worker is None:
+            node.params = params
+        else:
+            worker.pending = params
+
+    def metrics(self) -> MetricsEvent:
+        camera = self.camera_metrics.snapshot()
+        if self._source is not None:
+            camera = replace(camera, dropped=self._source.dropped)
+        stats = {self.plan.camera.node_id: camera}
+        stats.update({node_id: w.metrics.snapshot() for node_id, w in self._workers.items()})
+        return MetricsEvent(stats)
+
+    # --- internals ----------------------------------------------------------------------
+
+    def emit(self, event: EngineEvent) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback(event)
+            except Exception:
+                log.exception("engine subscriber failed on %s", type(event).__name__)
+
+    def fan_out(self, workers: list[_Worker], frame: Frame) -> None:
+        """Every branch gets its own insights; the image is shared read-only."""
+        for index, worker in enumerate(workers):
+            worker.offer(frame if index == len(workers) - 1 else frame.branch())
+
+    def _set_state(self, state: RunState, message: str = "") -> None:
+        self.state = state
+        self.emit(StatusEvent(state, message))
+
+    def _run(self) -> None:
+        try:
+            self._set_state(RunState.STARTING, f"starting {len(self.plan.nodes)} nodes")
+            self._open_source()
+            self._open_workers()
+            if not self._stop.is_set():
+                self._set_state(RunState.RUNNING, self._source.name)
+                self._pump()
+            self._finish()
+        except _RunFailed as exc:
+            self._shutdown()
+            self._set_state(RunState.FAILED, str(exc))
+        except Exception as exc:  # never let a bug kill the app silently
+            log.exception("engine failed")
+            self._shutdown()
+            self._set_state(RunState.FAILED, f"internal error: {exc}")
+        finally:
+            self._done.set()
+
+    def _open_source(self) -> None:
+        camera = self.plan.camera
+        params = camera.params
+        spec = params.source
+        if not spec.isdigit() and "://" not in spec:
+            spec = str(self.context.resolve_path(spec))
+        try:
+            self._source = open_source(
+                spec,
+                loop=params.loop,
+                fps_limit=self.plan.fps,
+                realtime=self.realtime,
+                username=params.username,
+                password=params.password,
+                on_status=self._on_source_status,
+            )
+        except SourceError as exc:
+            self.camera_metrics.failed = True
+            self.emit(NodeErrorEvent(camera.node_id, str(exc), fatal=True))
+            raise _RunFailed(f"node {camera.node_id}: {exc}") from None
+        self.lossless = not self._source.is_live and not self.realtime
+
+    def _on_source_status(self, status: SourceStatus) -> None:
+        if status.state in ("reconnecting", "failed"):
+            self.emit(NodeWarningEvent(self.plan.camera.node_id, status.message))
+
+    def _open_workers(self) -> None:
+        workers = {node_id: _Worker(self, node) for node_id, node in self.plan.nodes.items()}
+        for worker in workers.values():
+            worker.children = [workers[c] for c in worker.node.children]
+        self._workers = workers
+        for worker in workers.values():
+            if self._stop.is_set():
+                return
+            worker.open()
+        if not self._reachable_exports():
+            raise _RunFailed("no export node can run: see the node errors")
+        for worker in workers.values():
+            worker.thread.start()
+
+    def _reachable_exports(self) -> list[str]:
+        live = []
+        frontier = [self._workers[c] for c in self.plan.camera.children]
+        while frontier:
+            worker = frontier.pop()
+            if worker.runtime is None:
+                continue
+            if worker.node.spec.role is Role.EXPORT:
+                live.append(worker.node_id)
+            frontier.extend(worker.children)
+        return live
+
+    def _pump(self) -> None:
+        roots = [self._workers[c] for c in self.plan.camera.children]
+        next_metrics = time.monotonic() + METRICS_PERIOD_S
+        while not self._stop.is_set():
+            if self.max_frames is not None and self.frames_read >= self.max_frames:
+                break
+            started = time.perf_counter()
+            try:
+                item = self._source.read(timeout=METRICS_PERIOD_S)
+            except TimeoutError:
+                item = False
+            if item is None:
+                break
+            if item is not False:
+                image = item.image
+                image.flags.writeable = False
+                frame = Frame(image=image, frame_id=str(item.index), timestamp=item.timestamp)
+                self.frames_read += 1
+                self.camera_metrics.received()
+                self.camera_metrics.processed(time.perf_counter() - started, True)
+                self.fan_out(roots, frame)
+            if time.monotonic() >= next_metrics:
+                next_metrics = time.monotonic() + METRICS_PERIOD_S
+                self.emit(self.metrics())
+
+    def _finish(self) -> None:
+        for worker in self._workers.values():
+            if worker.node_id in self.plan.camera.children:
+                worker.queue.put(END)
+        for worker in self._workers.values():
+            if worker.thread.is_alive():
+                worker.thread.join()
+        self._shutdown()
+        self.emit(self.metrics())
+        if self._stop.is_set():
+            self._set_state(RunState.STOPPED, f"stopped after {self.frames_read} frames")
+        else:
+            self._set_state(RunState.FINISHED, f"finished after {self.frames_read} frames")
+
+    def _shutdown(self) -> None:
+        if self._source is not None:
+            self._source.close()
+        for worker in self._workers.values():
+            worker.close()
+
+
+class _RunFailed(Exception):
+    pass
+
+
+def _with_source(skill: Skill, source: str) -> Skill:
+    """The skill with its Camera Input reading ``source`` instead (``--source``)."""
+    nodes = [
+        node.model_copy(update={"params": {**node.params, "source": source}})
+        if (spec := get_spec(node.type)) is not None and spec.role is Role.SOURCE
+        else node
+        for node in skill.nodes
+    ]
+    return skill.model_copy(update={"nodes": nodes})

@@ -1,0 +1,102 @@
+"""gRPC Custom Processing: a frame goes to the user's server and its answer comes back.
+
+Endpoint nodes dial their URL; container nodes are reached at their local
+preview endpoint (the user runs the container, or any server, locally).
+"""
+
+from __future__ import annotations
+
+from designer.core.engine.frame import Frame, ObjectMeta, event_from_dict, insights_meta, object_from_dict
+from designer.core.engine.runtime import NodeRuntime
+from designer.core.skill.catalog.process import GrpcContainerParams, GrpcEndpointParams
+from designer.customnode.client import CustomNodeClient, FrameData
+from designer.customnode.errors import CustomNodeError
+
+BOX_TOLERANCE = 1e-3  # boxes travel as float32 on the wire
+
+
+def _endpoint(params: GrpcEndpointParams | GrpcContainerParams) -> str:
+    if isinstance(params, GrpcContainerParams):
+        return params.local_endpoint
+    return params.endpoint_url
+
+
+def _same_box(a: ObjectMeta, b: ObjectMeta) -> bool:
+    if a.label != b.label or a.bbox is None or b.bbox is None:
+        return False
+    return all(
+        abs(x - y) <= BOX_TOLERANCE
+        for x, y in zip(
+            (a.bbox.l, a.bbox.t, a.bbox.w, a.bbox.h), (b.bbox.l, b.bbox.t, b.bbox.w, b.bbox.h), strict=True
+        )
+    )
+
+
+def merge_objects(upstream: list[ObjectMeta], returned: list[ObjectMeta]) -> list[ObjectMeta]:
+    """Returned objects that are upstream ones (same label and box) update them; others are added.
+
+    So a server that annotates the boxes it was sent (a tracker, a classifier)
+    does not duplicate them, and a detector's new boxes are appended.
+    """
+    merged = list(upstream)
+    for obj in returned:
+        match = next((i for i, old in enumerate(merged) if _same_box(old, obj)), None)
+        if match is None:
+            merged.append(obj)
+            continue
+        old = merged[match]
+        known = {(a.name, a.label) for a in old.attributes}
+        old.attributes.extend(a for a in obj.attributes if (a.name, a.label) not in known)
+        old.tracking_info = obj.tracking_info or old.tracking_info
+        old.confidence = obj.confidence
+    return merged
+
+
+class GrpcRuntime(NodeRuntime):
+    kind = "grpc-endpoint"
+    params: GrpcEndpointParams | GrpcContainerParams
+
+    def open(self) -> None:
+        """Create the client; it connects lazily, so a server that is down now may come up later."""
+        try:
+            self.client = CustomNodeClient(
+                _endpoint(self.params),
+                instance_id=self.context.instance_id,
+                skill_id=self.context.skill_id,
+                device_id=self.context.device_id,
+                timeout=self.params.timeout_s,
+            )
+        except (CustomNodeError, ValueError) as exc:
+            raise self.fail(str(exc)) from None
+
+    def process(self, frame: Frame) -> Frame:
+        try:
+            result = self.client.process(
+                FrameData(
+                    image=frame.image,
+                    frame_id=frame.frame_id,
+                    timestamp=frame.timestamp,
+                    insights_meta=insights_meta(frame),
+                )
+            )
+        except CustomNodeError as exc:
+            raise self.fail(str(exc)) from None
+        if result.image is not None:
+            result.image.flags.writeable = False
+            frame.image = result.image
+        if result.insights_meta is not None:
+            returned = [object_from_dict(o) for o in result.insights_meta.get("objects_meta", [])]
+            frame.objects = merge_objects(frame.objects, returned)
+            frame.events.extend(event_from_dict(e) for e in result.insights_meta.get("events_meta", []))
+            frame.other_meta.update(result.insights_meta.get("other_meta") or {})
+        return frame
+
+    def update(self, params: GrpcEndpointParams | GrpcContainerParams) -> bool:
+        changed = _endpoint(params) != _endpoint(self.params) or params.timeout_s != self.params.timeout_s
+        self.params = params
+        return not changed
+
+    def close(self) -> None:
+        client = getattr(self, "client", None)
+        if client is not None:
+            client.close()

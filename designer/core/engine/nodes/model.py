@@ -1,0 +1,135 @@
+"""Run ML Model: detection adds objects; classification labels each upstream box's crop.
+
+With no upstream boxes a classifier labels the whole frame (an object
+covering the frame), so its result still reaches the exports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from designer.core.engine.frame import Attribute, BBox, Frame, ObjectMeta
+from designer.core.engine.runtime import NodeRuntime
+from designer.core.models.errors import ModelError
+from designer.core.models.inspect import inspect_model
+from designer.core.models.session import OnnxModel
+from designer.core.skill.catalog.process import ModelParams
+
+LIVE_FIELDS = {"confidence_threshold"}  # changes that need no reload
+
+
+class ModelRuntime(NodeRuntime):
+    kind = "model"
+    params: ModelParams
+
+    def open(self) -> None:
+        p = self.params
+        model_path, labels_path = self._files()
+        overrides = {
+            key: value
+            for key, value in {
+                "color": None if p.color_order == "auto" else p.color_order,
+                "resize": None if p.resize == "auto" else p.resize,
+                "scale": p.pixel_scale,
+                "mean": tuple(p.mean) if p.mean else None,
+                "std": tuple(p.std) if p.std else None,
+            }.items()
+            if value is not None
+        }
+        try:
+            info = inspect_model(
+                model_path,
+                labels_path,
+                task=None if p.model_type == "auto" else p.model_type,
+                layout=None if p.layout == "auto" else p.layout,
+                **overrides,
+            )
+            if p.objectness_premultiplied is not None and info.layout.kind == "yolov5":
+                layout = info.layout.model_copy(
+                    update={"scores_include_objectness": p.objectness_premultiplied}
+                )
+                info = info.model_copy(update={"layout": layout})
+            self.model = OnnxModel(
+                info,
+                acceleration=self.context.acceleration,
+                threads=p.threads,
+                on_warning=lambda message: self.context.warn(self.node_id, message),
+                iou_threshold=p.nms_iou,
+                max_detections=p.max_detections,
+            )
+        except ModelError as exc:
+            raise self.fail(str(exc)) from None
+        self.attribute_name = p.model_id or Path(model_path).stem
+
+    def _files(self) -> tuple[Path, Path | None]:
+        p = self.params
+        if p.model_id:
+            if self.context.models is None:
+                raise self.fail(f"model {p.model_id!r} needs the model library, which is not available here")
+            try:
+                model_path, labels_path, _ = self.context.models.resolve(p.model_id)
+            except (KeyError, ModelError) as exc:
+                raise self.fail(str(exc).strip("'\"")) from None
+            return Path(model_path), Path(labels_path) if labels_path else None
+        labels = self.context.resolve_path(p.labels_path) if p.labels_path else None
+        return self.context.resolve_path(p.model_path), labels
+
+    @property
+    def task(self) -> str:
+        return self.model.info.task
+
+    def process(self, frame: Frame) -> Frame:
+        threshold = self.params.confidence_threshold / 100.0
+        if self.model.is_classifier:
+            self._classify(frame, threshold)
+            return frame
+        for det in self.model.detect(frame.image, threshold):
+            frame.objects.append(
+                ObjectMeta(
+                    label=det.label,
+                    confidence=det.confidence,
+                    bbox=BBox(det.left, det.top, det.width, det.height),
+                    timestamp=frame.timestamp,
+                    inference_id=self.node_id,
+                    class_id=det.class_id,
+                )
+            )
+        return frame
+
+    def _classify(self, frame: Frame, threshold: float) -> None:
+        boxed = [obj for obj in frame.objects if obj.bbox is not None]
+        if not boxed:
+            best = self.model.classify(frame.image, threshold, top_k=1)
+            if best:
+                frame.objects.append(
+                    ObjectMeta(
+                        label=best[0].label,
+                        confidence=best[0].confidence,
+                        bbox=BBox(0.0, 0.0, 1.0, 1.0),
+                        timestamp=frame.timestamp,
+                        inference_id=self.node_id,
+                        class_id=best[0].class_id,
+                    )
+                )
+            return
+        boxes = [(o.bbox.l, o.bbox.t, o.bbox.w, o.bbox.h) for o in boxed]
+        for obj, classes in zip(
+            boxed, self.model.classify_crops(frame.image, boxes, threshold, top_k=1), strict=True
+        ):
+            if classes:
+                obj.attributes.append(
+                    Attribute(
+                        name=self.attribute_name,
+                        label=classes[0].label,
+                        confidence=classes[0].confidence,
+                        timestamp=frame.timestamp,
+                        inference_id=self.node_id,
+                    )
+                )
+
+    def update(self, params: ModelParams) -> bool:
+        changed = {
+            name for name in ModelParams.model_fields if getattr(params, name) != getattr(self.params, name)
+        }
+        self.params = params
+        return changed <= LIVE_FIELDS
