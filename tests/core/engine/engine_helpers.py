@@ -1,0 +1,55 @@
+"""Building and running small skills in engine tests."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from designer.core.engine.events import FrameEvent, NodeErrorEvent, RunState
+from designer.core.engine.executor import Engine
+from designer.core.engine.runtime import RunContext
+from designer.core.skill import Settings, Skill
+from designer.core.skill.build import add_node, connect
+
+
+def skill_of(*nodes: tuple[str, str, dict], links: list[tuple[str, str]], fps: int = 30) -> Skill:
+    """A skill from (id, type, params) triples and (source, target) links."""
+    skill = Skill(settings=Settings(name="test", fps=fps))
+    for node_id, type_id, params in nodes:
+        add_node(skill, type_id, node_id, **params)
+    for source, target in links:
+        connect(skill, source, target)
+    return skill
+
+
+class Recorder:
+    """Collects engine events (they arrive on engine threads)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.frames: dict[str, list] = {}
+        self.errors: list[NodeErrorEvent] = []
+        self.events: list = []
+
+    def __call__(self, event) -> None:
+        with self.lock:
+            self.events.append(event)
+            if isinstance(event, FrameEvent):
+                self.frames.setdefault(event.node_id, []).append(event.frame)
+            elif isinstance(event, NodeErrorEvent):
+                self.errors.append(event)
+
+    def errors_of(self, node_id: str) -> list[str]:
+        with self.lock:
+            return [e.message for e in self.errors if e.node_id == node_id]
+
+
+def run_skill(skill: Skill, tmp_path: Path, **engine_args) -> tuple[Engine, Recorder, RunState]:
+    """Run to the end (files with realtime off by default) and return what happened."""
+    engine_args.setdefault("realtime", False)
+    engine = Engine(skill, context=RunContext(skill_dir=tmp_path, output_dir=tmp_path), **engine_args)
+    recorder = Recorder()
+    engine.subscribe(recorder)
+    state = engine.start().wait(60)
+    assert state in (RunState.FINISHED, RunState.STOPPED, RunState.FAILED), "run did not end in 60 s"
+    return engine, recorder, state
