@@ -168,9 +168,13 @@ class _Worker:
         if params is None:
             return
         self.node.params = params
-        if self.runtime is not None and self.runtime.update(params):
-            return
-        self._close_runtime()
+        try:
+            if self.runtime is not None and self.runtime.update(params):
+                return
+        except Exception as exc:
+            self.engine.emit(NodeWarningEvent(self.node_id, f"reopening after a parameter change: {exc}"))
+        if self.runtime is not None:
+            self._close_runtime()
         self.metrics.failed = False
         self.open()
 
