@@ -1,0 +1,156 @@
+"""Server SDK with the shape POSS users know: ``CustomNode`` + ``CustomNodeServer``.
+
+A node subclasses :class:`CustomNode` and implements ``Handshake`` and
+``Process`` returning the generated response messages. The base class adds
+the streaming method on top of ``Process``, so every SDK node speaks both.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from concurrent import futures
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from designer.customnode import custom_node_pb2 as pb2
+from designer.customnode import custom_node_pb2_grpc as pb2_grpc
+
+log = logging.getLogger(__name__)
+
+#: Both ways: a raw 1920x1080 frame is 6.2 MB and a raw 4K one 25 MB; gRPC's default is 4 MiB.
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
+def channel_options(max_message_bytes: int) -> list[tuple[str, int]]:
+    """gRPC options raising the message size limits (used by server and client alike)."""
+    return [
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.max_receive_message_length", max_message_bytes),
+    ]
+
+
+class CustomNode(pb2_grpc.CustomNodeHandlerServicer):
+    """Base class of a custom node: implement ``Handshake`` and ``Process``.
+
+    ``ProcessStream`` answers each streamed request with ``Process``, in
+    order, so a node written for POSS gets the streaming speed-up for free.
+    """
+
+    def Handshake(
+        self, request: pb2.HandshakeRequest, context: grpc.ServicerContext
+    ) -> pb2.HandshakeResponse:
+        raise NotImplementedError(f"{type(self).__name__} must implement Handshake")
+
+    def Process(
+        self, request: pb2.ProcessRequest, context: grpc.ServicerContext
+    ) -> pb2.ProcessResponse:
+        raise NotImplementedError(f"{type(self).__name__} must implement Process")
+
+    def ProcessStream(
+        self, request_iterator: Iterator[pb2.ProcessRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb2.ProcessResponse]:
+        for request in request_iterator:
+            yield self.Process(request, context)
+
+
+@dataclass(frozen=True)
+class ServerTls:
+    """PEM certificate chain and private key for a TLS server."""
+
+    certificate_chain: bytes
+    private_key: bytes
+
+    @classmethod
+    def from_files(cls, certificate_chain: str | Path, private_key: str | Path) -> ServerTls:
+        return cls(Path(certificate_chain).read_bytes(), Path(private_key).read_bytes())
+
+
+class CustomNodeServer:
+    """Serves one node on ``host:port``; port 0 picks a free port (see :attr:`port`)."""
+
+    def __init__(
+        self,
+        port: int,
+        node: CustomNode,
+        *,
+        host: str = "[::]",
+        tls: ServerTls | None = None,
+        max_workers: int = 8,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    ) -> None:
+        self.node = node
+        self.host = host
+        self._requested_port = port
+        self._tls = tls
+        self._max_workers = max_workers
+        self._max_message_bytes = max_message_bytes
+        self._server: grpc.Server | None = None
+        self._port = 0
+
+    @property
+    def port(self) -> int:
+        """The bound port (differs from the requested one when that was 0)."""
+        return self._port or self._requested_port
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self) -> CustomNodeServer:
+        """Start serving in background threads and return at once."""
+        if self._server is not None:
+            return self
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=self._max_workers),
+            # without this gRPC sets SO_REUSEPORT: a second server on a busy port would
+            # silently share it and take half the connections
+            options=[*channel_options(self._max_message_bytes), ("grpc.so_reuseport", 0)],
+        )
+        pb2_grpc.add_CustomNodeHandlerServicer_to_server(self.node, server)
+        target = f"{self.host}:{self._requested_port}"
+        try:
+            if self._tls is None:
+                bound = server.add_insecure_port(target)
+            else:
+                credentials = grpc.ssl_server_credentials(
+                    [(self._tls.private_key, self._tls.certificate_chain)]
+                )
+                bound = server.add_secure_port(target, credentials)
+        except RuntimeError as exc:
+            raise OSError(f"cannot listen on {target}: {exc}; is the port in use?") from exc
+        if bound == 0:
+            raise OSError(f"cannot listen on {target}; is the port in use?")
+        server.start()
+        self._server, self._port = server, bound
+        log.info("custom node %s listening on %s", type(self.node).__name__, self.address)
+        return self
+
+    def stop(self, grace: float | None = None) -> None:
+        """Stop serving; in-flight calls get ``grace`` seconds to finish (None: none)."""
+        if self._server is not None:
+            self._server.stop(grace).wait()
+            self._server = None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the server stops (or ``timeout``); True if it stopped."""
+        server = self._server
+        if server is None:
+            return True
+        return not server.wait_for_termination(timeout)  # gRPC returns True on timeout
+
+    def serve(self) -> None:
+        """Start and block until interrupted (Ctrl+C stops gracefully)."""
+        self.start()
+        try:
+            self.wait()
+        except KeyboardInterrupt:
+            self.stop(grace=1.0)
+
+    def __enter__(self) -> CustomNodeServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
