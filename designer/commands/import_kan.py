@@ -48,13 +48,20 @@ def run_import(args: argparse.Namespace) -> int:
     try:
         text = Path(args.file).read_text(encoding="utf-8-sig")
         skill, report = import_kan(load_kan_text(text, args.file))
-        save_skill(skill, args.output)
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"{args.file}: cannot read: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+    except UnicodeDecodeError:
+        print(f"{args.file}: cannot read: not UTF-8 text; is this a KAN Skill resource?", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"{args.file}: cannot read: {exc.strerror}", file=sys.stderr)
         return 2
     except KanError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    try:
+        save_skill(skill, args.output)
+    except OSError as exc:
+        print(f"{args.output}: cannot write: {exc.strerror}", file=sys.stderr)
+        return 1
     _report(report.notes, args.output, args.json)
     return 0
 

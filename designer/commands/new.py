@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from designer.core.skill import save_skill
+from designer.core.skill import save_skill, validate_skill
 from designer.core.skill.build import minimal_skill
 
 
@@ -31,8 +31,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.name.strip():
         print("the skill needs a name", file=sys.stderr)
         return 2
+    skill = minimal_skill(args.name, source=args.source)
+    errors = [p for p in validate_skill(skill) if p.is_error]
+    for p in errors:
+        print(f"{p.located()}: {p.severity} {p.code}: {p.message}", file=sys.stderr)
+    if errors:
+        return 2
     try:
-        save_skill(minimal_skill(args.name, source=args.source), output)
+        save_skill(skill, output)
     except OSError as exc:
         print(f"{output}: cannot write: {exc.strerror}", file=sys.stderr)
         return 1

@@ -27,9 +27,7 @@ class _Open(BaseModel):
         return sorted(self.model_extra or {})
 
 
-class Tag(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Tag(_Open):
     name: str
     value: str = ""
 
@@ -57,9 +55,7 @@ class Node(_Open):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class PortRef(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PortRef(_Open):
     node: str
     port: str
 
@@ -72,9 +68,7 @@ class Edge(_Open):
         return (self.source.node, self.source.port, self.target.node, self.target.port)
 
 
-class Position(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class Position(_Open):
     x: float = 0.0
     y: float = 0.0
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import re
+import secrets
+import stat
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -12,6 +14,8 @@ from pydantic import ValidationError
 from designer.core.skill.document import FORMAT, FORMAT_VERSION, Skill
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_DEPTH = 64
+SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
 class SkillFileError(Exception):
@@ -42,6 +46,23 @@ def _location(loc: tuple) -> str:
     return "".join(parts) or "(top level)"
 
 
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number: write a finite number")
+
+
+def _too_deep(data: object) -> bool:
+    """True when lists/objects nest deeper than MAX_DEPTH (such a file could not be saved)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                return True
+            items = value.values() if isinstance(value, dict) else value
+            stack.extend((item, depth + 1) for item in items)
+    return False
+
+
 def parse_skill(text: str | bytes, path: str | os.PathLike | None = None) -> Skill:
     """Parse skill JSON text; raise SkillFileError that says where and what is wrong."""
     if len(text) > MAX_FILE_BYTES:
@@ -56,11 +77,15 @@ def parse_skill(text: str | bytes, path: str | os.PathLike | None = None) -> Ski
         except UnicodeDecodeError as exc:
             raise SkillFileError(path, f"not UTF-8 text (byte {exc.start}): is this a skill file?") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise SkillFileError(path, f"invalid JSON: {exc.msg}", exc.lineno, exc.colno) from None
+    except ValueError as exc:
+        raise SkillFileError(path, f"invalid JSON: {exc}") from None
     except RecursionError:
         raise SkillFileError(path, "invalid JSON: nested too deeply") from None
+    if _too_deep(data):
+        raise SkillFileError(path, f"values nest more than {MAX_DEPTH} levels deep: is this really a skill?")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         hint = ""
         if isinstance(data, dict) and data.get("kind") == "Skill":
@@ -93,7 +118,8 @@ def load_skill(path: str | os.PathLike) -> Skill:
                 f"file is {size:,} bytes; a skill file is at most "
                 f"{MAX_FILE_BYTES:,} bytes. Is this really a skill?",
             )
-        data = path.read_bytes()
+        with path.open("rb") as handle:  # bounded: a device or a growing file must not exhaust memory
+            data = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise SkillFileError(path, "file not found") from None
     except IsADirectoryError:
@@ -106,15 +132,31 @@ def load_skill(path: str | os.PathLike) -> Skill:
 def dump_skill(skill: Skill) -> str:
     """Stable, sorted, human-diffable JSON: the same skill always gives the same bytes."""
     data = skill.canonical().model_dump(mode="json")
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    try:
+        text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+    except ValueError:
+        raise ValueError("the skill holds NaN or an infinite number, which JSON cannot store") from None
+    if SURROGATE_RE.search(text):
+        # Surrogates (read from "\ud800" escapes) cannot be written as UTF-8: pairs become the
+        # character they encode, lone ones stay escaped, so the file reads back the same.
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+        text = SURROGATE_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return text
 
 
 def write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write via a temporary file and rename, so a crash never leaves half a file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    """Write via a temporary file and rename, so a crash never leaves half a file.
+
+    The file keeps the mode of the one it replaces (else the umask applies), and a
+    symbolic link is written through, not replaced by a plain file.
+    """
+    path = Path(os.path.realpath(path))
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            if path.exists():
+                os.fchmod(handle.fileno(), stat.S_IMODE(path.stat().st_mode))
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,11 +18,12 @@ import yaml
 from designer.core.skill.build import auto_layout
 from designer.core.skill.catalog import get_spec
 from designer.core.skill.document import Edge, Node, PortRef, Settings, Skill, Tag
-from designer.core.skill.fields import ACCELERATIONS, PLACEHOLDER_RE
+from designer.core.skill.fields import ACCELERATIONS, PLACEHOLDER_RE, placeholders_in
 
 API_VERSION = "ai.symphony/v1"
 KAN_ROUTE = "f"
 UNKNOWN_PREFIX = "kan:"
+MAX_RESOURCE_CHARS = 5 * 1024 * 1024
 
 
 class KanError(ValueError):
@@ -56,29 +58,92 @@ def parse_kan_labels(text: str) -> list[str]:
 
 
 def _number(value: Any, default: float) -> float:
+    """A finite number from a KAN string, else ``default`` (KAN stored numbers as free text)."""
     try:
-        return float(str(value).strip())
+        number = float(str(value).strip())
     except (TypeError, ValueError):
         return default
+    return number if math.isfinite(number) else default
+
+
+def _text(value: Any) -> str:
+    """A configuration value as the string KAN meant (hand-written YAML may hold other types)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
 
 
 def _bool(value: Any) -> bool:
     return str(value).strip().lower() in {"true", "yes", "1"}
 
 
-def load_kan_text(text: str, source: str = "<kan>") -> dict:
+class _NoAliasLoader(yaml.SafeLoader):
+    """Safe YAML without anchors/aliases: KAN never wrote them, and nested aliases can expand
+    a small file into billions of values ("billion laughs")."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not supported", mark)
+        return super().compose_node(parent, index)
+
+
+def _parse_text(text: str, source: str) -> Any:
+    """JSON when it looks like JSON (YAML refuses the tabs JSON allows), else YAML."""
+    if text.lstrip().startswith("{"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise KanError(f"{source}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise KanError(f"{source}: not valid JSON: nested too deeply") from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.load(text, Loader=_NoAliasLoader)  # a SafeLoader: builds plain data only
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         raise KanError(f"{source}{where}: not valid YAML or JSON: {getattr(exc, 'problem', exc)}") from None
+    except RecursionError:
+        raise KanError(f"{source}: not valid YAML: nested too deeply") from None
+
+
+def _check_shape(data: dict, source: str) -> None:
+    """Refuse, with the place named, the parts import walks that have the wrong type."""
+    spec, metadata = data["spec"], data.get("metadata")
+    expected = [
+        ("metadata", metadata, dict),
+        ("metadata.labels", metadata.get("labels") if isinstance(metadata, dict) else None, dict),
+        ("spec.nodes", spec.get("nodes"), list),
+        ("spec.edges", spec.get("edges"), list),
+        ("spec.parameters", spec.get("parameters"), dict),
+    ]
+    nodes = spec.get("nodes") if isinstance(spec.get("nodes"), list) else []
+    for index, node in enumerate(nodes):
+        if not isinstance(node, dict):
+            raise KanError(f"{source}: spec.nodes[{index}] must be a mapping with id, type, name")
+        expected.append((f"spec.nodes[{index}].configurations", node.get("configurations"), dict))
+    for where, value, kind in expected:
+        if value is not None and not isinstance(value, kind):
+            what = "a mapping" if kind is dict else "a list"
+            raise KanError(f"{source}: {where} must be {what}, not {type(value).__name__}")
+
+
+def load_kan_text(text: str, source: str = "<kan>") -> dict:
+    """Parse and shape-check a KAN Skill resource; KanError names the file and the place."""
+    if len(text) > MAX_RESOURCE_CHARS:
+        raise KanError(f"{source}: {len(text):,} characters is too large for a KAN Skill resource")
+    data = _parse_text(text, source)
     if not isinstance(data, dict) or data.get("kind") != "Skill":
         raise KanError(f"{source}: not a KAN Skill resource (expected kind: Skill)")
     if data.get("apiVersion") != API_VERSION:
         raise KanError(f"{source}: apiVersion {data.get('apiVersion')!r} is not {API_VERSION}")
     if not isinstance(data.get("spec"), dict):
         raise KanError(f"{source}: the resource has no spec")
+    _check_shape(data, source)
     return data
 
 
@@ -100,14 +165,19 @@ def _model(name: str, config: dict, report: KanReport, node_id: str) -> dict:
 
 
 def _filter(config: dict, report: KanReport, node_id: str) -> dict:
-    threshold = int(min(100, max(0, _number(config.get("confidence_threshold"), 0))))
-    return {"labels": parse_kan_labels(str(config.get("labels", ""))), "confidence_threshold": threshold}
+    raw = config.get("confidence_threshold", "").strip()
+    number = _number(raw, math.nan) if raw else 0.0
+    # Kept as written when it is not a whole number, so validation points at it instead of a guess.
+    threshold = int(number) if number.is_integer() else raw
+    return {"labels": parse_kan_labels(config.get("labels", "")), "confidence_threshold": threshold}
 
 
-def _grpc(config: dict, report: KanReport, node_id: str) -> tuple[str, dict]:
+def _grpc(config: dict, report: KanReport, node_id: str, acceleration: str) -> tuple[str, dict]:
     if config.get("type") == "container":
         port = config.get("port", "")
         params = {
+            "architecture": "ARM64" if "Jetson" in acceleration else "X64",
+            "acceleration": acceleration,
             "container_name": config.get("container_name", ""),
             "container_image": config.get("container_image", ""),
             "create_options": config.get("create_options", ""),
@@ -117,7 +187,7 @@ def _grpc(config: dict, report: KanReport, node_id: str) -> tuple[str, dict]:
         }
         report.note(
             f"node {node_id}: KAN did not store the container's environment variables or "
-            "constraints; set them on the node."
+            f"constraints; they are set to the skill's acceleration ({acceleration}): check them."
         )
         return "grpc-container@1", params
     return "grpc-endpoint@1", {"endpoint_url": config.get("endpoint_url", "")}
@@ -138,10 +208,10 @@ def _delay(config: dict, default: float) -> dict:
     return {"delay_buffer_s": _number(config.get("delay_buffer"), default)}
 
 
-def _convert_node(raw: dict, report: KanReport) -> Node:
+def _convert_node(raw: dict, report: KanReport, acceleration: str) -> Node:
     node_id = str(raw.get("id", "")).strip()
     kind, name = str(raw.get("type", "")), str(raw.get("name", ""))
-    config = {str(k): v for k, v in (raw.get("configurations") or {}).items()}
+    config = {str(k): _text(v) for k, v in (raw.get("configurations") or {}).items()}
     if kind == "source":
         type_id, params = "camera@1", _camera(config, report)
     elif kind == "model":
@@ -149,7 +219,7 @@ def _convert_node(raw: dict, report: KanReport) -> Node:
     elif kind == "transform" and name == "filter_transform":
         type_id, params = "filter@1", _filter(config, report, node_id)
     elif kind == "transform" and name == "grpc_transform":
-        type_id, params = _grpc(config, report, node_id)
+        type_id, params = _grpc(config, report, node_id, acceleration)
     elif kind == "export" and name == "video_snippet_export":
         type_id, params = "video-snippet@1", _snippet(config, report, node_id)
     elif kind == "export" and name == "iothub_export":
@@ -190,7 +260,8 @@ def import_kan(data: dict) -> tuple[Skill, KanReport]:
         acceleration=acceleration,
         tags=[Tag(name=str(k), value=str(v)) for k, v in labels.items()],
     )
-    nodes = [_convert_node(raw, report) for raw in spec.get("nodes") or [] if isinstance(raw, dict)]
+    raw_nodes = [raw for raw in spec.get("nodes") or [] if isinstance(raw, dict)]
+    nodes = [_convert_node(raw, report, acceleration) for raw in raw_nodes]
     kinds = {node.id: node.type for node in nodes}
     edges = []
     for raw in spec.get("edges") or []:
@@ -222,6 +293,10 @@ def import_kan(data: dict) -> tuple[Skill, KanReport]:
 
 def _kan_node(node: Node, report: KanReport) -> dict | None:
     p, kind = node.params, node.type.split("@")[0]
+    if node.type.startswith(UNKNOWN_PREFIX) and "/" in node.type:
+        kan_type, _, kan_name = node.type.removeprefix(UNKNOWN_PREFIX).partition("/")
+        config = {str(k): _text(v) for k, v in p.items()}
+        return {"type": kan_type, "name": kan_name, "configurations": config}
 
     def s(v: Any) -> str:
         return "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
@@ -291,7 +366,7 @@ def _kan_node(node: Node, report: KanReport) -> dict | None:
                 "filename_prefix": s(p.get("filename_prefix")),
                 "recording_duration": s(p.get("duration_s", 10)),
                 "insights_overlay": s(bool(p.get("insights_overlay", True))),
-                "delay_buffer": f"{max(1.0, float(p.get('delay_buffer_s', 60)) / 60):g}",
+                "delay_buffer": f"{max(1.0, _number(p.get('delay_buffer_s'), 120) / 60):g}",
                 "instance_displayname": "$param(instance_displayname)",
                 "device_displayname": "$param(device_displayname)",
                 "skill_displayname": "$param(skill_displayname)",
@@ -367,6 +442,9 @@ def export_kan(skill: Skill, resource_name: str | None = None) -> tuple[dict, Ka
             "device_id",
         )
     }
+    for node in nodes:
+        for name in placeholders_in(node["configurations"]):
+            parameters.setdefault(name, "invalid")
     parameters["fpsRetrieve"] = str(skill.settings.fps)
     parameters["accelerationRetrieve"] = skill.settings.acceleration
     slug = "".join(c if c.isalnum() else "-" for c in skill.settings.name.lower()).strip("-") or "skill"

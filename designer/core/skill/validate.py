@@ -7,13 +7,14 @@ one pass over nodes, one over edges, one topological sort.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Protocol
+from typing import Protocol, get_args
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
 from designer.core.skill.catalog import NodeSpec, Role, get_spec
-from designer.core.skill.document import NODE_ID_RE, Skill
-from designer.core.skill.fields import ACCELERATIONS, PLACEHOLDER_RE, accepts_placeholder
+from designer.core.skill.document import NODE_ID_RE, Edge, Skill
+from designer.core.skill.fields import ACCELERATIONS, PLACEHOLDER_RE, accepts_placeholder, placeholders_in
 from designer.core.skill.problems import Problem, error, warning
 
 
@@ -30,6 +31,42 @@ class ModelLookup(Protocol):
 
 def _field_name(loc: tuple) -> str | None:
     return str(loc[0]) if loc else None
+
+
+def _placeholder_refused(info: FieldInfo, name: str, node_id: str) -> Problem:
+    return error(
+        "placeholder-not-allowed",
+        f"{info.title or name} cannot be a $param(...) placeholder: set a value.",
+        node_id,
+        name,
+    )
+
+
+def _nested_placeholders_allowed(info: FieldInfo, value: object) -> bool:
+    """Rows of sub-models (environment variables) may hold placeholders in their deploy fields only."""
+    models = [a for a in get_args(info.annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+    if len(models) != 1 or not isinstance(value, list):
+        return False
+    row_fields = models[0].model_fields
+    for row in value:
+        if not isinstance(row, dict):
+            if placeholders_in(row):
+                return False
+            continue
+        for key, item in row.items():
+            if placeholders_in(item) and not (
+                isinstance(item, str) and key in row_fields and accepts_placeholder(row_fields[key])
+            ):
+                return False
+    return True
+
+
+def _parse_or_none(spec: NodeSpec, concrete: dict) -> object | None:
+    """The model without its placeholder values (a format check refused one), if it still parses."""
+    try:
+        return spec.params.model_validate(concrete)
+    except ValidationError:
+        return None
 
 
 def check_params(spec: NodeSpec, node_id: str, params: dict) -> tuple[list[Problem], object | None]:
@@ -54,23 +91,20 @@ def check_params(spec: NodeSpec, node_id: str, params: dict) -> tuple[list[Probl
         elif isinstance(value, str) and PLACEHOLDER_RE.search(value):
             placeholders.add(name)
             if not accepts_placeholder(fields[name]):
-                problems.append(
-                    error(
-                        "placeholder-not-allowed",
-                        f"{fields[name].title or name} cannot be a $param(...) placeholder: set a value.",
-                        node_id,
-                        name,
-                    )
-                )
+                problems.append(_placeholder_refused(fields[name], name, node_id))
         else:
+            nested = isinstance(value, list | dict) and placeholders_in(value)
+            if nested and not _nested_placeholders_allowed(fields[name], value):
+                problems.append(_placeholder_refused(fields[name], name, node_id))
             concrete[name] = value
     try:
-        parsed = spec.params.model_validate(concrete)
+        # Placeholders included: deploy fields accept them, so the cross-field checks still run.
+        parsed = spec.params.model_validate({**concrete, **{n: params[n] for n in placeholders}})
     except ValidationError as exc:
-        for err in exc.errors():
+        errors = [err for err in exc.errors() if _field_name(err["loc"]) not in placeholders]
+        parsed = None if errors else _parse_or_none(spec, concrete)
+        for err in errors:
             name = _field_name(err["loc"])
-            if name in placeholders:
-                continue
             title = fields[name].title if name in fields else None
             if err["type"] == "missing":
                 problems.append(
@@ -84,8 +118,10 @@ def check_params(spec: NodeSpec, node_id: str, params: dict) -> tuple[list[Probl
             else:
                 msg = err["msg"].removeprefix("Value error, ")
                 problems.append(error("param-invalid", f"{title or name}: {msg}", node_id, name))
-        return problems, None
-    for name, message in getattr(parsed, "cross_checks", list)():
+        if parsed is None:
+            return problems, None
+    cross_checks = getattr(type(parsed), "cross_checks", None)  # on the class: no pydantic lookup
+    for name, message in cross_checks(parsed) if cross_checks else ():
         problems.append(error("param-invalid", message, node_id, name))
     return problems, parsed
 
@@ -122,12 +158,40 @@ def _check_unknown_fields(skill: Skill) -> list[Problem]:
         warning("unknown-field", f"Unknown setting {name!r} is kept but ignored.", param=name)
         for name in skill.settings.unknown_fields()
     ]
+    problems += [
+        warning(
+            "unknown-field", f"Unknown field {name!r} in tag {tag.name!r} is kept but ignored.", param="tags"
+        )
+        for tag in skill.settings.tags
+        for name in tag.unknown_fields()
+    ]
     for node in skill.nodes:
         problems += [
             warning("unknown-field", f"Unknown node field {name!r} is kept but ignored.", node.id)
             for name in node.unknown_fields()
         ]
+    for edge in skill.edges:
+        for name in edge.unknown_fields() + edge.source.unknown_fields() + edge.target.unknown_fields():
+            label = _edge_label(edge)
+            problems.append(
+                warning("unknown-field", f"Unknown field {name!r} in link {label} is kept but ignored.")
+            )
+    problems += [
+        warning("unknown-field", f"Unknown layout field {name!r} is kept but ignored.")
+        for name in skill.layout.unknown_fields()
+    ]
+    for node_id, position in sorted(skill.layout.nodes.items()):
+        problems += [
+            warning(
+                "unknown-field", f"Unknown layout field {name!r} of this node is kept but ignored.", node_id
+            )
+            for name in position.unknown_fields()
+        ]
     return problems
+
+
+def _edge_label(edge: Edge) -> str:
+    return f"{edge.source.node}.{edge.source.port} -> {edge.target.node}.{edge.target.port}"
 
 
 def _topological_order(ids: list[str], children: dict[str, list[str]]) -> tuple[list[str], set[str]]:
@@ -200,7 +264,7 @@ def validate_skill(skill: Skill, models: ModelLookup | None = None) -> list[Prob
     seen_edges: set[tuple] = set()
     for edge in skill.edges:
         src, dst = edge.source, edge.target
-        label = f"{src.node}.{src.port} -> {dst.node}.{dst.port}"
+        label = _edge_label(edge)
         missing = [ref.node for ref in (src, dst) if ref.node not in known]
         if missing:
             problems.append(
