@@ -126,12 +126,10 @@ def _run_engine(engine: Engine, args: argparse.Namespace) -> int:
     sink = None
     if args.insights:
         try:
-            sink = open(args.insights, "w", encoding="utf-8")  # noqa: SIM115 -- closed below
+            sink = open(args.insights, "w", encoding="utf-8")
         except OSError as exc:
             return _fail(f"--insights {args.insights}: cannot write: {exc.strerror}")
-        first_export = next(
-            (i for i, n in engine.plan.nodes.items() if n.spec.role == "export"), None
-        )
+        first_export = next((i for i, n in engine.plan.nodes.items() if n.spec.role == "export"), None)
         context = engine.context
 
         def write(event: object) -> None:
@@ -165,9 +163,13 @@ def _run_engine(engine: Engine, args: argparse.Namespace) -> int:
 def _summary(engine: Engine, console: _Console) -> None:
     elapsed = time.monotonic() - console.started
     frames = engine.frames_read
-    lines = [f"{engine.state.value}: {frames} frames in {elapsed:.1f} s ({frames / max(elapsed, 1e-6):.1f} fps)"]
+    lines = [
+        f"{engine.state.value}: {frames} frames in {elapsed:.1f} s ({frames / max(elapsed, 1e-6):.1f} fps)"
+    ]
     metrics = engine.metrics()
-    lines.append(f"  {'node':<20} {'in':>7} {'out':>7} {'dropped':>8} {'errors':>7} {'p50 ms':>8} {'p95 ms':>8}")
+    lines.append(
+        f"  {'node':<20} {'in':>7} {'out':>7} {'dropped':>8} {'errors':>7} {'p50 ms':>8} {'p95 ms':>8}"
+    )
     for node_id, s in metrics.nodes.items():
         state = "  FAILED" if s.failed else ""
         lines.append(

@@ -19,8 +19,19 @@ DEFAULT_SKILL = ROOT / "resources" / "samples" / "default.skill.json"
 
 def test_default_skill_finds_people_on_the_bundled_clip(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    code = main(["run", str(DEFAULT_SKILL), "--max-frames", "30", "--realtime", "off",
-                 "--insights", "out.jsonl", "--quiet"])
+    code = main(
+        [
+            "run",
+            str(DEFAULT_SKILL),
+            "--max-frames",
+            "30",
+            "--realtime",
+            "off",
+            "--insights",
+            "out.jsonl",
+            "--quiet",
+        ]
+    )
     assert code == 0
     messages = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert len(messages) == 30
@@ -45,7 +56,10 @@ def test_run_as_a_program(tmp_path):
     save_skill(minimal_skill("cli", source=str(clip)), skill)
     result = subprocess.run(
         [sys.executable, "-m", "designer.cli", "run", str(skill), "--max-frames", "5", "--realtime", "off"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert "finished: 5 frames" in result.stderr

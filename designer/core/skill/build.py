@@ -22,15 +22,15 @@ def new_node_id(skill: Skill, kind: str) -> str:
     return f"{kind}-{n}"
 
 
-def add_node(skill: Skill, type_id: str, node_id: str | None = None, name: str = "", **params: Any) -> Node:
-    """Append a node with the spec's defaults overridden by ``params``."""
+def add_node(skill: Skill, type_id: str, node_id: str | None = None, *, title: str = "", **params: Any) -> Node:
+    """Append a node with the spec's defaults overridden by ``params``; ``title`` is its display name."""
     spec = get_spec(type_id)
     if spec is None:
         raise KeyError(f"unknown node type {type_id!r}")
     node = Node(
         id=node_id or new_node_id(skill, spec.kind),
         type=type_id,
-        name=name or spec.title,
+        name=title or spec.title,
         params={**spec.defaults(), **params},
     )
     skill.nodes.append(node)

@@ -58,7 +58,7 @@ def test_every_frame_reaches_the_log_in_order_with_the_poss_message_shape(tmp_pa
         ("log", "insights-log@1", {"path": "out/insights.jsonl"}),
         links=[("cam", "fake"), ("fake", "log")],
     )
-    engine, recorder, state = run_skill(skill, tmp_path)
+    engine, _recorder, state = run_skill(skill, tmp_path)
     assert state is RunState.FINISHED
     messages = read_log(tmp_path / "out/insights.jsonl")
     assert [m["frame_id"] for m in messages] == [str(i) for i in range(20)]
@@ -79,7 +79,7 @@ def test_max_frames_stops_the_run(tmp_path, clip):
         ("log", "insights-log@1", {"path": "log.jsonl"}),
         links=[("cam", "keep"), ("keep", "log")],
     )
-    engine, _, state = run_skill(skill, tmp_path, max_frames=7)
+    _engine, _, state = run_skill(skill, tmp_path, max_frames=7)
     assert state is RunState.FINISHED
     assert len(read_log(tmp_path / "log.jsonl")) == 7
 
@@ -92,8 +92,13 @@ def test_fan_out_branches_get_their_own_insights(tmp_path, clip, servers):
         ("trucks", "filter@1", {"labels": ["truck"]}),
         ("log-cars", "insights-log@1", {"path": "cars.jsonl"}),
         ("log-trucks", "insights-log@1", {"path": "trucks.jsonl"}),
-        links=[("cam", "fake"), ("fake", "cars"), ("fake", "trucks"), ("cars", "log-cars"),
-               ("trucks", "log-trucks")],
+        links=[
+            ("cam", "fake"),
+            ("fake", "cars"),
+            ("fake", "trucks"),
+            ("cars", "log-cars"),
+            ("trucks", "log-trucks"),
+        ],
     )
     _, recorder, state = run_skill(skill, tmp_path)
     assert state is RunState.FINISHED
@@ -128,7 +133,11 @@ def test_classifier_after_detector_labels_each_box_from_its_crop(tmp_path, model
     skill = skill_of(
         ("cam", "camera@1", {"source": "square.avi", "loop": False}),
         ("det", "model@1", {"model_path": "blob.onnx", "labels_path": "blob.txt"}),
-        ("cls", "model@1", {"model_path": "color.onnx", "labels_path": "color.txt", "confidence_threshold": 0}),
+        (
+            "cls",
+            "model@1",
+            {"model_path": "color.onnx", "labels_path": "color.txt", "confidence_threshold": 0},
+        ),
         ("log", "insights-log@1", {"path": "log.jsonl"}),
         links=[("cam", "det"), ("det", "cls"), ("cls", "log")],
     )
@@ -142,7 +151,7 @@ def test_classifier_after_detector_labels_each_box_from_its_crop(tmp_path, model
         assert obj["label"] == "thing"
         # The crop is red although the whole frame is mostly green.
         assert [(a["name"], a["label"]) for a in obj["attributes"]] == [("color", "red")]
-        x1, y1, x2, y2 = square_box(index, (192, 112))
+        x1, _y1, x2, _y2 = square_box(index, (192, 112))
         assert obj["bbox"]["l"] == pytest.approx(x1 / 192, abs=0.04)
         assert obj["bbox"]["w"] == pytest.approx((x2 - x1) / 192, abs=0.04)
 
@@ -151,7 +160,11 @@ def test_classifier_without_detector_labels_the_whole_frame(tmp_path, models):
     write_video(tmp_path / "square.avi", frames=5, draw=_green_with_red_square)
     skill = skill_of(
         ("cam", "camera@1", {"source": "square.avi", "loop": False}),
-        ("cls", "model@1", {"model_path": "color.onnx", "labels_path": "color.txt", "confidence_threshold": 0}),
+        (
+            "cls",
+            "model@1",
+            {"model_path": "color.onnx", "labels_path": "color.txt", "confidence_threshold": 0},
+        ),
         ("log", "insights-log@1", {"path": "log.jsonl"}),
         links=[("cam", "cls"), ("cls", "log")],
     )
@@ -170,9 +183,12 @@ class Stamp(CustomNode):
     """IMAGE_AND_INSIGHTS_META: paints the frame white and reports one 'stamp' object."""
 
     def Handshake(self, request, context):
-        return pb2.HandshakeResponse(ack=request.seq, image_type=pb2.IMAGE_TYPE_JPEG,
-                                     process_request_type=pb2.FRAME_WITH_IMAGE,
-                                     process_response_type=pb2.IMAGE_AND_INSIGHTS_META)
+        return pb2.HandshakeResponse(
+            ack=request.seq,
+            image_type=pb2.IMAGE_TYPE_JPEG,
+            process_request_type=pb2.FRAME_WITH_IMAGE,
+            process_response_type=pb2.IMAGE_AND_INSIGHTS_META,
+        )
 
     def Process(self, request, context):
         props = request.frame.image.properties
@@ -200,10 +216,10 @@ def test_grpc_nodes_of_each_response_type(tmp_path, clip, servers):
     silent = Silent()
     skill = skill_of(
         ("cam", "camera@1", {"source": str(clip), "loop": False}),
-        ("fake", "grpc-endpoint@1", {"endpoint_url": servers(FakeDetection())}),   # INSIGHTS_META_ONLY
-        ("flip", "grpc-endpoint@1", {"endpoint_url": servers(Flip())}),            # IMAGE_ONLY
-        ("count", "grpc-endpoint@1", {"endpoint_url": servers(BoxCounter())}),     # events, no image
-        ("quiet", "grpc-endpoint@1", {"endpoint_url": servers(silent)}),           # EMPTY
+        ("fake", "grpc-endpoint@1", {"endpoint_url": servers(FakeDetection())}),  # INSIGHTS_META_ONLY
+        ("flip", "grpc-endpoint@1", {"endpoint_url": servers(Flip())}),  # IMAGE_ONLY
+        ("count", "grpc-endpoint@1", {"endpoint_url": servers(BoxCounter())}),  # events, no image
+        ("quiet", "grpc-endpoint@1", {"endpoint_url": servers(silent)}),  # EMPTY
         ("log", "insights-log@1", {"path": "log.jsonl"}),
         links=[("cam", "fake"), ("fake", "flip"), ("flip", "count"), ("count", "quiet"), ("quiet", "log")],
     )
@@ -262,7 +278,7 @@ def test_parameter_change_while_running_takes_effect(tmp_path, clip, servers):
     engine.stop()
     frames = recorder.frames["log"]
     assert all(f.objects for f in frames[:5])
-    assert all(not f.objects for f in frames[changed_at + 3:])
+    assert all(not f.objects for f in frames[changed_at + 3 :])
     assert engine.state is RunState.STOPPED
     with pytest.raises(SkillNotRunnable, match="confidence"):
         engine.update_params("keep", {"confidence_threshold": 150})
