@@ -17,6 +17,8 @@ from designer.core.skill.document import NODE_ID_RE, Edge, Skill
 from designer.core.skill.fields import ACCELERATIONS, PLACEHOLDER_RE, accepts_placeholder, placeholders_in
 from designer.core.skill.problems import Problem, error, warning
 
+TRACKERS = {"tracker", "grpc-endpoint", "grpc-container"}  # a gRPC node may add tracking ids
+
 
 class ModelSummary(Protocol):
     task: str
@@ -424,6 +426,23 @@ def _check_models(skill, specs, parsed, parents, order, models) -> list[Problem]
                         node_id,
                     )
                 )
+        elif (
+            spec.kind == "zone"
+            and params.roi_type == "LINE"
+            and not _has_ancestor(
+                node_id,
+                parents,
+                lambda parent: specs.get(parent) is not None and specs[parent].kind in TRACKERS,
+            )
+        ):
+            problems.append(
+                warning(
+                    "zone-needs-tracker",
+                    "A line counts objects with tracking ids: add an Object Tracker before it, or no "
+                    "crossing will be counted.",
+                    node_id,
+                )
+            )
         elif spec.kind == "grpc-container" and params.acceleration != acceleration:
             problems.append(
                 error(
@@ -437,21 +456,27 @@ def _check_models(skill, specs, parsed, parents, order, models) -> list[Problem]
     return problems
 
 
-def _has_box_producer(node_id, parents, specs, task) -> bool:
+def _has_ancestor(node_id, parents, predicate) -> bool:
+    """Whether any node upstream of ``node_id`` (one input each) satisfies ``predicate``."""
     seen = set()
     current = parents.get(node_id, [])
-    while current:
+    while current and current[0] not in seen:
         parent = current[0]
-        if parent in seen:
-            return False
+        if predicate(parent):
+            return True
         seen.add(parent)
-        spec = specs.get(parent)
-        if spec is not None and spec.kind.startswith("grpc"):
-            return True
-        if spec is not None and spec.kind == "model" and task.get(parent) != "classification":
-            return True
         current = parents.get(parent, [])
     return False
+
+
+def _has_box_producer(node_id, parents, specs, task) -> bool:
+    def produces_boxes(parent: str) -> bool:
+        spec = specs.get(parent)
+        if spec is None:
+            return False
+        return spec.kind.startswith("grpc") or (spec.kind == "model" and task.get(parent) != "classification")
+
+    return _has_ancestor(node_id, parents, produces_boxes)
 
 
 def has_errors(problems: list[Problem]) -> bool:

@@ -224,6 +224,18 @@ BROKEN = [
         None,
     ),
     (
+        "line-without-tracker",
+        _steps(
+            _add("zone@1", "line", parent="filter", child=None),
+            _unlink("filter", "hub"),
+            _link("line", "hub"),
+        ),
+        "zone-needs-tracker",
+        "warning",
+        "line",
+        None,
+    ),
+    (
         "container-acceleration",
         _steps(
             _set(acceleration="Nvidia dGPU"),
