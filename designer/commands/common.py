@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import sys
+
 from designer.core.skill.validate import ModelLookup
 
 
 def model_library():
     """The user's model library (validation checks model ids, the engine resolves them).
 
-    None when it cannot open: a broken library must not stop validating or
-    running skills that name their model files directly.
+    The bundled sample model is registered on first use, so the samples work
+    out of the box. None when the library cannot open: a broken library must
+    not stop validating or running skills that name their model files directly.
     """
     from designer.core.models.library import ModelLibrary
 
     try:
-        return ModelLibrary()
-    except Exception:
+        library = ModelLibrary()
+        library.ensure_bundled_sample()
+    except Exception as exc:
+        print(f"warning: the model library is not available: {exc}", file=sys.stderr)
         return None
+    return library
 
 
 def model_lookup() -> ModelLookup | None:

@@ -22,7 +22,9 @@ def new_node_id(skill: Skill, kind: str) -> str:
     return f"{kind}-{n}"
 
 
-def add_node(skill: Skill, type_id: str, node_id: str | None = None, *, title: str = "", **params: Any) -> Node:
+def add_node(
+    skill: Skill, type_id: str, node_id: str | None = None, *, title: str = "", **params: Any
+) -> Node:
     """Append a node with the spec's defaults overridden by ``params``; ``title`` is its display name."""
     spec = get_spec(type_id)
     if spec is None:

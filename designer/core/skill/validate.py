@@ -393,7 +393,18 @@ def _check_models(skill, specs, parsed, parents, order, models) -> list[Problem]
         if spec.kind == "model":
             node_task = params.model_type
             if params.model_id and models is not None:
-                summary = models.describe(params.model_id)
+                try:
+                    summary = models.describe(params.model_id)
+                except Exception as exc:  # a broken library is a problem to show, not a crash
+                    problems.append(
+                        error(
+                            "model-library-error",
+                            f"Cannot look up model {params.model_id!r} in the model library: {exc}",
+                            node_id,
+                            "model_id",
+                        )
+                    )
+                    continue
                 if summary is None:
                     problems.append(
                         error(

@@ -387,10 +387,27 @@ def test_empty_skill_lists_everything_to_add():
     assert {p.code for p in problems} == {"name-required", "no-camera", "no-process-node", "no-export-node"}
 
 
+class BrokenLibrary:
+    def describe(self, model_id: str):
+        raise OSError("model-library.json is corrupt (backed up as model-library.json.corrupt-1)")
+
+
+def test_a_broken_model_library_is_a_problem_not_a_crash():
+    skill = cascade()
+    _param("detector", model_path="", model_id="people")(skill)
+    (problem,) = validate_skill(skill, BrokenLibrary())
+    assert (problem.code, problem.node_id, problem.param) == ("model-library-error", "detector", "model_id")
+    assert "corrupt" in problem.message
+
+
 def test_every_emitted_code_has_a_case():
     source = Path(validate_module.__file__).read_text(encoding="utf-8")
     emitted = set(re.findall(r'(?:error|warning)\(\s*"([a-z-]+)"', source))
-    tested = {case[2] for case in BROKEN} | {"model-missing", "acceleration-unsupported"}
+    tested = {case[2] for case in BROKEN} | {
+        "model-missing",
+        "acceleration-unsupported",
+        "model-library-error",
+    }
     assert emitted, "no codes found: the pattern no longer matches validate.py"
     assert emitted <= tested | {"param-required"}  # param-required: test_param_rules.test_required_fields
     assert tested <= emitted

@@ -7,6 +7,7 @@ covering the frame), so its result still reaches the exports.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from designer.core.engine.frame import Attribute, BBox, Frame, ObjectMeta
 from designer.core.engine.runtime import NodeRuntime
@@ -24,9 +25,12 @@ class ModelRuntime(NodeRuntime):
 
     def open(self) -> None:
         p = self.params
-        model_path, labels_path = self._files()
-        overrides = {
-            key: value
+        model_path, labels_path, entry = self._files()
+        # What the user set when adding a library model applies; the node's own settings win.
+        saved = entry.overrides if entry is not None else None
+        overrides = dict(saved.preprocess) if saved else {}
+        overrides.update(
+            (key, value)
             for key, value in {
                 "color": None if p.color_order == "auto" else p.color_order,
                 "resize": None if p.resize == "auto" else p.resize,
@@ -35,20 +39,16 @@ class ModelRuntime(NodeRuntime):
                 "std": tuple(p.std) if p.std else None,
             }.items()
             if value is not None
-        }
+        )
+        task = p.model_type if p.model_type != "auto" else entry.type if entry is not None else None
+        layout = p.layout if p.layout != "auto" else saved.layout if saved else None
         try:
-            info = inspect_model(
-                model_path,
-                labels_path,
-                task=None if p.model_type == "auto" else p.model_type,
-                layout=None if p.layout == "auto" else p.layout,
-                **overrides,
-            )
+            info = inspect_model(model_path, labels_path, task=task, layout=layout, **overrides)
             if p.objectness_premultiplied is not None and info.layout.kind == "yolov5":
-                layout = info.layout.model_copy(
+                layout_spec = info.layout.model_copy(
                     update={"scores_include_objectness": p.objectness_premultiplied}
                 )
-                info = info.model_copy(update={"layout": layout})
+                info = info.model_copy(update={"layout": layout_spec})
             self.model = OnnxModel(
                 info,
                 acceleration=self.context.acceleration,
@@ -57,22 +57,23 @@ class ModelRuntime(NodeRuntime):
                 iou_threshold=p.nms_iou,
                 max_detections=p.max_detections,
             )
-        except ModelError as exc:
+        except (ModelError, ValueError, TypeError) as exc:
             raise self.fail(str(exc)) from None
         self.attribute_name = p.model_id or Path(model_path).stem
 
-    def _files(self) -> tuple[Path, Path | None]:
+    def _files(self) -> tuple[Path, Path | None, Any]:
+        """The ONNX and label files, and the library entry when the node names a model id."""
         p = self.params
-        if p.model_id:
-            if self.context.models is None:
-                raise self.fail(f"model {p.model_id!r} needs the model library, which is not available here")
-            try:
-                model_path, labels_path, _ = self.context.models.resolve(p.model_id)
-            except (KeyError, ModelError) as exc:
-                raise self.fail(str(exc).strip("'\"")) from None
-            return Path(model_path), Path(labels_path) if labels_path else None
-        labels = self.context.resolve_path(p.labels_path) if p.labels_path else None
-        return self.context.resolve_path(p.model_path), labels
+        if not p.model_id:
+            labels = self.context.resolve_path(p.labels_path) if p.labels_path else None
+            return self.context.resolve_path(p.model_path), labels, None
+        if self.context.models is None:
+            raise self.fail(f"model {p.model_id!r} needs the model library, which is not available here")
+        try:
+            model_path, labels_path, entry = self.context.models.resolve(p.model_id)
+        except (KeyError, ModelError) as exc:
+            raise self.fail(str(exc).strip("'\"")) from None
+        return Path(model_path), Path(labels_path) if labels_path else None, entry
 
     @property
     def task(self) -> str:
