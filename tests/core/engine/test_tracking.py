@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from designer.core.engine.tracking import ByteTracker
 
@@ -40,7 +42,7 @@ def test_crossing_objects_keep_distinct_ids_through_the_crossing(b_first: bool) 
     a_ids, b_ids, overlapping = [], [], 0
     for i in range(50):
         a, b = box(100 + 8 * i, 300), box(500 - 8 * i, 315)
-        overlapping += abs(a[0] - b[0]) < 20  # IoU above 1/3: more than one frame
+        overlapping += abs(a[0] - b[0]) < 20  # IoU 0.3 to 0.7
         ids = step(tracker, [b, a] if b_first else [a, b])
         a_id, b_id = (ids[1], ids[0]) if b_first else (ids[0], ids[1])
         a_ids.append(a_id)
@@ -151,3 +153,41 @@ def test_bad_input_and_parameters_say_what_is_wrong() -> None:
         ByteTracker(lost_track_buffer=0)
     with pytest.raises(ValueError, match="minimum_matching_threshold"):
         ByteTracker(minimum_matching_threshold=1.5)
+
+
+def test_a_weak_duplicate_box_of_a_tracked_object_gets_no_id() -> None:
+    tracker = ByteTracker()
+    for _ in range(3):
+        tracked = step(tracker, [box(200, 200)])[0]
+    # a detector's leftover: the same object boxed again, weaker, a few pixels off
+    assert step(tracker, [box(200, 200), box(203, 202)], confidence=[0.9, 0.2]) == [tracked, -1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(
+                st.floats(0, 60),
+                st.floats(0, 60),
+                st.floats(0, 60),
+                st.floats(0, 60),
+                st.sampled_from([0.05, 0.2, 0.9]),
+                st.integers(0, 1),
+            ),
+            max_size=6,
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_whatever_the_detections_no_two_boxes_of_a_frame_share_an_id(frames: list) -> None:
+    """Crowded, overlapping, degenerate boxes of mixed confidence: ids stay one per object."""
+    tracker = ByteTracker()
+    for detections in frames:
+        rows = np.array([(x, y, x + w, y + h) for x, y, w, h, _, _ in detections]).reshape(-1, 4)
+        conf = np.array([d[4] for d in detections], dtype=float)
+        cls = np.array([d[5] for d in detections], dtype=int)
+        ids = tracker.update(rows, conf, cls)
+        given = ids[ids >= 0].tolist()
+        assert len(ids) == len(detections) and len(given) == len(set(given))

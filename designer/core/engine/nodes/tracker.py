@@ -1,25 +1,20 @@
 """Object Tracker: stable tracking ids across frames, with speed and direction.
 
-Tracking is roboflow's ByteTrack. supervision 0.26 moved its tracker out to
-roboflow's ``trackers`` package (``ByteTrackTracker``, same detections type), so
-that is what runs here; supervision is still the detections container.
-
-The tracker runs in fixed-rate mode (one step per frame), so "lost track
-buffer" counts frames as the parameter says; speed and direction come from the
-frames' own timestamps.
+Tracking is our ByteTrack (``designer.core.engine.tracking``), one step per
+frame, so "lost track buffer" counts frames as the parameter says; speed and
+direction come from the frames' own timestamps.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-import supervision as sv
 
 from designer.core.engine.frame import Frame, ObjectMeta, TrackingInfo
 from designer.core.engine.runtime import NodeRuntime, RunContext
+from designer.core.engine.tracking import ByteTracker
 from designer.core.skill.catalog import Params
 from designer.core.skill.catalog.process import TrackerParams
 
@@ -40,25 +35,6 @@ class _Motion:
     has_velocity: bool = False
 
 
-def _new_tracker(params: TrackerParams) -> Any:
-    """A fresh ByteTrack configured from the node's parameters.
-
-    ``minimum_matching_threshold`` keeps supervision's meaning (a match needs
-    IoU above 1 - threshold); the confidence that starts a track also splits
-    high- from low-confidence boxes, as supervision's ByteTrack did.
-    """
-    from trackers import ByteTrackTracker  # heavy import (cv2, scipy): only when a tracker runs
-
-    return ByteTrackTracker(
-        lost_track_buffer=params.lost_track_buffer,
-        frame_rate=30.0,  # with the library's 30 fps reference: the buffer is in frames
-        track_activation_threshold=params.track_activation_threshold,
-        minimum_consecutive_frames=params.minimum_consecutive_frames,
-        minimum_iou_threshold=max(1.0 - params.minimum_matching_threshold, 1e-6),
-        high_conf_det_threshold=params.track_activation_threshold,
-    )
-
-
 class TrackerRuntime(NodeRuntime):
     """Writes ``tracking_info`` on every object the tracker confirms; never drops objects."""
 
@@ -67,7 +43,7 @@ class TrackerRuntime(NodeRuntime):
 
     def __init__(self, node_id: str, params: Params, context: RunContext) -> None:
         super().__init__(node_id, params, context)
-        self._tracker: Any = None
+        self._tracker: ByteTracker | None = None
         self._class_ids: dict[str, int] = {}
         self._motion: dict[int, _Motion] = {}
         self._frame_index = 0
@@ -76,13 +52,13 @@ class TrackerRuntime(NodeRuntime):
         self._max_id = 0
 
     def open(self) -> None:
-        try:
-            self._tracker = _new_tracker(self.params)
-        except ImportError as exc:
-            raise self.fail(
-                f"the Object Tracker needs roboflow's 'trackers' package ({exc}); "
-                "install it with: pip install trackers"
-            ) from exc
+        params = self.params
+        self._tracker = ByteTracker(
+            track_activation_threshold=params.track_activation_threshold,
+            lost_track_buffer=params.lost_track_buffer,
+            minimum_matching_threshold=params.minimum_matching_threshold,
+            minimum_consecutive_frames=params.minimum_consecutive_frames,
+        )
 
     def update(self, params: Params) -> bool:
         changed = params != self.params
@@ -104,33 +80,29 @@ class TrackerRuntime(NodeRuntime):
         boxed = [obj for obj in frame.objects if obj.bbox is not None]
         for obj in boxed:
             obj.tracking_info = None
-        tracked = self._tracker.update(self._detections(boxed, frame.width, frame.height))
-        indices = tracked.data.get("index", ())  # an empty result carries no data
-        for index, raw_id in zip(indices, tracked.tracker_id, strict=True):
+        raw_ids = self._tracker.update(*self._detections(boxed, frame.width, frame.height))
+        for obj, raw_id in zip(boxed, raw_ids.tolist(), strict=True):
             if raw_id < 0:
                 continue
-            track_id = int(raw_id) + 1 + self._id_offset
+            track_id = raw_id + self._id_offset
             self._max_id = max(self._max_id, track_id)
-            obj = boxed[int(index)]
             obj.tracking_info = self._tracking_info(track_id, obj, frame.timestamp)
         self._forget_lost_tracks()
         return frame
 
-    def _detections(self, objects: list[ObjectMeta], width: int, height: int) -> sv.Detections:
-        if not objects:
-            return sv.Detections.empty()
-        xyxy = np.empty((len(objects), 4), dtype=np.float32)
+    def _detections(
+        self, objects: list[ObjectMeta], width: int, height: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Boxes in pixels (IoU is not scale-free when width != height), confidences, classes."""
+        xyxy = np.empty((len(objects), 4))
         for row, obj in enumerate(objects):
             box = obj.bbox
             assert box is not None
             xyxy[row] = (box.l, box.t, box.l + box.w, box.t + box.h)
-        xyxy *= np.array([width, height, width, height], dtype=np.float32)
-        return sv.Detections(
-            xyxy=xyxy,
-            confidence=np.array([obj.confidence for obj in objects], dtype=np.float32),
-            class_id=np.array([self._class_id(obj.label) for obj in objects], dtype=int),
-            data={"index": np.arange(len(objects))},
-        )
+        xyxy *= (width, height, width, height)
+        confidence = np.array([obj.confidence for obj in objects], dtype=np.float64)
+        class_id = np.array([self._class_id(obj.label) for obj in objects], dtype=np.int64)
+        return xyxy, confidence, class_id
 
     def _class_id(self, label: str) -> int:
         return self._class_ids.setdefault(label, len(self._class_ids))
