@@ -334,6 +334,7 @@ class Engine:
                 username=params.username,
                 password=params.password,
                 on_status=self._on_source_status,
+                resolution=tuple(map(int, params.resolution.split("x"))) if params.resolution else None,
             )
         except SourceError as exc:
             self.camera_metrics.failed = True

@@ -365,8 +365,10 @@ class LiveSource(VideoSource):
         on_status: StatusCallback | None,
         reconnect_backoff: tuple[float, float],
         open_timeout: float,
+        resolution: tuple[int, int] | None = None,
     ) -> None:
         self._target = target  # index, or URL with credentials: never put into a message
+        self._resolution = resolution
         self._name = name
         self._fps_cap = _FpsCap(fps_limit) if fps_limit else None
         self._backoff = reconnect_backoff
@@ -473,6 +475,9 @@ class LiveSource(VideoSource):
         """Open the capture and publish its first frame; None when either fails."""
         if isinstance(self._target, int):
             cap = cv2.VideoCapture(self._target)
+            if self._resolution is not None:  # a hint: the camera picks its nearest mode
+                cap.set(cv2.CAP_PROP_FRAME_WIDTH, self._resolution[0])
+                cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self._resolution[1])
         else:
             timeouts = [
                 cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
@@ -577,6 +582,7 @@ def open_source(
     on_status: StatusCallback | None = None,
     reconnect_backoff: tuple[float, float] = (0.5, 8.0),
     open_timeout: float = 10.0,
+    resolution: tuple[int, int] | None = None,
 ) -> VideoSource:
     """Open the Camera Input source ``spec``: a webcam index, a camera URL or a video file.
 
@@ -584,7 +590,8 @@ def open_source(
     when opening). ``fps_limit`` caps the delivered rate (live sources and realtime files).
     A source that cannot be opened raises SourceError within about ``open_timeout`` seconds;
     once open, a live source that is lost reconnects forever with backoff
-    ``(first delay, max delay)`` seconds until closed. ``on_status`` is called from the
+    ``(first delay, max delay)`` seconds until closed. ``resolution`` (width, height) asks a
+    webcam for a capture size; streams and files keep their own. ``on_status`` is called from the
     reader thread of live sources, so it must be quick and thread-safe.
     """
     text = spec.strip()
@@ -602,7 +609,7 @@ def open_source(
         "open_timeout": open_timeout,
     }
     if text.isdigit():
-        return LiveSource(int(text), f"webcam {int(text)}", **live)
+        return LiveSource(int(text), f"webcam {int(text)}", resolution=resolution, **live)
     if urlsplit(text).scheme.lower() in LIVE_SCHEMES:
         url = with_credentials(text, username, password)
         return LiveSource(url, f"camera {mask_credentials(url)}", **live)
