@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -102,6 +104,8 @@ class _Worker:
         self.children: list[_Worker] = []
         self.pending: Params | None = None
         self._last_error: tuple[str, float] | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._pool_size = 0
         self.thread = threading.Thread(target=self._run, name=f"node-{node.node_id}", daemon=True)
 
     @property
@@ -128,23 +132,47 @@ class _Worker:
             self.metrics.drop(dropped)
 
     def _run(self) -> None:
+        """Frames in order; a runtime with ``concurrency`` > 1 has that many in flight at once."""
+        in_flight: deque[tuple[Frame, float, Future | None]] = deque()
         while True:
+            limit = getattr(self.runtime, "concurrency", 1)
+            if in_flight and (len(in_flight) >= limit or self.queue.empty()):
+                self._deliver(*in_flight.popleft())
+                continue
             item = self.queue.get()
             if item is END:
                 break
-            self._apply_pending()
+            if self.pending is not None:
+                while in_flight:  # parameters change between frames, never during one
+                    self._deliver(*in_flight.popleft())
+                self._apply_pending()
             if self.runtime is None:
                 self.metrics.drop()
                 continue
-            self._process(item)
+            self.metrics.received()
+            started = time.perf_counter()
+            if limit > 1:
+                in_flight.append((item, started, self._pool(limit).submit(self.runtime.process, item)))
+            else:
+                self._deliver(item, started, None)
+        while in_flight:
+            self._deliver(*in_flight.popleft())
+        if self._executor is not None:
+            self._executor.shutdown()
         for child in self.children:
             child.queue.put(END)
 
-    def _process(self, frame: Frame) -> None:
-        self.metrics.received()
-        started = time.perf_counter()
+    def _pool(self, size: int) -> ThreadPoolExecutor:
+        if self._executor is None or self._pool_size != size:
+            if self._executor is not None:
+                self._executor.shutdown()
+            self._executor = ThreadPoolExecutor(size, thread_name_prefix=f"node-{self.node_id}")
+            self._pool_size = size
+        return self._executor
+
+    def _deliver(self, frame: Frame, started: float, future: Future | None) -> None:
         try:
-            out = self.runtime.process(frame)
+            out = future.result() if future is not None else self.runtime.process(frame)
         except Exception as exc:
             self.metrics.error()
             self._report(exc)
@@ -185,8 +213,10 @@ class _Worker:
             log.warning("closing node %s: %s", self.node_id, exc)
 
     def close(self) -> None:
+        """Release the runtime now (a model's session is large), not when the engine is collected."""
         if self.runtime is not None:
             self._close_runtime()
+            self.runtime = None
 
 
 def _message(node_id: str, exc: BaseException) -> str:
@@ -314,6 +344,10 @@ class Engine:
             self._set_state(RunState.FAILED, str(exc))
         except Exception as exc:  # never let a bug kill the app silently
             log.exception("engine failed")
+            for worker in self._workers.values():
+                worker.queue.close()
+                if worker.thread.is_alive():
+                    worker.thread.join(5.0)
             self._shutdown()
             self._set_state(RunState.FAILED, f"internal error: {exc}")
         finally:
@@ -340,7 +374,7 @@ class Engine:
             self.camera_metrics.failed = True
             self.emit(NodeErrorEvent(camera.node_id, str(exc), fatal=True))
             raise _RunFailed(f"node {camera.node_id}: {exc}") from None
-        self.lossless = not self._source.is_live and not self.realtime
+        self.lossless = self.context.lossless = not self._source.is_live and not self.realtime
 
     def _on_source_status(self, status: SourceStatus) -> None:
         if status.state in ("reconnecting", "failed"):

@@ -47,6 +47,10 @@ class FrameQueue:
             self._cond.notify_all()
             return item
 
+    def empty(self) -> bool:
+        with self._cond:
+            return not self._items
+
     def close(self) -> int:
         """Stop now: waiting producers and consumers wake up; returns frames discarded."""
         with self._cond:

@@ -31,6 +31,7 @@ class RunContext:
     instance_id: str = ""
     device_id: str = ""
     models: Any = None  # the model library (``resolve(id)``), when one is available
+    lossless: bool = False  # every frame is processed (a file at full speed): favour throughput
     warn: Callable[[str, str], None] = lambda node_id, message: None
 
     def resolve_path(self, path: str) -> Path:
@@ -53,6 +54,9 @@ class NodeRuntime:
     """
 
     kind: ClassVar[str]
+    concurrency: int = 1
+    """Frames the engine may hand to ``process`` at once (then it must be thread-safe);
+    results still leave the node in frame order."""
 
     def __init__(self, node_id: str, params: Params, context: RunContext) -> None:
         self.node_id = node_id
