@@ -290,11 +290,11 @@ class Engine:
         return self.start().wait()
 
     def update_params(self, node_id: str, values: dict) -> None:
-        """Change a node's parameters while running; takes effect before its next frame."""
+        """Change some of a node's parameters while running; takes effect before its next frame."""
         node = self.plan.nodes.get(node_id)
         if node is None:
             raise KeyError(f"node {node_id!r} is not a process or export node of this run")
-        problems, params = check_params(node.spec, node_id, values)
+        problems, params = check_params(node.spec, node_id, {**node.params.model_dump(mode="json"), **values})
         errors = [p for p in problems if p.is_error]
         if errors or params is None:
             raise SkillNotRunnable(errors)

@@ -260,7 +260,7 @@ def test_parameter_change_while_running_takes_effect(tmp_path, clip, servers):
     skill = skill_of(
         ("cam", "camera@1", {"source": str(clip), "loop": True}),
         ("fake", "grpc-endpoint@1", {"endpoint_url": servers(FakeDetection())}),
-        ("keep", "filter@1", {"labels": ["car"]}),
+        ("keep", "filter@1", {"labels": ["car"], "confidence_threshold": 40}),
         ("log", "insights-log@1", {"path": "log.jsonl"}),
         links=[("cam", "fake"), ("fake", "keep"), ("keep", "log")],
     )
@@ -271,7 +271,7 @@ def test_parameter_change_while_running_takes_effect(tmp_path, clip, servers):
     deadline = time.monotonic() + 20
     while len(recorder.frames.get("log", [])) < 5 and time.monotonic() < deadline:
         time.sleep(0.05)
-    engine.update_params("keep", {"labels": ["bus"]})
+    engine.update_params("keep", {"labels": ["bus"]})  # the other parameters stay as they were
     changed_at = len(recorder.frames["log"])
     while len(recorder.frames["log"]) < changed_at + 8 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -280,6 +280,7 @@ def test_parameter_change_while_running_takes_effect(tmp_path, clip, servers):
     assert all(f.objects for f in frames[:5])
     assert all(not f.objects for f in frames[changed_at + 3 :])
     assert engine.state is RunState.STOPPED
+    assert engine.plan.nodes["keep"].params.confidence_threshold == 40
     with pytest.raises(SkillNotRunnable, match="confidence"):
         engine.update_params("keep", {"confidence_threshold": 150})
 
