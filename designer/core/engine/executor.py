@@ -412,7 +412,6 @@ class Engine:
         while not self._stop.is_set():
             if self.max_frames is not None and self.frames_read >= self.max_frames:
                 break
-            started = time.perf_counter()
             try:
                 item = self._source.read(timeout=METRICS_PERIOD_S)
             except TimeoutError:
@@ -425,7 +424,8 @@ class Engine:
                 frame = Frame(image=image, frame_id=str(item.index), timestamp=item.timestamp)
                 self.frames_read += 1
                 self.camera_metrics.received()
-                self.camera_metrics.processed(time.perf_counter() - started, True)
+                # The camera's latency is the frame's age as it enters the graph (capture to now).
+                self.camera_metrics.processed(max(time.time() - item.timestamp, 0.0), True)
                 self.fan_out(roots, frame)
             if time.monotonic() >= next_metrics:
                 next_metrics = time.monotonic() + METRICS_PERIOD_S
