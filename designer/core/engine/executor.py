@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -38,6 +39,7 @@ from designer.core.skill.validate import check_params
 
 log = logging.getLogger(__name__)
 
+ENGINE_THREAD_PREFIXES = ("engine-", "node-", "source ")  # threads that run callbacks
 METRICS_PERIOD_S = 0.5
 ERROR_REPEAT_S = 5.0  # the same node error is re-reported at most this often
 QUEUE_SIZE = 2
@@ -76,7 +78,8 @@ def compile_plan(skill: Skill, models: Any = None) -> Plan:
         raise SkillNotRunnable(problems)
     children: dict[str, list[str]] = {n.id: [] for n in skill.nodes}
     for edge in skill.edges:
-        children[edge.source.node].append(edge.target.node)
+        if edge.target.node not in children[edge.source.node]:  # a duplicated link is one link
+            children[edge.source.node].append(edge.target.node)
     parsed = {}
     for node in skill.nodes:
         spec = get_spec(node.type)
@@ -102,7 +105,8 @@ class _Worker:
         self.metrics = NodeMetrics()
         self.queue = FrameQueue(QUEUE_SIZE, lossless=engine.lossless)
         self.children: list[_Worker] = []
-        self.pending: Params | None = None
+        self.pending: Params | None = None  # new parameters, taken before the next frame
+        self.lock = threading.Lock()  # guards pending against update_params
         self._last_error: tuple[str, float] | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._pool_size = 0
@@ -134,6 +138,25 @@ class _Worker:
     def _run(self) -> None:
         """Frames in order; a runtime with ``concurrency`` > 1 has that many in flight at once."""
         in_flight: deque[tuple[Frame, float, Future | None]] = deque()
+        try:
+            self._loop(in_flight)
+        except Exception as exc:  # a bug here must not hang the run: report, then pass END on
+            log.exception("node %s stopped", self.node_id)
+            self.metrics.failed = True
+            self.engine.emit(
+                NodeErrorEvent(self.node_id, f"stopped on an internal error: {exc!r}", fatal=True)
+            )
+        finally:
+            self.queue.close()
+            for _, _, future in in_flight:
+                if future is not None:
+                    future.cancel()
+            if self._executor is not None:
+                self._executor.shutdown()
+            for child in self.children:
+                child.queue.put(END)
+
+    def _loop(self, in_flight: deque) -> None:
         while True:
             limit = getattr(self.runtime, "concurrency", 1)
             if in_flight and (len(in_flight) >= limit or self.queue.empty()):
@@ -142,7 +165,7 @@ class _Worker:
             item = self.queue.get()
             if item is END:
                 break
-            if self.pending is not None:
+            if self.has_pending():
                 while in_flight:  # parameters change between frames, never during one
                     self._deliver(*in_flight.popleft())
                 self._apply_pending()
@@ -157,10 +180,6 @@ class _Worker:
                 self._deliver(item, started, None)
         while in_flight:
             self._deliver(*in_flight.popleft())
-        if self._executor is not None:
-            self._executor.shutdown()
-        for child in self.children:
-            child.queue.put(END)
 
     def _pool(self, size: int) -> ThreadPoolExecutor:
         if self._executor is None or self._pool_size != size:
@@ -185,16 +204,21 @@ class _Worker:
 
     def _report(self, exc: Exception) -> None:
         message = _message(self.node_id, exc)
+        if not isinstance(exc, NodeError) and self._last_error is None:
+            log.error("node %s failed on a frame", self.node_id, exc_info=exc)
         now = time.monotonic()
         if self._last_error and self._last_error[0] == message and now - self._last_error[1] < ERROR_REPEAT_S:
             return
         self._last_error = (message, now)
         self.engine.emit(NodeErrorEvent(self.node_id, message))
 
+    def has_pending(self) -> bool:
+        with self.lock:
+            return self.pending is not None
+
     def _apply_pending(self) -> None:
-        params, self.pending = self.pending, None
-        if params is None:
-            return
+        with self.lock:
+            params, self.pending = self.pending, None
         self.node.params = params
         try:
             if self.runtime is not None and self.runtime.update(params):
@@ -220,9 +244,10 @@ class _Worker:
 
 
 def _message(node_id: str, exc: BaseException) -> str:
+    """A NodeError's message as written; anything else is a bug, named as one."""
     if isinstance(exc, NodeError):
         return exc.message
-    return str(exc) or type(exc).__name__
+    return f"internal error ({type(exc).__name__}: {exc}); please report it with the log"
 
 
 class Engine:
@@ -273,12 +298,23 @@ class Engine:
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop promptly: close the source and queues, join every thread."""
+        """Stop promptly: close the source and queues, and wait for the threads to end.
+
+        Safe from an event callback (it then returns without waiting for itself)
+        and before ``start``.
+        """
         self._stop.set()
         if self._source is not None:
             self._source.close()
         for worker in self._workers.values():
             worker.metrics.drop(worker.queue.close())
+        if not self._thread.is_alive() and not self._done.is_set():
+            if self._thread.ident is None:  # never started
+                self.state = RunState.STOPPED
+                self._done.set()
+            return
+        if threading.current_thread().name.startswith(ENGINE_THREAD_PREFIXES):
+            return
         self.wait(timeout)
 
     def wait(self, timeout: float | None = None) -> RunState:
@@ -294,15 +330,19 @@ class Engine:
         node = self.plan.nodes.get(node_id)
         if node is None:
             raise KeyError(f"node {node_id!r} is not a process or export node of this run")
-        problems, params = check_params(node.spec, node_id, {**node.params.model_dump(mode="json"), **values})
-        errors = [p for p in problems if p.is_error]
-        if errors or params is None:
-            raise SkillNotRunnable(errors)
         worker = self._workers.get(node_id)
-        if worker is None:
-            node.params = params
-        else:
-            worker.pending = params
+        with worker.lock if worker is not None else nullcontext():
+            current = worker.pending if worker is not None and worker.pending is not None else node.params
+            problems, params = check_params(node.spec, node_id, {**current.model_dump(mode="json"), **values})
+            errors = [p for p in problems if p.is_error]
+            if errors or params is None:
+                raise ValueError(
+                    f"node {node_id}: " + "; ".join(f"{p.param or ''}: {p.message}" for p in errors)
+                )
+            if worker is None:
+                node.params = params
+            else:
+                worker.pending = params
 
     def metrics(self) -> MetricsEvent:
         camera = self.camera_metrics.snapshot()
@@ -440,7 +480,10 @@ class Engine:
                 worker.thread.join()
         self._shutdown()
         self.emit(self.metrics())
-        if self._stop.is_set():
+        failure = self._source.failure if self._source is not None else None
+        if failure and not self._stop.is_set():
+            self._set_state(RunState.FAILED, f"node {self.plan.camera.node_id}: {failure}")
+        elif self._stop.is_set():
             self._set_state(RunState.STOPPED, f"stopped after {self.frames_read} frames")
         else:
             self._set_state(RunState.FINISHED, f"finished after {self.frames_read} frames")

@@ -59,7 +59,8 @@ class SourceFrame:
     """One delivered frame.
 
     ``index`` counts delivered frames per source (0, 1, 2, ...), ``timestamp`` is the epoch time
-    of capture (of delivery for files), ``source_pos`` the frame number in the file (None live).
+    of capture (for files: the start of play plus the frame's time in the file, so speeds stay
+    true at any read rate), ``source_pos`` the frame number in the file (None live).
     """
 
     image: np.ndarray
@@ -107,6 +108,11 @@ class VideoSource(ABC):
         Raises TimeoutError when no frame came within ``timeout`` seconds (a live stream that
         is reconnecting, or a file frame not yet due); reading again later is fine.
         """
+
+    @property
+    def failure(self) -> str | None:
+        """Why the source ended, when it did not end normally (a live reader that crashed)."""
+        return None
 
     @abstractmethod
     def close(self) -> None:
@@ -202,6 +208,7 @@ class FileSource(VideoSource):
         self._pos = 0  # file frame number of the next frame out of _step()
         self._clock = 0  # frames elapsed on the time base since the first read, across loops
         self._start: float | None = None  # monotonic time of clock 0
+        self._wall_start = 0.0  # epoch time of clock 0
         self._held: tuple[int, np.ndarray, float] | None = None  # decoded, not yet delivered
         self._delivered = 0
         self._ended = False
@@ -233,6 +240,7 @@ class FileSource(VideoSource):
                     return None
                 if self._start is None:
                     self._start = time.monotonic()
+                    self._wall_start = time.time()
                 t_file = self._clock * self._interval
                 left_out, lag = self._leave_out(t_file, lag)
                 step = self._step(decode=left_out is None)
@@ -252,7 +260,8 @@ class FileSource(VideoSource):
                     return None
                 raise TimeoutError(f"the next frame of {self.name} is not due within {timeout} s")
             self._held = None
-            frame = SourceFrame(image, self._delivered, time.time(), pos)
+            # The file's own clock: speeds and times stay true when frames come faster than realtime.
+            frame = SourceFrame(image, self._delivered, self._wall_start + (due - self._start), pos)
             self._delivered += 1
             return frame
 
@@ -429,6 +438,10 @@ class LiveSource(VideoSource):
             frame = SourceFrame(image, self._delivered, timestamp, None)
             self._delivered += 1
             return frame
+
+    @property
+    def failure(self) -> str | None:
+        return self._failure
 
     def close(self) -> None:
         self._stop.set()

@@ -12,7 +12,7 @@ from engine_helpers import Recorder, run_skill, skill_of
 from onnx_factory import blob_detector, color_classifier, write_labels
 from video_factory import read_frame_number, square_box, write_video
 
-from designer.core.engine.events import NodeErrorEvent, RunState, StatusEvent
+from designer.core.engine.events import FrameEvent, NodeErrorEvent, RunState, StatusEvent
 from designer.core.engine.executor import Engine, SkillNotRunnable
 from designer.core.engine.runtime import RunContext
 from designer.customnode import pb2
@@ -281,7 +281,7 @@ def test_parameter_change_while_running_takes_effect(tmp_path, clip, servers):
     assert all(not f.objects for f in frames[changed_at + 3 :])
     assert engine.state is RunState.STOPPED
     assert engine.plan.nodes["keep"].params.confidence_threshold == 40
-    with pytest.raises(SkillNotRunnable, match="confidence"):
+    with pytest.raises(ValueError, match="node keep: confidence_threshold"):
         engine.update_params("keep", {"confidence_threshold": 150})
 
 
@@ -403,3 +403,78 @@ def test_frames_are_read_only_and_numbered(tmp_path, clip):
     assert [read_frame_number(f.image) for f in frames] == list(range(20))
     with pytest.raises(ValueError):
         frames[0].image[0, 0] = 1
+
+
+def test_a_duplicated_link_carries_each_frame_once(tmp_path, clip):
+    skill = skill_of(
+        ("cam", "camera@1", {"source": str(clip), "loop": False}),
+        ("keep", "filter@1", {}),
+        ("log", "insights-log@1", {"path": "log.jsonl"}),
+        links=[("cam", "keep"), ("cam", "keep"), ("keep", "log")],
+    )
+    run_skill(skill, tmp_path)
+    assert len(read_log(tmp_path / "log.jsonl")) == 20
+
+
+def test_quick_successive_parameter_changes_are_all_kept(tmp_path, clip):
+    skill = skill_of(
+        ("cam", "camera@1", {"source": str(clip), "loop": True}),
+        ("keep", "filter@1", {}),
+        ("log", "insights-log@1", {"path": "log.jsonl"}),
+        links=[("cam", "keep"), ("keep", "log")],
+    )
+    engine = Engine(skill, realtime=True, context=RunContext(skill_dir=tmp_path, output_dir=tmp_path))
+    engine.update_params("keep", {"labels": ["person"]})
+    engine.update_params("keep", {"confidence_threshold": 50})
+    engine.start()
+    time.sleep(0.3)
+    engine.stop()
+    params = engine.plan.nodes["keep"].params
+    assert (params.labels, params.confidence_threshold) == (["person"], 50)
+
+
+def test_stop_from_an_event_callback_does_not_wait_for_itself(tmp_path, clip):
+    skill = skill_of(
+        ("cam", "camera@1", {"source": str(clip), "loop": True}),
+        ("keep", "filter@1", {}),
+        ("log", "insights-log@1", {"path": "log.jsonl"}),
+        links=[("cam", "keep"), ("keep", "log")],
+    )
+    engine = Engine(skill, realtime=False, context=RunContext(skill_dir=tmp_path, output_dir=tmp_path))
+    took = []
+
+    def stop_on_fifth(event):
+        if isinstance(event, FrameEvent) and event.frame.frame_id == "5":
+            started = time.monotonic()
+            engine.stop()
+            took.append(time.monotonic() - started)
+
+    engine.subscribe(stop_on_fifth)
+    assert engine.start().wait(10) is RunState.STOPPED
+    assert took and took[0] < 1.0
+
+
+def test_stop_before_start_returns_at_once(tmp_path, clip):
+    skill = skill_of(
+        ("cam", "camera@1", {"source": str(clip)}),
+        ("keep", "filter@1", {}),
+        ("log", "insights-log@1", {"path": "log.jsonl"}),
+        links=[("cam", "keep"), ("keep", "log")],
+    )
+    engine = Engine(skill, context=RunContext(skill_dir=tmp_path, output_dir=tmp_path))
+    started = time.monotonic()
+    engine.stop()
+    assert time.monotonic() - started < 1.0 and engine.state is RunState.STOPPED
+
+
+def test_file_frames_carry_the_files_own_clock_at_full_speed(tmp_path, clip):
+    """25 fps file: timestamps 40 ms apart however fast it is read, so speeds stay true."""
+    skill = skill_of(
+        ("cam", "camera@1", {"source": str(clip), "loop": False}),
+        ("keep", "filter@1", {}),
+        ("log", "insights-log@1", {"path": "log.jsonl"}),
+        links=[("cam", "keep"), ("keep", "log")],
+    )
+    run_skill(skill, tmp_path)
+    stamps = [m["timestamp"] for m in read_log(tmp_path / "log.jsonl")]
+    assert np.diff(stamps) == pytest.approx([0.04] * 19, abs=1e-6)

@@ -17,7 +17,7 @@ from designer.core.models.inspect import inspect_model
 from designer.core.models.session import OnnxModel
 from designer.core.skill.catalog.process import ModelParams
 
-LIVE_FIELDS = {"confidence_threshold"}  # changes that need no reload
+LIVE_FIELDS = {"confidence_threshold", "nms_iou", "max_detections"}  # changes that need no reload
 
 
 def _threading(threads: int, lossless: bool) -> tuple[int, int]:
@@ -93,10 +93,6 @@ class ModelRuntime(NodeRuntime):
             raise self.fail(str(exc).strip("'\"")) from None
         return Path(model_path), Path(labels_path) if labels_path else None, entry
 
-    @property
-    def task(self) -> str:
-        return self.model.info.task
-
     def process(self, frame: Frame) -> Frame:
         threshold = self.params.confidence_threshold / 100.0
         if self.model.is_classifier:
@@ -154,4 +150,7 @@ class ModelRuntime(NodeRuntime):
             name for name in ModelParams.model_fields if getattr(params, name) != getattr(self.params, name)
         }
         self.params = params
+        if changed <= LIVE_FIELDS and self.model is not None:
+            self.model.iou_threshold = params.nms_iou
+            self.model.max_detections = params.max_detections
         return changed <= LIVE_FIELDS
