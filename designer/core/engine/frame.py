@@ -23,19 +23,6 @@ class BBox:
     w: float
     h: float
 
-    def clipped(self) -> BBox:
-        x1, y1 = min(max(self.l, 0.0), 1.0), min(max(self.t, 0.0), 1.0)
-        x2, y2 = min(max(self.l + self.w, 0.0), 1.0), min(max(self.t + self.h, 0.0), 1.0)
-        return BBox(x1, y1, max(x2 - x1, 0.0), max(y2 - y1, 0.0))
-
-    def to_pixels(self, width: int, height: int) -> tuple[int, int, int, int]:
-        """(x1, y1, x2, y2) in pixels, inside the image."""
-        x1 = int(np.clip(round(self.l * width), 0, width))
-        y1 = int(np.clip(round(self.t * height), 0, height))
-        x2 = int(np.clip(round((self.l + self.w) * width), 0, width))
-        y2 = int(np.clip(round((self.t + self.h) * height), 0, height))
-        return x1, y1, x2, y2
-
 
 @dataclass(slots=True)
 class Attribute:

@@ -87,7 +87,7 @@ def draw_insights(
 
 
 def _pixels(box: BBox, width: int, height: int) -> tuple[int, int, int, int]:
-    """``BBox.to_pixels`` with plain Python arithmetic (numpy's clip on scalars dominated)."""
+    """(x1, y1, x2, y2) in pixels inside the image, in plain Python (numpy on scalars is slow)."""
     x1 = min(max(round(box.l * width), 0), width)
     y1 = min(max(round(box.t * height), 0), height)
     x2 = min(max(round((box.l + box.w) * width), 0), width)

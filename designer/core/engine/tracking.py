@@ -87,7 +87,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 class _Tracks:
     """All tracks as parallel arrays, so the Kalman steps run on every track at once."""
 
-    mean: np.ndarray  # (T, 8): cx, cy, aspect, h and their velocities
+    mean: np.ndarray  # (T, 8): cx, cy, w, h and their velocities
     cov: np.ndarray  # (T, 8, 8)
     track_id: np.ndarray  # (T,) int; -1 while unconfirmed
     class_id: np.ndarray  # (T,) int

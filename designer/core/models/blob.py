@@ -302,7 +302,7 @@ class _Worker:
                 continue
             try:
                 self._step(data)
-            except OSError as exc:
+            except Exception as exc:  # any failure must reach the download, never kill this thread
                 failed = True
                 self._on_error(exc)
 

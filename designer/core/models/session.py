@@ -1,4 +1,4 @@
-"""Run a model: separate preprocess / infer / decode steps the engine can overlap."""
+"""Run a model: preprocess, infer and decode, as separate steps and as one ``detect``/``classify``."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ Box = tuple[float, float, float, float]
 class OnnxModel:
     """One onnxruntime session for an inspected model, with the decoder of its layout.
 
-    The steps are independent and thread-safe (onnxruntime allows concurrent ``run``),
-    so the engine can pre-process frame n+1 and decode frame n-1 while frame n infers.
+    Thread-safe (onnxruntime allows concurrent ``run``): the engine runs two frames at
+    once on one model in lossless runs.
     """
 
     def __init__(

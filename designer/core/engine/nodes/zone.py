@@ -16,6 +16,7 @@ and "out" the reverse. For the default line (left to right across the image),
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import numpy as np
@@ -167,7 +168,7 @@ class ZoneRuntime(NodeRuntime):
     def _key(self, obj: ObjectMeta) -> int:
         """LineZone keys its state by integer tracker id."""
         tracking_id = _tracking_id(obj)
-        if tracking_id.isdigit():
+        if re.fullmatch(r"[0-9]{1,18}", tracking_id):
             return int(tracking_id)
         return self._foreign_ids.setdefault(tracking_id, FOREIGN_ID_BASE + len(self._foreign_ids))
 
