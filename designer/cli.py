@@ -1,4 +1,4 @@
-"""`skill-designer`: the GUI by default, subcommands for everything headless."""
+"""`skill-designer`: one subcommand per task; with none, help (the GUI will open here once it exists)."""
 
 from __future__ import annotations
 

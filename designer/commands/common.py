@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from designer.core.skill.validate import ModelLookup
-
 
 def model_library():
     """The user's model library (validation checks model ids, the engine resolves them).
@@ -23,7 +21,3 @@ def model_library():
         print(f"warning: the model library is not available: {exc}", file=sys.stderr)
         return None
     return library
-
-
-def model_lookup() -> ModelLookup | None:
-    return model_library()

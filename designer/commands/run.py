@@ -26,10 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "run",
         help="run a skill headless",
         description="Run a skill on its camera (or --source) without the GUI, the way devices do. "
-        "Exit status: 0 finished or stopped, 1 the run failed, 2 bad input.",
+        "Exit status: 0 finished, 1 the run failed, 2 bad input, 130 stopped with Ctrl-C.",
     )
     parser.add_argument("skill", metavar="SKILL_FILE", help="a *.skill.json file")
-    parser.add_argument("--source", help="camera source instead of the skill's: file, URL or webcam index")
+    parser.add_argument(
+        "--source", help="camera source instead of the skill's: file (relative to here), URL or webcam index"
+    )
     parser.add_argument(
         "--param", action="append", default=[], metavar="NAME=VALUE", help="fill a $param(NAME) placeholder"
     )
@@ -69,11 +71,14 @@ def run(args: argparse.Namespace) -> int:
         device_id=socket.gethostname(),
         models=model_library(),
     )
+    source = args.source
+    if source and not source.isdigit() and "://" not in source:
+        source = str(Path(source).expanduser().resolve())  # the user typed it here, not in the skill
     try:
         engine = Engine(
             skill,
             params=values,
-            source=args.source,
+            source=source,
             realtime=args.realtime == "on",
             max_frames=args.max_frames,
             context=context,

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from designer.commands.common import model_lookup
+from designer.commands.common import model_library
 from designer.core.skill import SkillFileError, load_skill, validate_skill
 
 EXIT_OK, EXIT_ERRORS, EXIT_UNREADABLE = 0, 1, 2
@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     status = EXIT_OK
     report = []
-    models = model_lookup()
+    models = model_library()
     for path in args.files:
         entry: dict = {"file": path}
         try:

@@ -83,8 +83,9 @@ def object_from_proto(message: pb2.ObjectMeta) -> dict[str, Any]:
             {"name": a.name, "label": a.label, "confidence": _f(a.confidence)}
             for a in message.attributes
         ],
-        "bbox": {k: _f(getattr(message.bbox, k)) for k in "ltwh"},
     }
+    if message.HasField("bbox"):  # attribute-only objects have no box, not a zero one
+        obj["bbox"] = {k: _f(getattr(message.bbox, k)) for k in "ltwh"}
     if message.HasField("tracking_info"):
         info = message.tracking_info
         obj["tracking_info"] = {

@@ -53,7 +53,13 @@ class CustomNode(pb2_grpc.CustomNodeHandlerServicer):
         self, request_iterator: Iterator[pb2.ProcessRequest], context: grpc.ServicerContext
     ) -> Iterator[pb2.ProcessResponse]:
         for request in request_iterator:
-            yield self.Process(request, context)
+            response = self.Process(request, context)
+            code = context.code()
+            if response is None or (code is not None and code != grpc.StatusCode.OK):
+                # End the stream the way a unary call would end: the node's code and details.
+                details = context.details() or f"{type(self).__name__}.Process returned no response"
+                context.abort(code or grpc.StatusCode.UNKNOWN, details)
+            yield response
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 
+import grpc
 import pytest
 
 from designer.customnode import (
     CustomNode,
+    CustomNodeClient,
     CustomNodeServer,
     HandshakeRefusedError,
+    ProcessFailedError,
     ServerTls,
     ServerUnreachableError,
+    pb2,
 )
 from designer.customnode.samples import FakeDetection
 
@@ -98,3 +102,26 @@ def test_a_node_that_forgot_handshake_is_refused_with_the_reason(serve, connect)
     client = connect(serve(HalfWritten()))
     with pytest.raises(HandshakeRefusedError, match="HalfWritten must implement Handshake"):
         client.process(make_frame())
+
+
+class Refuses(CustomNode):
+    """Rejects frames the usual gRPC way: a status code set on the context."""
+
+    def Handshake(self, request, context):
+        return pb2.HandshakeResponse(ack=request.seq, process_response_type=pb2.INSIGHTS_META_ONLY)
+
+    def Process(self, request, context):
+        context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
+        context.set_details("I refuse this frame")
+        return pb2.ProcessResponse()
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_a_status_code_set_by_the_node_reads_the_same_on_both_transports(streaming):
+    with CustomNodeServer(0, Refuses(), host="127.0.0.1") as server:
+        client = CustomNodeClient(f"127.0.0.1:{server.port}", streaming=streaming)
+        try:
+            with pytest.raises(ProcessFailedError, match="INVALID_ARGUMENT: I refuse this frame"):
+                client.process(make_frame())
+        finally:
+            client.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +88,14 @@ def test_bad_input_exit_codes(tmp_path, monkeypatch, capsys, args, code, text):
     filled = [a.format(skill=skill, bad_skill=tmp_path / "bad.skill.json", tmp=tmp_path) for a in args]
     assert main(["run", *filled]) == code
     assert text in capsys.readouterr().err
+
+
+def test_source_is_relative_to_the_working_directory_and_replaces_a_placeholder(tmp_path, monkeypatch):
+    (tmp_path / "skills").mkdir()
+    skill = tmp_path / "skills" / "cam.skill.json"
+    save_skill(minimal_skill("cam", source="$param(rtsp)"), skill)
+    shutil.copy(ROOT / "resources" / "video" / "vtest.avi", tmp_path / "clip.avi")
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "skills/cam.skill.json", "--source", "clip.avi", "--max-frames", "3",
+                 "--realtime", "off", "--quiet"]) == 0
+    assert len((tmp_path / "insights.jsonl").read_text().splitlines()) == 3

@@ -270,9 +270,9 @@ class Engine:
     ) -> None:
         self.context = context or RunContext()
         self.context.warn = lambda node_id, message: self.emit(NodeWarningEvent(node_id, message))
-        skill = substitute(skill, params or {})
-        if source is not None:
+        if source is not None:  # before substitution: --source replaces a $param(rtsp) camera
             skill = _with_source(skill, source)
+        skill = substitute(skill, params or {})
         self.plan = compile_plan(skill, self.context.models)
         self.realtime = realtime
         self.max_frames = max_frames

@@ -40,10 +40,6 @@ def accepts_placeholder(info: FieldInfo) -> bool:
     return bool(_extra(info).get("deploy"))
 
 
-def is_secret(info: FieldInfo) -> bool:
-    return bool(_extra(info).get("secret"))
-
-
 def placeholders_in(value: Any) -> list[str]:
     """Names of every ``$param(...)`` in a value (strings, lists and dicts, recursively)."""
     if isinstance(value, str):
@@ -55,24 +51,36 @@ def placeholders_in(value: Any) -> list[str]:
     return []
 
 
-def check_host_port(value: str, *, schemes: tuple[str, ...] = ()) -> str:
-    """Accept ``host:port`` (optionally ``scheme://host:port``); placeholders pass through.
+HOST_PORT_RE = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(?P<port>\d{1,5})$")
+
+
+def split_host_port(value: str, *, schemes: tuple[str, ...] = ()) -> tuple[str, str, int]:
+    """(scheme, host, port) of ``host:port`` or ``scheme://host:port``: the one grammar the
+    validator and the gRPC client share. IPv6 hosts go in brackets: ``[::1]:6677``.
 
     Raises ValueError with a message a user can act on.
     """
-    if PLACEHOLDER_RE.search(value):
-        return value
-    rest = value
-    if "://" in value:
-        scheme, rest = value.split("://", 1)
+    raw, scheme = value.strip(), ""
+    if "://" in raw:
+        scheme, raw = raw.split("://", 1)
+        scheme = scheme.lower()
         if scheme not in schemes:
             allowed = ", ".join(f"{s}://" for s in schemes) or "no scheme"
             raise ValueError(f"unsupported scheme {scheme}:// (allowed: {allowed})")
-    host, sep, port = rest.rpartition(":")
-    if not sep or not host or "/" in rest:
-        raise ValueError(f"{value!r} is not host:port, for example 127.0.0.1:6677")
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ValueError(f"port {port!r} must be a number from 1 to 65535")
+        raw = raw.rstrip("/")
+    match = HOST_PORT_RE.match(raw)
+    if not match:
+        raise ValueError(f"{value!r} is not host:port, for example 127.0.0.1:6677 or [::1]:6677")
+    port = int(match["port"])
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port {port} must be a number from 1 to 65535")
+    return scheme, match["host"], port
+
+
+def check_host_port(value: str, *, schemes: tuple[str, ...] = ()) -> str:
+    """Accept ``host:port`` (optionally ``scheme://host:port``); placeholders pass through."""
+    if not PLACEHOLDER_RE.search(value):
+        split_host_port(value, schemes=schemes)
     return value
 
 

@@ -131,7 +131,7 @@ def load_skill(path: str | os.PathLike) -> Skill:
 
 def dump_skill(skill: Skill) -> str:
     """Stable, sorted, human-diffable JSON: the same skill always gives the same bytes."""
-    data = skill.canonical().model_dump(mode="json")
+    data = skill.canonical().model_dump()  # python mode: NaN reaches json.dumps and is refused
     try:
         text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
     except ValueError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -447,7 +448,8 @@ def export_kan(skill: Skill, resource_name: str | None = None) -> tuple[dict, Ka
             parameters.setdefault(name, "invalid")
     parameters["fpsRetrieve"] = str(skill.settings.fps)
     parameters["accelerationRetrieve"] = skill.settings.acceleration
-    slug = "".join(c if c.isalnum() else "-" for c in skill.settings.name.lower()).strip("-") or "skill"
+    # A Kubernetes name: lower-case ASCII letters, digits and single dashes, at most 63 characters.
+    slug = re.sub(r"[^a-z0-9]+", "-", skill.settings.name.lower()).strip("-")[:57].strip("-") or "skill"
     resource = {
         "apiVersion": API_VERSION,
         "kind": "Skill",

@@ -400,4 +400,4 @@ def test_dump_kan_is_yaml_that_loads_back():
     loaded = load_kan_text(dump_kan(resource))
     assert loaded == resource
     assert yaml.safe_load(dump_kan(resource))["spec"]["displayName"] == "Gate, north"
-    assert resource["metadata"]["name"] == "skill-gate--north"
+    assert resource["metadata"]["name"] == "skill-gate-north"  # a valid Kubernetes name
