@@ -150,6 +150,10 @@ def load_kan_text(text: str, source: str = "<kan>") -> dict:
 
 def _camera(config: dict, report: KanReport) -> dict:
     source = str(config.get("ip") or "$param(rtsp)")
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@]+@", source):
+        # A resolved camera URL with credentials: never copy a password into the skill file.
+        report.note("the camera URL held credentials; it is now the deployment parameter rtsp.")
+        source = "$param(rtsp)"
     return {"source": source, "loop": False}
 
 
@@ -432,6 +436,7 @@ def export_kan(skill: Skill, resource_name: str | None = None) -> tuple[dict, Ka
                     "target": {"node": node_id, "route": KAN_ROUTE},
                 }
             )
+    _check_kan_rules(nodes, edges, report)
     parameters = {
         key: "invalid"
         for key in (
@@ -465,6 +470,21 @@ def export_kan(skill: Skill, resource_name: str | None = None) -> tuple[dict, Ka
         },
     }
     return resource, report
+
+
+def _check_kan_rules(nodes: list[dict], edges: list[dict], report: KanReport) -> None:
+    """The rules KAN's portal enforces before it accepts a skill, reported in its own words."""
+    if not any(n["type"] == "model" for n in nodes):
+        report.note('KAN refuses this skill: "At least one model node" (KAN needs a Run ML Model node).')
+    if not any(n["type"] == "export" for n in nodes):
+        report.note('KAN refuses this skill: "At least one Export Node needed".')
+    sources = {e["source"]["node"] for e in edges}
+    targets = {e["target"]["node"] for e in edges}
+    for node in nodes:
+        needs_input = node["type"] != "source"
+        needs_output = node["type"] != "export"
+        if (needs_input and node["id"] not in targets) or (needs_output and node["id"] not in sources):
+            report.note(f'KAN refuses this skill: "Graph should be connected" (node {node["id"]}).')
 
 
 def dump_kan(resource: dict) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from designer.core.skill import Severity, validate_skill
+from designer.core.skill import Severity, dump_skill, validate_skill
 from designer.core.skill.build import add_node, chain, connect
 from designer.core.skill.kan import (
     KanError,
@@ -401,3 +401,36 @@ def test_dump_kan_is_yaml_that_loads_back():
     assert loaded == resource
     assert yaml.safe_load(dump_kan(resource))["spec"]["displayName"] == "Gate, north"
     assert resource["metadata"]["name"] == "skill-gate-north"  # a valid Kubernetes name
+
+
+def test_export_reports_the_rules_kan_would_refuse_the_skill_for():
+    from designer.core.skill.build import minimal_skill
+
+    _, report = export_kan(minimal_skill("log only", source="$param(rtsp)"))
+    text = "\n".join(report.notes)
+    assert '"At least one model node"' in text
+    assert '"At least one Export Node needed"' in text  # the Insights Log has no KAN equivalent
+    assert '"Graph should be connected" (node filter-1)' in text
+
+
+def test_import_never_copies_camera_credentials_into_the_skill():
+    resource = {
+        "apiVersion": "ai.symphony/v1",
+        "kind": "Skill",
+        "spec": {
+            "displayName": "cam",
+            "nodes": [
+                {
+                    "id": "0",
+                    "type": "source",
+                    "name": "rtsp",
+                    "configurations": {"ip": "rtsp://admin:hunter2@10.0.0.7:554/live"},
+                }
+            ],
+            "edges": [],
+        },
+    }
+    skill, report = import_kan(resource)
+    assert skill.nodes[0].params["source"] == "$param(rtsp)"
+    assert "hunter2" not in dump_skill(skill)
+    assert any("credentials" in note for note in report.notes)
