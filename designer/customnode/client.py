@@ -394,7 +394,12 @@ class CustomNodeClient:
                 return self._stream.exchange(request, self.timeout)
             return self._stub.Process(request, timeout=self.timeout)
         except grpc.RpcError as exc:
-            self._fail(self._rpc_error(exc, what, self.timeout), exc.code() in _BACKOFF_CODES)
+            error = self._rpc_error(exc, what, self.timeout)
+            if isinstance(error, ProcessFailedError) and self._stream is None:
+                # The server refused this frame; the unary connection itself is fine: keep it.
+                self._seq = request.seq
+                raise error from None
+            self._fail(error, exc.code() in _BACKOFF_CODES)
         except _StreamTimeout:
             self._fail(self._deadline_error(what, self.timeout))
         except _StreamClosed:

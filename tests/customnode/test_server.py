@@ -125,3 +125,33 @@ def test_a_status_code_set_by_the_node_reads_the_same_on_both_transports(streami
                 client.process(make_frame())
         finally:
             client.close()
+
+
+class RefusesFrameTwo(CustomNode):
+    """Refuses one frame (seq 3, the second frame); counts its handshakes."""
+
+    def __init__(self) -> None:
+        self.handshakes = 0
+
+    def Handshake(self, request, context):
+        self.handshakes += 1
+        return pb2.HandshakeResponse(ack=request.seq, process_response_type=pb2.EMPTY)
+
+    def Process(self, request, context):
+        if request.seq == 3:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "not this one")
+        return pb2.ProcessResponse(ack=request.seq)
+
+
+def test_a_refused_frame_keeps_the_unary_connection():
+    node = RefusesFrameTwo()
+    with CustomNodeServer(0, node, host="127.0.0.1") as server:
+        client = CustomNodeClient(f"127.0.0.1:{server.port}", streaming=False)
+        try:
+            client.process(make_frame("1"))
+            with pytest.raises(ProcessFailedError, match="not this one"):
+                client.process(make_frame("2"))
+            client.process(make_frame("3"))  # acked as seq 4: no reconnect, no new handshake
+        finally:
+            client.close()
+    assert node.handshakes == 1
