@@ -33,7 +33,7 @@ from designer.core.engine.nodes import runtime_for
 from designer.core.engine.queues import END, FrameQueue
 from designer.core.engine.runtime import NodeError, NodeRuntime, RunContext
 from designer.core.engine.sources import SourceError, SourceStatus, VideoSource, open_source
-from designer.core.skill import Problem, Skill, get_spec, substitute, validate_skill
+from designer.core.skill import Problem, Skill, find_placeholders, get_spec, substitute, validate_skill
 from designer.core.skill.catalog import NodeSpec, Params, Role
 from designer.core.skill.validate import check_params
 
@@ -270,9 +270,13 @@ class Engine:
     ) -> None:
         self.context = context or RunContext()
         self.context.warn = lambda node_id, message: self.emit(NodeWarningEvent(node_id, message))
+        values = dict(params or {})
         if source is not None:  # before substitution: --source replaces a $param(rtsp) camera
+            declared = find_placeholders(skill)
             skill = _with_source(skill, source)
-        skill = substitute(skill, params or {})
+            still_used = find_placeholders(skill)
+            values = {k: v for k, v in values.items() if k not in declared or k in still_used}
+        skill = substitute(skill, values)
         self.plan = compile_plan(skill, self.context.models)
         self.realtime = realtime
         self.max_frames = max_frames

@@ -37,6 +37,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 # Boxes at or below this confidence are background, even for continuing a track (the paper's 0.1).
+MIN_BOX_PX = 0.01  # pixels
 LOW_CONFIDENCE_FLOOR = 0.1
 # Low-confidence boxes are weak evidence: they never match looser than this IoU (the paper's 0.5).
 LOW_CONFIDENCE_MIN_IOU = 0.5
@@ -61,8 +62,9 @@ def _boxes(mean: np.ndarray) -> np.ndarray:
 
 
 def _std(wh: np.ndarray, weight: float) -> np.ndarray:
-    """Standard deviations of (cx, cy, w, h) per box: proportional to its size."""
-    return weight * np.concatenate([wh, wh], axis=1)
+    """Standard deviations of (cx, cy, w, h) per box: proportional to its size, never zero
+    (a track predicted to shrink to nothing must not make the covariance singular)."""
+    return weight * np.concatenate([wh, wh], axis=1).clip(min=MIN_BOX_PX)
 
 
 def _diagonal(std: np.ndarray) -> np.ndarray:
@@ -224,8 +226,9 @@ class ByteTracker:
         """The track row each detection continues; -1 for none, -2 for a box that is no object."""
         tracks = self._tracks
         recent = tracks.last_seen == self._frame - 1  # followed their object until this frame
-        usable = np.isfinite(xyxy).all(axis=1) & (xyxy[:, 2] > xyxy[:, 0])
-        usable &= xyxy[:, 3] > xyxy[:, 1]
+        # A box under MIN_BOX_PX is no object, and its size-scaled Kalman noise would be singular.
+        usable = np.isfinite(xyxy).all(axis=1) & (xyxy[:, 2] - xyxy[:, 0] >= MIN_BOX_PX)
+        usable &= xyxy[:, 3] - xyxy[:, 1] >= MIN_BOX_PX
         high = confidence >= self.activation_threshold
         low = ~high & (confidence > LOW_CONFIDENCE_FLOOR)
         det_track = np.where(usable, -1, -2)

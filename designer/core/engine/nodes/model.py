@@ -43,11 +43,8 @@ class ModelRuntime(NodeRuntime):
     def open(self) -> None:
         p = self.params
         model_path, labels_path, entry = self._files()
-        # What the user set when adding a library model applies; the node's own settings win.
-        saved = entry.overrides if entry is not None else None
-        overrides = dict(saved.preprocess) if saved else {}
-        overrides.update(
-            (key, value)
+        node_overrides = {
+            key: value
             for key, value in {
                 "color": None if p.color_order == "auto" else p.color_order,
                 "resize": None if p.resize == "auto" else p.resize,
@@ -56,11 +53,17 @@ class ModelRuntime(NodeRuntime):
                 "std": tuple(p.std) if p.std else None,
             }.items()
             if value is not None
-        )
+        }
+        # What the user set when adding a library model applies; the node's own settings win.
+        saved = entry.overrides if entry is not None else None
+        overrides = {**(saved.preprocess if saved else {}), **node_overrides}
         task = p.model_type if p.model_type != "auto" else entry.type if entry is not None else None
         layout = p.layout if p.layout != "auto" else saved.layout if saved else None
         try:
-            info = inspect_model(model_path, labels_path, task=task, layout=layout, **overrides)
+            if entry is not None and not node_overrides and p.layout == "auto" and p.model_type == "auto":
+                info = entry.info  # inspected when it was added: no second load and probe run
+            else:
+                info = inspect_model(model_path, labels_path, task=task, layout=layout, **overrides)
             if p.objectness_premultiplied is not None and info.layout.kind == "yolov5":
                 layout_spec = info.layout.model_copy(
                     update={"scores_include_objectness": p.objectness_premultiplied}
