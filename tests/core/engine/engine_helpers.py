@@ -22,6 +22,17 @@ def skill_of(*nodes: tuple[str, str, dict], links: list[tuple[str, str]], fps: i
     return skill
 
 
+def camera_to_log(camera: dict) -> Skill:
+    """The smallest runnable skill: Camera Input ``cam`` -> Filter ``keep`` -> Insights Log ``log``
+    writing ``log.jsonl``."""
+    return skill_of(
+        ("cam", "camera@1", camera),
+        ("keep", "filter@1", {}),
+        ("log", "insights-log@1", {"path": "log.jsonl"}),
+        links=[("cam", "keep"), ("keep", "log")],
+    )
+
+
 class Recorder:
     """Collects engine events (they arrive on engine threads)."""
 

@@ -8,7 +8,7 @@ import time
 import cv2
 import numpy as np
 import pytest
-from engine_helpers import Recorder, run_skill, skill_of
+from engine_helpers import Recorder, camera_to_log, run_skill, skill_of
 from onnx_factory import blob_detector, color_classifier, write_labels
 from video_factory import read_frame_number, square_box, write_video
 
@@ -73,12 +73,7 @@ def test_every_frame_reaches_the_log_in_order_with_the_poss_message_shape(tmp_pa
 
 
 def test_max_frames_stops_the_run(tmp_path, clip):
-    skill = skill_of(
-        ("cam", "camera@1", {"source": str(clip), "loop": True}),
-        ("keep", "filter@1", {}),
-        ("log", "insights-log@1", {"path": "log.jsonl"}),
-        links=[("cam", "keep"), ("keep", "log")],
-    )
+    skill = camera_to_log({"source": str(clip), "loop": True})
     _engine, _, state = run_skill(skill, tmp_path, max_frames=7)
     assert state is RunState.FINISHED
     assert len(read_log(tmp_path / "log.jsonl")) == 7
@@ -336,12 +331,7 @@ def test_nothing_can_run_fails_the_run_with_the_reason(tmp_path, clip):
 
 
 def test_missing_video_file_fails_naming_the_camera(tmp_path):
-    skill = skill_of(
-        ("cam", "camera@1", {"source": "nowhere.avi"}),
-        ("keep", "filter@1", {}),
-        ("log", "insights-log@1", {"path": "log.jsonl"}),
-        links=[("cam", "keep"), ("keep", "log")],
-    )
+    skill = camera_to_log({"source": "nowhere.avi"})
     _, recorder, state = run_skill(skill, tmp_path)
     assert state is RunState.FAILED
     assert any("nowhere.avi" in m for m in recorder.errors_of("cam"))
@@ -359,12 +349,7 @@ def test_invalid_skill_is_refused_with_located_problems(tmp_path):
 
 
 def test_stop_is_prompt_on_an_endless_source(tmp_path, clip):
-    skill = skill_of(
-        ("cam", "camera@1", {"source": str(clip), "loop": True}),
-        ("keep", "filter@1", {}),
-        ("log", "insights-log@1", {"path": "log.jsonl"}),
-        links=[("cam", "keep"), ("keep", "log")],
-    )
+    skill = camera_to_log({"source": str(clip), "loop": True})
     engine = Engine(skill, realtime=True, context=RunContext(skill_dir=tmp_path, output_dir=tmp_path))
     engine.start()
     time.sleep(0.5)
@@ -392,12 +377,7 @@ def test_placeholders_are_filled_and_source_overridden(tmp_path, clip):
 
 
 def test_frames_are_read_only_and_numbered(tmp_path, clip):
-    skill = skill_of(
-        ("cam", "camera@1", {"source": str(clip), "loop": False}),
-        ("keep", "filter@1", {}),
-        ("log", "insights-log@1", {"path": "log.jsonl"}),
-        links=[("cam", "keep"), ("keep", "log")],
-    )
+    skill = camera_to_log({"source": str(clip), "loop": False})
     _, recorder, _ = run_skill(skill, tmp_path)
     frames = recorder.frames["log"]
     assert [read_frame_number(f.image) for f in frames] == list(range(20))
@@ -417,12 +397,7 @@ def test_a_duplicated_link_carries_each_frame_once(tmp_path, clip):
 
 
 def test_quick_successive_parameter_changes_are_all_kept(tmp_path, clip):
-    skill = skill_of(
-        ("cam", "camera@1", {"source": str(clip), "loop": True}),
-        ("keep", "filter@1", {}),
-        ("log", "insights-log@1", {"path": "log.jsonl"}),
-        links=[("cam", "keep"), ("keep", "log")],
-    )
+    skill = camera_to_log({"source": str(clip), "loop": True})
     engine = Engine(skill, realtime=True, context=RunContext(skill_dir=tmp_path, output_dir=tmp_path))
     engine.update_params("keep", {"labels": ["person"]})
     engine.update_params("keep", {"confidence_threshold": 50})
@@ -434,12 +409,7 @@ def test_quick_successive_parameter_changes_are_all_kept(tmp_path, clip):
 
 
 def test_stop_from_an_event_callback_does_not_wait_for_itself(tmp_path, clip):
-    skill = skill_of(
-        ("cam", "camera@1", {"source": str(clip), "loop": True}),
-        ("keep", "filter@1", {}),
-        ("log", "insights-log@1", {"path": "log.jsonl"}),
-        links=[("cam", "keep"), ("keep", "log")],
-    )
+    skill = camera_to_log({"source": str(clip), "loop": True})
     engine = Engine(skill, realtime=False, context=RunContext(skill_dir=tmp_path, output_dir=tmp_path))
     took = []
 
@@ -455,12 +425,7 @@ def test_stop_from_an_event_callback_does_not_wait_for_itself(tmp_path, clip):
 
 
 def test_stop_before_start_returns_at_once(tmp_path, clip):
-    skill = skill_of(
-        ("cam", "camera@1", {"source": str(clip)}),
-        ("keep", "filter@1", {}),
-        ("log", "insights-log@1", {"path": "log.jsonl"}),
-        links=[("cam", "keep"), ("keep", "log")],
-    )
+    skill = camera_to_log({"source": str(clip)})
     engine = Engine(skill, context=RunContext(skill_dir=tmp_path, output_dir=tmp_path))
     started = time.monotonic()
     engine.stop()
@@ -469,12 +434,7 @@ def test_stop_before_start_returns_at_once(tmp_path, clip):
 
 def test_file_frames_carry_the_files_own_clock_at_full_speed(tmp_path, clip):
     """25 fps file: timestamps 40 ms apart however fast it is read, so speeds stay true."""
-    skill = skill_of(
-        ("cam", "camera@1", {"source": str(clip), "loop": False}),
-        ("keep", "filter@1", {}),
-        ("log", "insights-log@1", {"path": "log.jsonl"}),
-        links=[("cam", "keep"), ("keep", "log")],
-    )
+    skill = camera_to_log({"source": str(clip), "loop": False})
     run_skill(skill, tmp_path)
     stamps = [m["timestamp"] for m in read_log(tmp_path / "log.jsonl")]
     assert np.diff(stamps) == pytest.approx([0.04] * 19, abs=1e-6)
