@@ -98,6 +98,16 @@ class IotEdgeParams(Params):
         return value
 
 
+def edge_output_name(module_name: str, module_input: str) -> str:
+    """The module output an IoT Edge Module export sends on.
+
+    The runtime sends on it and the package exporter routes it
+    (``FROM /messages/modules/<this>/outputs/<output> INTO
+    BrokeredEndpoint("/modules/<module>/inputs/<input>")``): one rule for both.
+    """
+    return f"to-{module_name}-{module_input}"
+
+
 IOTEDGE = NodeSpec(
     kind="iotedge",
     version=1,
