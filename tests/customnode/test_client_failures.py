@@ -11,6 +11,10 @@ import grpc
 import numpy as np
 import pytest
 
+from designer.core.engine.frame import Frame
+from designer.core.engine.nodes.grpc import GrpcRuntime
+from designer.core.engine.runtime import NodeError, RunContext
+from designer.core.skill.catalog.process import GrpcEndpointParams
 from designer.customnode import (
     AckMismatchError,
     CustomNodeError,
@@ -91,25 +95,30 @@ class WrongAck(Recorder):
         return response
 
 
-def test_wrong_handshake_ack_is_a_protocol_error(serve, connect):
-    client = connect(serve(WrongAck(handshake_offset=41)))
-    error = raises_naming_endpoint(AckMismatchError, client, match="sent seq 1 but got ack 42")
+@pytest.mark.parametrize("offset", [41, -1], ids=["higher", "lower"])
+def test_wrong_handshake_ack_is_a_protocol_error(serve, connect, offset):
+    node = WrongAck(handshake_offset=offset)
+    client = connect(serve(node))
+    error = raises_naming_endpoint(AckMismatchError, client, match=f"sent seq 1 but got ack {1 + offset}")
     assert isinstance(error, ProtocolError)
+    assert node.requests == []  # no frame goes to a server that answered the handshake wrong
 
 
+@pytest.mark.parametrize("offset", [1, -1], ids=["higher", "lower"])
 @pytest.mark.parametrize("streaming", [True, False], ids=["stream", "unary"])
-def test_wrong_process_ack_drops_the_connection_and_recovers(serve, connect, streaming):
-    node = WrongAck(process_offsets=[0, -1])
+def test_wrong_process_ack_drops_the_connection_and_recovers(serve, connect, streaming, offset):
+    node = WrongAck(process_offsets=[0, offset])
     client = connect(serve(node), streaming=streaming)
     client.process(make_frame("a"))
-    raises_naming_endpoint(AckMismatchError, client, make_frame("b"), "frame b: sent seq 3")
+    raises_naming_endpoint(
+        AckMismatchError, client, make_frame("b"), f"frame b: sent seq 3 but got ack {3 + offset}"
+    )
+    assert client.handshake is None  # the connection was dropped
     eventually(lambda: client.process(make_frame("c")))
     assert len(node.handshakes) == 2
 
 
-@pytest.mark.parametrize(
-    "field", ["image_type", "process_request_type", "process_response_type"]
-)
+@pytest.mark.parametrize("field", ["image_type", "process_request_type", "process_response_type"])
 def test_unknown_enum_value_in_handshake_is_a_protocol_error(serve, connect, field):
     class Odd(Recorder):
         def Handshake(self, request, context):
@@ -284,13 +293,45 @@ def test_invalid_frames_and_a_closed_client(serve, connect):
     raises_naming_endpoint(CustomNodeError, client, match="closed")
 
 
-def test_every_error_is_a_custom_node_error_the_engine_can_catch():
-    for error_type in (
-        AckMismatchError, DeadlineExceededError, FrameTooLargeError, HandshakeRefusedError,
-        InvalidFrameError, ProcessFailedError, ProtocolError, ServerUnreachableError,
-        UndecodableImageError,
-    ):
-        assert issubclass(error_type, CustomNodeError)
+class Refuses(Recorder):
+    def Handshake(self, request, context):
+        context.abort(grpc.StatusCode.PERMISSION_DENIED, "unknown device dev-9")
+
+
+class Raises(Recorder):
+    def Process(self, request, context):
+        raise RuntimeError("model not loaded yet")
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize(
+    ("make_node", "reason"),
+    [
+        (lambda release: WrongAck(process_offsets=[5]), "sent seq 2 but got ack 7"),
+        (lambda release: WrongAck(handshake_offset=1), "handshake sent seq 1 but got ack 2"),
+        (lambda release: Refuses(), "unknown device dev-9"),
+        (lambda release: Raises(), "model not loaded yet"),
+        (lambda release: Silent(release), "within 0.3 s"),
+        (lambda release: BadImage(lambda image: setattr(image, "image_pointer", b"x")), "decode"),
+        (lambda release: None, "is it running"),
+    ],
+    ids=["ack", "handshake-ack", "refused", "raises", "deadline", "bad-image", "unreachable"],
+)
+def test_every_client_failure_reaches_the_engine_as_the_nodes_error(serve, release, make_node, reason):
+    """The gRPC node turns each client failure into a NodeError naming the node and the server,
+    so the engine reports it and keeps running, instead of the node's thread dying."""
+    node = make_node(release)
+    endpoint = f"127.0.0.1:{serve(node).port if node is not None else free_port()}"
+    runtime = GrpcRuntime("counter", GrpcEndpointParams(endpoint_url=endpoint, timeout_s=0.3), RunContext())
+    runtime.open()
+    try:
+        frame = Frame(image=make_frame().image, frame_id="7", timestamp=1.0)
+        with pytest.raises(NodeError, match=reason) as info:
+            runtime.process(frame)
+        assert info.value.node_id == "counter"
+        assert str(info.value).startswith("node counter: ") and endpoint in str(info.value)
+    finally:
+        runtime.close()
 
 
 @pytest.mark.timeout(20)
