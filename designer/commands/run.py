@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import socket
 import sys
 import threading
@@ -26,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "run",
         help="run a skill headless",
         description="Run a skill on its camera (or --source) without the GUI, the way devices do. "
-        "Exit status: 0 finished, 1 the run failed, 2 bad input, 130 stopped with Ctrl-C.",
+        "Exit status: 0 finished, 1 the run failed, 2 bad input, 3 finished but a node reported errors "
+        "(see the summary), 130 stopped with Ctrl-C, 143 stopped with SIGTERM.",
     )
     parser.add_argument("skill", metavar="SKILL_FILE", help="a *.skill.json file")
     parser.add_argument(
@@ -111,6 +113,12 @@ class _Console:
             self.next_progress = time.monotonic() + PROGRESS_PERIOD_S
             self._print(self.progress(event))
 
+    def fatal(self, message: str) -> None:
+        self._print(f"error: {message}")
+
+    def warning(self, node_id: str, message: str) -> None:
+        self._print(f"node {node_id}: warning: {message}")
+
     def _print(self, line: str) -> None:
         with self.lock:
             print(line, file=sys.stderr, flush=True)
@@ -125,44 +133,148 @@ class _Console:
         return " | ".join(parts)
 
 
+class _Terminated(Exception):
+    """SIGTERM arrived (how Docker, systemd and Kubernetes stop a runtime): stop like Ctrl-C."""
+
+
+class _InsightsSink:
+    """``--insights``: the first export's frames as JSON lines, flushed per line.
+
+    A write that fails (a full disk) is reported once, naming the file; what was written stays,
+    and the run is stopped since its output can no longer be kept.
+    """
+
+    def __init__(self, path: str, engine: Engine, console: _Console) -> None:
+        self.path = path
+        self.engine = engine
+        self.console = console
+        self.lock = threading.Lock()
+        self.lines = 0
+        self.failure = ""
+        self.file = open(path, "w", encoding="utf-8")  # closed in close()
+        self.export = next((i for i, n in engine.plan.nodes.items() if n.spec.role == "export"), None)
+
+    def __call__(self, event: object) -> None:
+        if not isinstance(event, FrameEvent) or event.node_id != self.export:
+            return
+        context = self.engine.context
+        message = insight_message(
+            event.frame,
+            instance_id=context.instance_id,
+            skill_id=context.skill_id,
+            device_id=context.device_id,
+        )
+        try:
+            line = json.dumps(message, allow_nan=False) + "\n"
+        except ValueError as exc:  # a non-finite number: invalid JSON for every reader
+            self.console.warning(
+                self.export or "", f"frame {event.frame.frame_id} not written to --insights: {exc}"
+            )
+            return
+        with self.lock:
+            if self.file is None or self.failure:
+                return
+            try:
+                self.file.write(line)
+                self.file.flush()
+            except OSError as exc:
+                self._failed(exc)
+                return
+            self.lines += 1
+
+    def _failed(self, exc: OSError) -> None:
+        self.failure = (
+            f"--insights {self.path}: cannot write: {exc.strerror or exc}; "
+            f"the {self.lines} lines written before are kept"
+        )
+        self.console.fatal(self.failure)
+        self.engine.stop()
+
+    def close(self) -> None:
+        with self.lock:
+            file, self.file = self.file, None
+            if file is None:
+                return
+            try:
+                file.close()
+            except OSError as exc:
+                if not self.failure:
+                    self._failed(exc)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def _check_insights_path(engine: Engine, path: str) -> str | None:
+    """Two writers on one file interleave their lines: refuse --insights on a log's own file."""
+    for node_id, node in engine.plan.nodes.items():
+        log_path = getattr(node.params, "path", None)
+        if node.spec.kind == "insights-log" and log_path:
+            if _same_file(Path(path), engine.context.resolve_output(log_path)):
+                return (
+                    f"--insights {path} is the file the Insights Log node '{node_id}' writes "
+                    f"(parameter 'path'); two writers on one file corrupt it: choose another file "
+                    "or leave out --insights"
+                )
+    return None
+
+
 def _run_engine(engine: Engine, args: argparse.Namespace) -> int:
     console = _Console(engine, args.quiet)
     engine.subscribe(console)
     sink = None
     if args.insights:
+        clash = _check_insights_path(engine, args.insights)
+        if clash:
+            return _fail(clash)
         try:
-            sink = open(args.insights, "w", encoding="utf-8")
+            sink = _InsightsSink(args.insights, engine, console)
         except OSError as exc:
             return _fail(f"--insights {args.insights}: cannot write: {exc.strerror}")
-        first_export = next((i for i, n in engine.plan.nodes.items() if n.spec.role == "export"), None)
-        context = engine.context
-
-        def write(event: object) -> None:
-            if isinstance(event, FrameEvent) and event.node_id == first_export:
-                message = insight_message(
-                    event.frame,
-                    instance_id=context.instance_id,
-                    skill_id=context.skill_id,
-                    device_id=context.device_id,
-                )
-                sink.write(json.dumps(message) + "\n")
-
-        engine.subscribe(write)
-    interrupted = False
+        engine.subscribe(sink)
+    interrupted = 0
+    previous = _on_sigterm()
     engine.start()
     try:
-        while engine.wait(0.2) in (RunState.STARTING, RunState.RUNNING):
-            pass
-    except KeyboardInterrupt:
-        interrupted = True
-        engine.stop()
+        try:
+            while engine.wait(0.2) in (RunState.STARTING, RunState.RUNNING):
+                pass
+        except KeyboardInterrupt:
+            interrupted = 130
+            engine.stop()
+        except _Terminated:
+            interrupted = 143
+            engine.stop()
     finally:
+        _restore_sigterm(previous)
         if sink is not None:
             sink.close()
     _summary(engine, console)
-    if engine.state is RunState.FAILED:
+    if engine.state is RunState.FAILED or (sink is not None and sink.failure):
         return 1
-    return 130 if interrupted else 0
+    if interrupted:
+        return interrupted
+    return 3 if console.errors else 0
+
+
+def _on_sigterm() -> object:
+    """Turn SIGTERM into an exception in the main thread; None where signals cannot be set."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def terminate(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    return signal.signal(signal.SIGTERM, terminate)
+
+
+def _restore_sigterm(previous: object) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _summary(engine: Engine, console: _Console) -> None:
@@ -181,6 +293,9 @@ def _summary(engine: Engine, console: _Console) -> None:
             f"  {node_id:<20} {s.frames_in:>7} {s.frames_out:>7} {s.dropped:>8} {s.errors:>7} "
             f"{s.p50_ms:>8.1f} {s.p95_ms:>8.1f}{state}"
         )
+    for node_id, s in metrics.nodes.items():
+        if s.errors:
+            lines.append(f"  {node_id}: failed on {s.errors} of {s.frames_in} frames (passed on unchanged)")
     for node_id, message in console.errors.items():
         lines.append(f"  node {node_id}: {message}")
     print("\n".join(lines), file=sys.stderr)

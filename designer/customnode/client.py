@@ -211,6 +211,13 @@ class CustomNodeClient:
             return None
         return "stream" if self._stream is not None else "unary"
 
+    @property
+    def reconnect_in(self) -> float:
+        """Seconds until the next connection attempt is allowed (0: a call would try now)."""
+        if self._handshake is not None:
+            return 0.0
+        return max(self._retry_at - time.monotonic(), 0.0)
+
     def connect(self) -> HandshakeInfo:
         """Connect and handshake now (``process`` does it lazily anyway)."""
         with self._lock:
@@ -292,8 +299,8 @@ class CustomNodeClient:
             raise self._rpc_error(exc, "the handshake", self.connect_timeout) from None
         if response.ack != 1:
             raise AckMismatchError(
-                self.endpoint, f"handshake sent seq 1 but got ack {response.ack}; "
-                "the server must answer ack = request.seq"
+                self.endpoint,
+                f"handshake sent seq 1 but got ack {response.ack}; the server must answer ack = request.seq",
             )
         for field, enum in (
             ("image_type", pb2.ImageType),
@@ -352,9 +359,7 @@ class CustomNodeClient:
                 )
             message.insights_meta.CopyFrom(insights_to_proto(frame.insights_meta))
             message.frame_id = str(frame.frame_id)
-            message.datetime = datetime.fromtimestamp(frame.timestamp, UTC).isoformat(
-                timespec="milliseconds"
-            )
+            message.datetime = datetime.fromtimestamp(frame.timestamp, UTC).isoformat(timespec="milliseconds")
             set_timestamp(message.timestamp, frame.timestamp)
             if frame.roi:
                 message.roi.CopyFrom(roi_to_proto(frame.roi))
@@ -419,9 +424,7 @@ class CustomNodeClient:
                     "but returned no image",
                 )
             try:
-                image = decode_image(
-                    response.image, handshake.image_type, default_size=frame.image.shape[:2]
-                )
+                image = decode_image(response.image, handshake.image_type, default_size=frame.image.shape[:2])
             except ImageCodecError as exc:
                 raise UndecodableImageError(
                     self.endpoint, f"{where}: cannot decode the returned image: {exc}"
@@ -463,12 +466,7 @@ class CustomNodeClient:
         if what == "the handshake":
             if code == grpc.StatusCode.UNIMPLEMENTED:
                 details = "the server does not implement custom_node.CustomNodeHandler"
-            return HandshakeRefusedError(
-                self.endpoint, f"the handshake was refused: {code.name}: {details}"
-            )
+            return HandshakeRefusedError(self.endpoint, f"the handshake was refused: {code.name}: {details}")
         if code == grpc.StatusCode.CANCELLED:
             return ServerUnreachableError(self.endpoint, f"the call for {what} was cancelled")
-        return ProcessFailedError(
-            self.endpoint, f"the server failed on {what}: {code.name}: {details}"
-        )
-
+        return ProcessFailedError(self.endpoint, f"the server failed on {what}: {code.name}: {details}")

@@ -9,6 +9,7 @@ desktop preview and headless on devices.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -107,7 +108,8 @@ class _Worker:
         self.children: list[_Worker] = []
         self.pending: Params | None = None  # new parameters, taken before the next frame
         self.lock = threading.Lock()  # guards pending against update_params
-        self._last_error: tuple[str, float] | None = None
+        self._last_error: tuple[str, float] | None = None  # (message without numbers, when)
+        self._repeats = 0  # errors like the last one, not emitted since
         self._executor: ThreadPoolExecutor | None = None
         self._pool_size = 0
         self.thread = threading.Thread(target=self._run, name=f"node-{node.node_id}", daemon=True)
@@ -194,7 +196,11 @@ class _Worker:
             out = future.result() if future is not None else self.runtime.process(frame)
         except Exception as exc:
             self.metrics.error()
-            self._report(exc)
+            message = self._report(exc)
+            if self.node.spec.role is not Role.EXPORT:
+                # The frame goes on as it came, so exports keep what upstream nodes found in it.
+                frame.other_meta[f"{self.node_id}.error"] = message
+                self.engine.fan_out(self.children, frame)
             return
         self.metrics.processed(time.perf_counter() - started, out is not None)
         if self.node.spec.role is Role.EXPORT:
@@ -202,15 +208,23 @@ class _Worker:
         if out is not None:
             self.engine.fan_out(self.children, out)
 
-    def _report(self, exc: Exception) -> None:
+    def _report(self, exc: Exception) -> str:
+        """Emit the error unless the same one (numbers aside: frame ids, seqs) was emitted in the
+        last ERROR_REPEAT_S; repeats are counted and the count goes with the next report."""
         message = _message(self.node_id, exc)
         if not isinstance(exc, NodeError) and self._last_error is None:
             log.error("node %s failed on a frame", self.node_id, exc_info=exc)
         now = time.monotonic()
-        if self._last_error and self._last_error[0] == message and now - self._last_error[1] < ERROR_REPEAT_S:
-            return
-        self._last_error = (message, now)
-        self.engine.emit(NodeErrorEvent(self.node_id, message))
+        key = _DIGITS.sub("#", message)
+        if self._last_error and self._last_error[0] == key and now - self._last_error[1] < ERROR_REPEAT_S:
+            self._repeats += 1
+            return message
+        shown = message
+        if self._repeats:
+            shown += f" (and {self._repeats} more like it before)"
+        self._last_error, self._repeats = (key, now), 0
+        self.engine.emit(NodeErrorEvent(self.node_id, shown))
+        return message
 
     def has_pending(self) -> bool:
         with self.lock:
@@ -241,6 +255,9 @@ class _Worker:
         if self.runtime is not None:
             self._close_runtime()
             self.runtime = None
+
+
+_DIGITS = re.compile(r"\d+")
 
 
 def _message(node_id: str, exc: BaseException) -> str:
@@ -308,6 +325,7 @@ class Engine:
         and before ``start``.
         """
         self._stop.set()
+        self.context.stopping.set()  # a node waiting to retry gives up at once
         if self._source is not None:
             self._source.close()
         for worker in self._workers.values():

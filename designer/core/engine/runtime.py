@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ class RunContext:
     models: Any = None  # the model library (``resolve(id)``), when one is available
     lossless: bool = False  # every frame is processed (a file at full speed): favour throughput
     warn: Callable[[str, str], None] = lambda node_id, message: None
+    stopping: threading.Event = field(default_factory=threading.Event)  # set when the run is stopped
 
     def resolve_path(self, path: str) -> Path:
         """Files a skill reads (models, labels, clips) are found next to the skill file."""

@@ -6,13 +6,17 @@ preview endpoint (the user runs the container, or any server, locally).
 
 from __future__ import annotations
 
+import time
+
 from designer.core.engine.frame import Frame, ObjectMeta, event_from_dict, insights_meta, object_from_dict
 from designer.core.engine.runtime import NodeRuntime
 from designer.core.skill.catalog.process import GrpcContainerParams, GrpcEndpointParams
-from designer.customnode.client import CustomNodeClient, FrameData
-from designer.customnode.errors import CustomNodeError
+from designer.customnode.client import CustomNodeClient, FrameData, ProcessResult
+from designer.customnode.errors import CustomNodeError, DeadlineExceededError, ServerUnreachableError
 
 BOX_TOLERANCE = 1e-3  # boxes travel as float32 on the wire
+LOSSLESS_RETRY_S = 10.0  # how long a lossless run retries a server that stalls or drops
+_TRANSIENT = (ServerUnreachableError, DeadlineExceededError)  # worth retrying the same frame
 
 
 def _endpoint(params: GrpcEndpointParams | GrpcContainerParams) -> str:
@@ -55,6 +59,8 @@ def merge_objects(upstream: list[ObjectMeta], returned: list[ObjectMeta]) -> lis
 class GrpcRuntime(NodeRuntime):
     kind = "grpc-endpoint"
     params: GrpcEndpointParams | GrpcContainerParams
+    _answered = False  # the server answered a frame in this run
+    _given_up = False  # a lossless retry window ran out; frames fail at once until it answers
 
     def open(self) -> None:
         """Create the client; it connects lazily, so a server that is down now may come up later."""
@@ -70,17 +76,14 @@ class GrpcRuntime(NodeRuntime):
             raise self.fail(str(exc)) from None
 
     def process(self, frame: Frame) -> Frame:
-        try:
-            result = self.client.process(
-                FrameData(
-                    image=frame.image,
-                    frame_id=frame.frame_id,
-                    timestamp=frame.timestamp,
-                    insights_meta=insights_meta(frame),
-                )
+        result = self._call(
+            FrameData(
+                image=frame.image,
+                frame_id=frame.frame_id,
+                timestamp=frame.timestamp,
+                insights_meta=insights_meta(frame),
             )
-        except CustomNodeError as exc:
-            raise self.fail(str(exc)) from None
+        )
         if result.image is not None:
             result.image.flags.writeable = False
             frame.image = result.image
@@ -90,6 +93,35 @@ class GrpcRuntime(NodeRuntime):
             frame.events.extend(event_from_dict(e) for e in result.insights_meta.get("events_meta", []))
             frame.other_meta.update(result.insights_meta.get("other_meta") or {})
         return frame
+
+    def _call(self, data: FrameData) -> ProcessResult:
+        """One exchange; in a lossless run, a server that answered before and now stalls or drops
+        is retried (with the client's backoff) for up to LOSSLESS_RETRY_S before the frame fails.
+
+        A server that never answered, or one already given up on, fails frames at once, so a
+        dead server does not hold every frame of a file for the retry window.
+        """
+        give_up = time.monotonic() + LOSSLESS_RETRY_S
+        while True:
+            try:
+                result = self.client.process(data)
+            except _TRANSIENT as exc:
+                retry = (
+                    self.context.lossless
+                    and self._answered
+                    and not self._given_up
+                    and time.monotonic() < give_up
+                    and not self.context.stopping.is_set()
+                )
+                if not retry:
+                    self._given_up = self._answered
+                    raise self.fail(str(exc)) from None
+                self.context.stopping.wait(max(self.client.reconnect_in, 0.05))
+                continue
+            except CustomNodeError as exc:
+                raise self.fail(str(exc)) from None
+            self._answered, self._given_up = True, False
+            return result
 
     def update(self, params: GrpcEndpointParams | GrpcContainerParams) -> bool:
         changed = _endpoint(params) != _endpoint(self.params) or params.timeout_s != self.params.timeout_s
