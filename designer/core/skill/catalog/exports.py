@@ -70,6 +70,11 @@ class IotHubParams(Params):
         title="Device connection string",
         description="Empty = the IoT Edge environment. Never exported: use $param(...).",
     )
+    ca_certificate: str = deploy_field(
+        "",
+        title="CA certificate",
+        description="PEM file the hub's (or gateway's) certificate must chain to; empty = the system's.",
+    )
 
 
 IOTHUB = NodeSpec(
@@ -131,6 +136,11 @@ class MqttParams(Params):
     tls: bool = Field(False, title="TLS")
     username: str = deploy_field("", title="User name")
     password: str = deploy_field("", secret=True, title="Password")
+    ca_certificate: str = deploy_field(
+        "",
+        title="CA certificate",
+        description="PEM file the broker's certificate must chain to (TLS); empty = the system's.",
+    )
 
     @field_validator("broker_address")
     @classmethod
@@ -163,6 +173,12 @@ class HttpParams(Params):
         min_length=1, title="Endpoint URL", description="Receives one JSON body per frame (POST)."
     )
     timeout_s: float = Field(5.0, gt=0, le=600, title="Timeout (s)")
+    bearer_token: str = deploy_field(
+        "",
+        secret=True,
+        title="Bearer token",
+        description="Sent as 'Authorization: Bearer ...'. Never exported: $param(...) or HTTP_BEARER_TOKEN.",
+    )
 
     _url = field_validator("url")(check_url)
 
