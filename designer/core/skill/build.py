@@ -15,7 +15,10 @@ COLUMN_WIDTH = 260.0
 
 def new_node_id(skill: Skill, kind: str) -> str:
     """``<kind>-<n>`` with the lowest free n: readable, and never reused while the node exists."""
-    taken = {node.id for node in skill.nodes}
+    return free_node_id({node.id for node in skill.nodes}, kind)
+
+
+def free_node_id(taken: set[str], kind: str) -> str:
     n = 1
     while f"{kind}-{n}" in taken:
         n += 1

@@ -1,0 +1,301 @@
+"""The one module that talks to NodeGraphQt: node classes from the catalog, our node item, the graph.
+
+A later NodeGraphQt version should touch this file only. Everything else
+works with ``SkillGraph``'s small API and our own stable node ids.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from NodeGraphQt import BaseNode, NodeGraph
+from NodeGraphQt.constants import LayoutDirectionEnum, PipeLayoutEnum
+from NodeGraphQt.qgraphics.node_base import NodeItem
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QGuiApplication, QPainter, QPen
+
+from designer.core.skill.catalog import SPECS, NodeSpec, get_spec
+from designer.ui.icons import group_color, node_icon, state_color
+
+IDENTIFIER = "skilldesigner"
+NODE_WIDTH = 230.0
+NODE_HEIGHT = 64.0
+
+# Properties our nodes carry (NodeGraphQt keeps them and records their changes for undo).
+NODE_ID = "node_id"
+TYPE_ID = "type_id"
+PARAMS = "params"
+EXTRA = "extra"  # a node's unknown fields, kept and saved back unchanged
+
+
+def _dark() -> bool:
+    return QGuiApplication.palette().window().color().lightness() < 128
+
+
+class SkillNodeItem(NodeItem):
+    """A node drawn our way: group colour, icon, name, type and a one-line status."""
+
+    def __init__(self, name: str = "node", parent=None) -> None:
+        super().__init__(name, parent)
+        self.spec: NodeSpec | None = None
+        self.type_title = ""
+        self.status_text = ""
+        self.status_state = "idle"
+        self.problem = ""  # "error", "warning" or ""
+        self._icon_item.setVisible(False)
+        self._text_item.setVisible(False)
+
+    def calc_size(self, add_w: float = 0.0, add_h: float = 0.0) -> tuple[float, float]:
+        return NODE_WIDTH + add_w, NODE_HEIGHT + add_h
+
+    def _set_base_size(self, add_w: float = 0.0, add_h: float = 0.0) -> None:
+        self._width, self._height = self.calc_size(add_w, add_h)
+
+    def _draw_node_vertical(self) -> None:
+        for text in (*self._input_items.values(), *self._output_items.values()):
+            text.setVisible(False)
+        self._set_base_size()
+        self._tooltip_disable(self.disabled)
+        self.align_ports()
+        self.update()
+
+    def _tooltip_disable(self, state: bool) -> None:
+        spec = self.spec
+        description = spec.description if spec else "Unknown node type: kept and saved back unchanged."
+        self.setToolTip(f"<b>{self.name}</b><br/>{self.type_title}<br/>{description}")
+
+    def set_proxy_mode(self, mode: bool) -> None:
+        super().set_proxy_mode(mode)
+        self._icon_item.setVisible(False)
+        self._text_item.setVisible(False)
+
+    def paint(self, painter: QPainter, option, widget) -> None:
+        self.auto_switch_mode()
+        dark = _dark()
+        rect = QRectF(0.5, 0.5, self._width - 1, self._height - 1)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        accent = group_color(self.spec.group if self.spec else None)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor("#2f333a" if dark else "#ffffff"))
+        painter.drawRoundedRect(rect, 6, 6)
+        painter.setBrush(accent)
+        painter.drawRoundedRect(QRectF(rect.left(), rect.top(), 6, rect.height()), 3, 3)
+
+        border, width = QColor("#4a4f57" if dark else "#c9ced6"), 1.0
+        if self.problem:
+            border, width = state_color(self.problem), 2.0
+        if self.selected:
+            border, width = QColor("#5aa0ff"), 2.4
+        pen = QPen(border, width)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(rect, 6, 6)
+
+        if not self._proxy_mode:
+            text = QColor("#e8e8e8" if dark else "#1f2328")
+            muted = QColor("#9aa0a8" if dark else "#6a737d")
+            node_icon(self.spec).paint(painter, QRectF(14, 10, 22, 22).toRect())
+            title_font = QFont(painter.font())
+            title_font.setPointSizeF(10.0)
+            title_font.setBold(True)
+            painter.setFont(title_font)
+            painter.setPen(text)
+            available = self._width - 52
+            name = QFontMetricsF(title_font).elidedText(self.name, Qt.TextElideMode.ElideRight, available)
+            painter.drawText(QRectF(44, 6, available, 18), Qt.AlignmentFlag.AlignVCenter, name)
+            small = QFont(painter.font())
+            small.setPointSizeF(8.0)
+            small.setBold(False)
+            painter.setFont(small)
+            painter.setPen(muted)
+            subtitle = QFontMetricsF(small).elidedText(self.type_title, Qt.TextElideMode.ElideRight, available)
+            painter.drawText(QRectF(44, 23, available, 14), Qt.AlignmentFlag.AlignVCenter, subtitle)
+            if self.status_text:
+                colour = muted if self.status_state == "idle" else state_color(self.status_state)
+                painter.setBrush(colour)
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.drawEllipse(QPointF(18, 48), 3.5, 3.5)
+                painter.setPen(colour if self.status_state in ("error", "warning") else text)
+                line = QFontMetricsF(small).elidedText(
+                    self.status_text, Qt.TextElideMode.ElideRight, self._width - 40
+                )
+                painter.drawText(QRectF(27, 41, self._width - 36, 14), Qt.AlignmentFlag.AlignVCenter, line)
+        painter.restore()
+
+
+class SkillNode(BaseNode):
+    """Base of the node classes generated from the catalog."""
+
+    __identifier__ = IDENTIFIER
+    NODE_NAME = "Node"
+    SPEC: NodeSpec | None = None
+
+    def __init__(self) -> None:
+        super().__init__(qgraphics_item=SkillNodeItem)
+        self.create_property(NODE_ID, "")
+        self.create_property(TYPE_ID, self.SPEC.type_id if self.SPEC else "")
+        self.create_property(PARAMS, {})
+        self.create_property(EXTRA, {})
+        self.view.spec = self.SPEC
+        self.view.type_title = self.SPEC.title if self.SPEC else "Unknown node type"
+        if self.SPEC is not None:
+            for port in self.SPEC.inputs:
+                self.add_input(port.name, multi_input=True, display_name=False)
+            for port in self.SPEC.outputs:
+                self.add_output(port.name, multi_output=True, display_name=False)
+
+    def node_id(self) -> str:
+        return self.get_property(NODE_ID)
+
+    def type_id(self) -> str:
+        return self.get_property(TYPE_ID)
+
+    def params(self) -> dict:
+        return copy.deepcopy(self.get_property(PARAMS))
+
+
+class PlaceholderNode(SkillNode):
+    """A node type this version does not know: shown, kept and saved back unchanged."""
+
+    NODE_NAME = "Unknown node"
+
+    def ensure_port(self, name: str, output: bool) -> None:
+        ports = self.outputs() if output else self.inputs()
+        if name not in ports:
+            if output:
+                self.add_output(name, multi_output=True, display_name=False)
+            else:
+                self.add_input(name, multi_input=True, display_name=False)
+
+
+def _class_name(spec: NodeSpec) -> str:
+    return "N_" + "".join(ch if ch.isalnum() else "_" for ch in spec.type_id)
+
+
+NODE_CLASSES: dict[str, type[SkillNode]] = {
+    spec.type_id: type(_class_name(spec), (SkillNode,), {"NODE_NAME": spec.title, "SPEC": spec})
+    for spec in SPECS
+}
+
+
+def _qualified(cls: type[SkillNode]) -> str:
+    return f"{IDENTIFIER}.{cls.__name__}"
+
+
+class SkillGraph(NodeGraph):
+    """NodeGraphQt's graph with our nodes, our look and our connection rules.
+
+    ``check_link(source_id, source_port, target_id, target_port)`` is set by
+    the canvas: it returns why a link would break a graph rule, or None.
+    """
+
+    link_refused = Signal(str)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent, layout_direction=LayoutDirectionEnum.VERTICAL.value)
+        self.check_link = lambda *_: None
+        self.register_nodes([*NODE_CLASSES.values(), PlaceholderNode])
+        self.set_acyclic(False)  # our own rule says why; NodeGraphQt's would refuse silently
+        self.set_pipe_style(PipeLayoutEnum.CURVED.value)
+        self.apply_palette()
+
+    def apply_palette(self) -> None:
+        if _dark():
+            self.set_background_color(32, 34, 38)
+            self.set_grid_color(44, 47, 52)
+        else:
+            self.set_background_color(244, 245, 247)
+            self.set_grid_color(228, 230, 234)
+
+    # -- nodes ---------------------------------------------------------------------------
+
+    def create_skill_node(
+        self,
+        type_id: str,
+        node_id: str,
+        name: str,
+        params: dict[str, Any],
+        extra: dict[str, Any] | None = None,
+        pos: tuple[float, float] = (0.0, 0.0),
+        push_undo: bool = True,
+    ) -> SkillNode:
+        cls = NODE_CLASSES.get(type_id, PlaceholderNode)
+        node = self.create_node(_qualified(cls), name=name, pos=list(pos), push_undo=push_undo, selected=push_undo)
+        # Same node object on undo/redo: what is set now comes back with it.
+        node.set_property(NODE_ID, node_id, push_undo=False)
+        node.set_property(TYPE_ID, type_id, push_undo=False)
+        node.set_property(PARAMS, copy.deepcopy(params), push_undo=False)
+        node.set_property(EXTRA, copy.deepcopy(extra or {}), push_undo=False)
+        if cls is PlaceholderNode:
+            node.view.type_title = f"Unknown type {type_id}"
+        return node
+
+    def get_unique_name(self, name: str) -> str:
+        """Names are for people and may repeat; our node ids are what is unique."""
+        return name
+
+    def skill_nodes(self) -> list[SkillNode]:
+        return [n for n in self.all_nodes() if isinstance(n, SkillNode)]
+
+    def find(self, node_id: str) -> SkillNode | None:
+        return next((n for n in self.skill_nodes() if n.node_id() == node_id), None)
+
+    def set_params(self, node: SkillNode, params: dict) -> None:
+        node.set_property(PARAMS, copy.deepcopy(params), push_undo=True)
+
+    def change_type(self, node: SkillNode, type_id: str, params: dict) -> SkillNode:
+        """Replace a node by one of another type (gRPC Endpoint <-> Container), links kept; one undo step."""
+        links_in = [(p.name(), c) for p in node.input_ports() for c in p.connected_ports()]
+        links_out = [(p.name(), c) for p in node.output_ports() for c in p.connected_ports()]
+        self.undo_stack().beginMacro("change node type")
+        pos = node.pos()
+        node_id, name, extra = node.node_id(), node.name(), node.get_property(EXTRA)
+        self.delete_node(node, push_undo=True)
+        fresh = self.create_skill_node(type_id, node_id, name, params, extra, pos=pos, push_undo=True)
+        for port_name, other in links_in:
+            if port_name in fresh.inputs():
+                other.connect_to(fresh.inputs()[port_name], push_undo=True)
+        for port_name, other in links_out:
+            if port_name in fresh.outputs():
+                fresh.outputs()[port_name].connect_to(other, push_undo=True)
+        self.undo_stack().endMacro()
+        return fresh
+
+    # -- links ---------------------------------------------------------------------------
+
+    def link(self, source: SkillNode, source_port: str, target: SkillNode, target_port: str) -> None:
+        if isinstance(source, PlaceholderNode):
+            source.ensure_port(source_port, output=True)
+        if isinstance(target, PlaceholderNode):
+            target.ensure_port(target_port, output=False)
+        source.outputs()[source_port].connect_to(target.inputs()[target_port], push_undo=False)
+
+    def links(self) -> list[tuple[str, str, str, str]]:
+        result = []
+        for node in self.skill_nodes():
+            for port in node.output_ports():
+                for other in port.connected_ports():
+                    target = other.node()
+                    if isinstance(target, SkillNode):
+                        result.append((node.node_id(), port.name(), target.node_id(), other.name()))
+        return result
+
+    def _on_connection_changed(self, disconnected, connected) -> None:
+        """Mouse connections pass our graph rules first; a refused one says why and changes nothing."""
+        dropped = {self._link_of(a, b) for a, b in disconnected}
+        for a, b in connected:
+            source_id, source_port, target_id, target_port = self._link_of(a, b)
+            reason = self.check_link(source_id, source_port, target_id, target_port, dropped)
+            if reason:
+                for x, y in disconnected:  # put back a pipe the user dragged away
+                    self._viewer.establish_connection(x, y)
+                self.link_refused.emit(reason)
+                return
+        super()._on_connection_changed(disconnected, connected)
+
+    def _link_of(self, a, b) -> tuple[str, str, str, str]:
+        out_view, in_view = (a, b) if a.port_type == "out" else (b, a)
+        source, target = self.model.nodes[out_view.node.id], self.model.nodes[in_view.node.id]
+        return source.node_id(), out_view.name, target.node_id(), in_view.name
