@@ -82,11 +82,7 @@ class ZoneRuntime(NodeRuntime):
 
     def overlay_shape(self) -> ZoneShape:
         """The zone and its current counts, for ``draw_insights``."""
-        points = tuple((p.x, p.y) for p in self.params.points)
-        if self.params.roi_type == "LINE":
-            text = f"{self.params.name}: in {self.in_count} / out {self.out_count}"
-            return ZoneShape(points, closed=False, text=text)
-        return ZoneShape(points, closed=True, text=f"{self.params.name}: {self.count}")
+        return zone_shape(self.params, self.in_count, self.out_count, self.count)
 
     def process(self, frame: Frame) -> Frame:
         if self._size != (frame.width, frame.height):
@@ -190,3 +186,25 @@ def _xyxy(obj: ObjectMeta) -> tuple[float, float, float, float]:
 def _tracking_id(obj: ObjectMeta) -> str:
     assert obj.tracking_info is not None
     return obj.tracking_info.tracking_id
+
+
+def zone_shape(params: ZoneParams, in_count: int = 0, out_count: int = 0, count: int = 0) -> ZoneShape:
+    """A zone and its counts as ``draw_insights`` draws them."""
+    points = tuple((p.x, p.y) for p in params.points)
+    if params.roi_type == "LINE":
+        return ZoneShape(points, closed=False, text=f"{params.name}: in {in_count} / out {out_count}")
+    return ZoneShape(points, closed=True, text=f"{params.name}: {count}")
+
+
+def zone_shape_from_meta(params: ZoneParams, other_meta: dict[str, str]) -> ZoneShape:
+    """The zone with the counts a frame's ``other_meta`` carries (what ``process`` wrote there):
+    the preview draws the counts of the results it shows, not those of the runtime, which runs
+    on another thread."""
+
+    def number(what: str) -> int:
+        try:
+            return int(other_meta.get(f"zone.{params.name}.{what}", 0))
+        except ValueError:
+            return 0
+
+    return zone_shape(params, number("in_count"), number("out_count"), number("count"))
