@@ -4,6 +4,7 @@ gracefully; repeated gRPC errors are printed once with a count."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -18,7 +19,7 @@ from engine_helpers import run_skill, skill_of
 from video_factory import write_video
 
 from designer.cli import main
-from designer.core.engine.events import RunState
+from designer.core.engine.events import NodeWarningEvent, RunState
 from designer.core.skill import save_skill
 from designer.customnode import pb2
 from designer.customnode.insights import object_meta
@@ -110,7 +111,7 @@ def test_a_frame_the_node_fails_on_continues_downstream_with_the_failure_noted(t
 
 def test_a_dead_server_still_lets_upstream_insights_reach_the_log(tmp_path, clip):
     skill = upstream_then_remote(clip, "127.0.0.1:1", timeout_s=0.5)
-    _, recorder, state = run_skill(skill, tmp_path)
+    _, _, state = run_skill(skill, tmp_path)
     assert state is RunState.FINISHED
     messages = read_log(tmp_path / "log.jsonl")
     assert len(messages) == 20
@@ -119,7 +120,7 @@ def test_a_dead_server_still_lets_upstream_insights_reach_the_log(tmp_path, clip
 
 def test_a_lossless_run_retries_through_a_stall_instead_of_failing_frames(tmp_path, clip, serve):
     endpoint = serve(Flaky(stall_on=5, stall_s=1.5))
-    engine, recorder, state = run_skill(upstream_then_remote(clip, endpoint, timeout_s=0.5), tmp_path)
+    engine, _, state = run_skill(upstream_then_remote(clip, endpoint, timeout_s=0.5), tmp_path)
     assert state is RunState.FINISHED
     messages = read_log(tmp_path / "log.jsonl")
     assert len(messages) == 20
@@ -199,3 +200,94 @@ def test_sigterm_stops_gracefully_with_summary_and_every_line_flushed(tmp_path):
     assert out.read_text().endswith("\n")
     # every frame that reached the Insights Log also reached --insights
     assert len(lines) == len((tmp_path / "log.jsonl").read_text().splitlines())
+
+
+# --- item 2 -------------------------------------------------------------------------------------
+
+
+class Wild(Flaky):
+    """Answers numbers no consumer can use: NaN and infinities, confidences outside 0..1."""
+
+    def Process(self, request, context):
+        response = pb2.ProcessResponse(ack=request.seq)
+        objects = response.insights_meta.objects_meta
+        for label, confidence, box in [
+            ("good", 0.5, (0.1, 0.1, 0.2, 0.2)),
+            ("nan-confidence", math.nan, (0.1, 0.1, 0.2, 0.2)),
+            ("inf-box", 0.5, (math.inf, 0.1, 0.2, 0.2)),
+            ("too-sure", 7.5, (0.1, 0.1, 0.2, 0.2)),
+            ("negative", -3.0, (0.1, 0.1, 0.2, 0.2)),
+        ]:
+            obj = objects.add(label=label, confidence=confidence)
+            obj.bbox.l, obj.bbox.t, obj.bbox.w, obj.bbox.h = box
+        odd = objects.add(label="odd-attribute", confidence=0.5)
+        odd.attributes.add(name="color", label="red", confidence=math.inf)
+        odd.tracking_info.tracking_id = "1"
+        odd.tracking_info.speed = math.nan
+        return response
+
+
+def strict_json(line: str) -> dict:
+    def refuse(name: str):
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(line, parse_constant=refuse)
+
+
+def test_non_finite_and_out_of_range_numbers_from_a_server_never_reach_the_log(tmp_path, clip, serve):
+    endpoint = serve(Wild())
+    _, recorder, state = run_skill(upstream_then_remote(clip, endpoint), tmp_path)
+    assert state is RunState.FINISHED
+    lines = (tmp_path / "log.jsonl").read_text().splitlines()
+    assert len(lines) == 20
+    for line in lines:
+        objects = {o["label"]: o for o in strict_json(line)["insights_meta"]["objects_meta"]}
+        assert set(objects) == {"good", "too-sure", "negative", "odd-attribute"}
+        assert objects["too-sure"]["confidence"] == 1.0 and objects["negative"]["confidence"] == 0.0
+        assert objects["odd-attribute"]["attributes"][0]["confidence"] == 1.0
+        assert objects["odd-attribute"]["tracking_info"]["speed"] == 0.0
+    warnings = [
+        e.message for e in recorder.events if isinstance(e, NodeWarningEvent) and e.node_id == "remote"
+    ]
+    assert any("non-finite" in w for w in warnings) and any("outside 0..1" in w for w in warnings)
+    assert len(warnings) < 10  # once per kind, not once per frame
+
+
+def test_the_insights_log_refuses_to_write_nan(tmp_path):
+    import numpy as np
+
+    from designer.core.engine.frame import Frame, ObjectMeta
+    from designer.core.engine.nodes.insights_log import InsightsLogRuntime
+    from designer.core.engine.runtime import NodeError, RunContext
+    from designer.core.skill.catalog.exports import InsightsLogParams
+
+    log = InsightsLogRuntime("log", InsightsLogParams(path="x.jsonl"), RunContext(output_dir=tmp_path))
+    log.open()
+    frame = Frame(np.zeros((4, 4, 3), np.uint8), "1", 1.0, objects=[ObjectMeta("x", math.nan)])
+    with pytest.raises(NodeError, match=r"node log: .*non-finite"):
+        log.process(frame)
+    log.close()
+    assert (tmp_path / "x.jsonl").read_text() == ""
+
+
+def test_every_json_writer_in_the_project_refuses_nan():
+    """NaN and Infinity are not JSON: every json.dump(s) call under designer/ says allow_nan=False."""
+    import ast
+
+    lax = []
+    for path in (ROOT / "designer").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("dump", "dumps")
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "json"
+            ):
+                strict = any(
+                    k.arg == "allow_nan" and isinstance(k.value, ast.Constant) and k.value.value is False
+                    for k in node.keywords
+                )
+                if not strict:
+                    lax.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert lax == []

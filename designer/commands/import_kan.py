@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _report(notes: list[str], output: str, as_json: bool) -> None:
     if as_json:
-        print(json.dumps({"output": output, "notes": notes}, indent=2))
+        print(json.dumps({"output": output, "notes": notes}, indent=2, allow_nan=False))
         return
     for note in notes:
         print(f"note: {note}", file=sys.stderr)

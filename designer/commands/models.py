@@ -36,8 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "models",
         help="manage the model library (bring your own ONNX models)",
-        description="Add ONNX models from local files or Azure Blob storage, list them, "
-        "check the cache.",
+        description="Add ONNX models from local files or Azure Blob storage, list them, check the cache.",
     )
     parser.add_argument(
         "--data-dir", help="library folder (default: $SKILL_DESIGNER_DATA or the user data folder)"
@@ -58,10 +57,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_source_args(add)
     add.add_argument("--description", default="")
     add.add_argument("--tag", action="append", default=[], metavar="NAME=VALUE")
-    add.add_argument("--layout", help="output layout instead of the detected one "
-                     "(yolov5, yolov8, ssd, boxes_scores, classification, or JSON fields)")
     add.add_argument(
-        "--preprocess", action="append", default=[], metavar="FIELD=VALUE",
+        "--layout",
+        help="output layout instead of the detected one "
+        "(yolov5, yolov8, ssd, boxes_scores, classification, or JSON fields)",
+    )
+    add.add_argument(
+        "--preprocess",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
         help="pre-processing override, e.g. width=640, height=640, color=BGR, resize=letterbox",
     )
     add.add_argument("--json", action="store_true", help="print the new entry as JSON")
@@ -153,8 +158,15 @@ def _add(args: argparse.Namespace) -> int:
     with _progress_bars() as (progress, on_retry):
         library.on_retry = on_retry
         entry = library.add(
-            args.name, args.type, model, labels, description=args.description, tags=tags,
-            layout=layout, preprocess=preprocess, progress=progress,
+            args.name,
+            args.type,
+            model,
+            labels,
+            description=args.description,
+            tags=tags,
+            layout=layout,
+            preprocess=preprocess,
+            progress=progress,
         )
     if args.json:
         _print_json(entry.model_dump(mode="json"))
@@ -171,8 +183,9 @@ def _refresh(args: argparse.Namespace) -> int:
     entry = library.get(args.id)
     source = entry.model_file.source
     if source.kind != "blob":
-        raise LibraryError(f"model {args.id}: it was added from a local file; only blob "
-                           "models can be refreshed")
+        raise LibraryError(
+            f"model {args.id}: it was added from a local file; only blob models can be refreshed"
+        )
     if args.file is not None:
         raise UsageError(f"refresh {args.id}: --file does not apply; it refreshes from the blob")
     if args.blob_url is None:
@@ -183,8 +196,13 @@ def _refresh(args: argparse.Namespace) -> int:
     model, labels = _sources(args)
     stored_labels = entry.labels_file.source if entry.labels_file else None
     if labels is None and stored_labels is not None and stored_labels.kind == "blob":
-        labels = BlobAccess(stored_labels.account_url, stored_labels.container,
-                            stored_labels.blob, model.credential, model.connection_string)
+        labels = BlobAccess(
+            stored_labels.account_url,
+            stored_labels.container,
+            stored_labels.blob,
+            model.credential,
+            model.connection_string,
+        )
     if isinstance(labels, Path):
         raise UsageError(f"refresh {args.id}: --labels must be a blob here")
     with _progress_bars() as (progress, on_retry):
@@ -210,8 +228,7 @@ def _sources(args: argparse.Namespace):
         return Path(args.file), _labels(args.labels, None)
     if args.blob_url is not None:
         if args.container or args.blob:
-            raise UsageError("--blob-url already names the container and blob; drop "
-                             "--container/--blob")
+            raise UsageError("--blob-url already names the container and blob; drop --container/--blob")
         model = BlobAccess.from_url(args.blob_url, sas_token=args.sas_token)
         return model, _labels(args.labels, model)
     if not args.container or not args.blob:
@@ -221,12 +238,12 @@ def _sources(args: argparse.Namespace):
         )
     if connection is not None:
         if args.sas_token:
-            raise UsageError("--sas-token goes with --account-url or --blob-url, not with a "
-                             "connection string")
+            raise UsageError(
+                "--sas-token goes with --account-url or --blob-url, not with a connection string"
+            )
         model = BlobAccess.from_connection_string(connection, args.container, args.blob)
     elif args.account_url is not None:
-        model = BlobAccess.from_account(args.account_url, args.container, args.blob,
-                                        sas_token=args.sas_token)
+        model = BlobAccess.from_account(args.account_url, args.container, args.blob, sas_token=args.sas_token)
     else:
         raise UsageError(
             f"--container/--blob need --connection-string (or ${CONNECTION_ENV}) or --account-url"
@@ -244,8 +261,7 @@ def _labels(value: str | None, model):
     if value.startswith(("http://", "https://")):
         account_url, container, blob, query = split_blob_url(value)
         if model is not None and not query and model.account_url == account_url:
-            same = BlobAccess(account_url, container, blob, model.credential,
-                              model.connection_string)
+            same = BlobAccess(account_url, container, blob, model.credential, model.connection_string)
             return same
         return BlobAccess.from_url(value)
     if model is not None and not Path(value).expanduser().exists():
@@ -287,8 +303,11 @@ def _progress_bars() -> Iterator[tuple]:
     """Download bars on stderr (one per file), and a line for each retry."""
     console = Console(stderr=True)
     columns = (
-        TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-        TransferSpeedColumn(), TimeRemainingColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
     )
     bars = Progress(*columns, console=console)
     tasks: dict[str, int] = {}
@@ -326,8 +345,14 @@ def _list(args: argparse.Namespace) -> int:
         table.add_column(column, overflow="fold")
     for e in entries:
         table.add_row(
-            e.id, e.name, e.type, e.info.layout.kind, str(len(e.labels)), _input(e),
-            _ms(e.inference_ms), e.model_file.source.describe(),
+            e.id,
+            e.name,
+            e.type,
+            e.info.layout.kind,
+            str(len(e.labels)),
+            _input(e),
+            _ms(e.inference_ms),
+            e.model_file.source.describe(),
         )
     Console(width=max(120, Console().width)).print(table)
     return 0
@@ -340,10 +365,14 @@ def _show(args: argparse.Namespace) -> int:
         return 0
     info = entry.info
     rows = [
-        ("id", entry.id), ("name", entry.name), ("type", entry.type),
-        ("format", entry.format.upper()), ("description", entry.description or "-"),
+        ("id", entry.id),
+        ("name", entry.name),
+        ("type", entry.type),
+        ("format", entry.format.upper()),
+        ("description", entry.description or "-"),
         ("tags", ", ".join(f"{k}={v}" for k, v in entry.tags.items()) or "-"),
-        ("layout", info.layout.kind), ("opset", str(info.opset)),
+        ("layout", info.layout.kind),
+        ("opset", str(info.opset)),
         ("inputs", "; ".join(f"{t.name} {t.shape} {t.dtype}" for t in info.inputs)),
         ("outputs", "; ".join(f"{t.name} {t.shape} {t.dtype}" for t in info.outputs)),
         ("pre-processing", _preprocess(entry)),
@@ -351,10 +380,17 @@ def _show(args: argparse.Namespace) -> int:
         ("labels", f"{len(info.labels)} from {info.labels_source}: " + ", ".join(info.labels)),
         ("inference", f"{_ms(entry.inference_ms)} ms on a blank frame (CPU, this machine)"),
         ("accelerations", ", ".join(entry.accelerations) or "-"),
-        ("model file", f"{entry.model_file.source.describe()} ({entry.model_file.size} bytes, "
-                       f"sha256 {entry.model_file.sha256})"),
-        ("label file", f"{entry.labels_file.source.describe()} (sha256 "
-                       f"{entry.labels_file.sha256})" if entry.labels_file else "-"),
+        (
+            "model file",
+            f"{entry.model_file.source.describe()} ({entry.model_file.size} bytes, "
+            f"sha256 {entry.model_file.sha256})",
+        ),
+        (
+            "label file",
+            f"{entry.labels_file.source.describe()} (sha256 {entry.labels_file.sha256})"
+            if entry.labels_file
+            else "-",
+        ),
         ("added", entry.added_at.isoformat(timespec="seconds")),
     ]
     table = Table(show_header=False, box=None)
@@ -376,8 +412,12 @@ def _verify(args: argparse.Namespace) -> int:
     library = _library(args)
     problems = library.verify()
     if args.json:
-        _print_json([{"model_id": p.model_id, "role": p.role, "path": str(p.path),
-                      "problem": p.problem} for p in problems])
+        _print_json(
+            [
+                {"model_id": p.model_id, "role": p.role, "path": str(p.path), "problem": p.problem}
+                for p in problems
+            ]
+        )
     elif problems:
         for problem in problems:
             print(f"error: {problem.message()}", file=sys.stderr)
@@ -404,8 +444,10 @@ def _input(entry) -> str:
 
 def _preprocess(entry) -> str:
     p = entry.info.preprocess
-    return (f"{p.width}x{p.height} {p.data_format} {p.color} {p.dtype}, {p.resize}, scale "
-            f"{p.scale:.6g}, mean {list(p.mean)}, std {list(p.std)}")
+    return (
+        f"{p.width}x{p.height} {p.data_format} {p.color} {p.dtype}, {p.resize}, scale "
+        f"{p.scale:.6g}, mean {list(p.mean)}, std {list(p.std)}"
+    )
 
 
 def _ms(value: float | None) -> str:
@@ -413,4 +455,4 @@ def _ms(value: float | None) -> str:
 
 
 def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, sort_keys=True))
+    print(json.dumps(data, indent=2, sort_keys=True, allow_nan=False))

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{path}: {p.located()}: {p.severity} {p.code}: {p.message}")
         report.append(entry)
     if args.json:
-        print(json.dumps({"files": report, "exit_code": status}, indent=2))
+        print(json.dumps({"files": report, "exit_code": status}, indent=2, allow_nan=False))
     elif status == EXIT_OK:
         print(f"{len(args.files)} file(s) valid", file=sys.stderr)
     return status

@@ -8,9 +8,10 @@ failure drops the connection and retries with exponential backoff and a fresh
 handshake. While backing off, ``process`` fails at once instead of waiting,
 so a dead server never stalls the pipeline.
 
-Boxes a server returns outside 0..1 are clipped into the frame (boxes that
-poke out of the frame are common with detectors); NaN or infinite values are
-a :class:`ProtocolError`.
+What a server returns is checked once, here (``sanitize_insights``): boxes
+outside 0..1 are clipped into the frame (common with detectors), confidences
+clamped into 0..1, and objects with NaN or infinite values dropped; each kind
+of fix is listed in ``ProcessResult.fixes`` for the caller to report.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NoReturn
 
@@ -44,10 +45,10 @@ from designer.customnode.errors import (
 )
 from designer.customnode.images import check_frame, decode_image, encode_pixels
 from designer.customnode.insights import (
-    clip_bbox,
     insights_from_proto,
     insights_to_proto,
     roi_to_proto,
+    sanitize_insights,
     set_timestamp,
 )
 from designer.customnode.server import DEFAULT_MAX_MESSAGE_BYTES, channel_options
@@ -81,6 +82,7 @@ class ProcessResult:
 
     image: np.ndarray | None  # replaces the frame downstream; BGR
     insights_meta: dict | None  # objects / events to merge; None for IMAGE_ONLY and EMPTY
+    fixes: list[str] = field(default_factory=list)  # what was dropped, clamped or clipped, by kind
 
 
 @dataclass(frozen=True)
@@ -302,16 +304,16 @@ class CustomNodeClient:
                 self.endpoint,
                 f"handshake sent seq 1 but got ack {response.ack}; the server must answer ack = request.seq",
             )
-        for field, enum in (
+        for name, enum in (
             ("image_type", pb2.ImageType),
             ("process_request_type", pb2.ProcessRequestType),
             ("process_response_type", pb2.ProcessResponseType),
         ):
-            value = getattr(response, field)
+            value = getattr(response, name)
             if value not in enum.values():
                 raise ProtocolError(
                     self.endpoint,
-                    f"the handshake declared {field} = {value}, which the contract does not "
+                    f"the handshake declared {name} = {value}, which the contract does not "
                     f"define (known: {', '.join(enum.keys())}); fix the server",
                 )
         self._handshake = HandshakeInfo(
@@ -431,12 +433,10 @@ class CustomNodeClient:
                 ) from None
         if kind in _WITH_INSIGHTS:
             insights = insights_from_proto(response.insights_meta)
-            try:
-                clipped = sum(clip_bbox(obj["bbox"]) for obj in insights["objects_meta"])
-            except ValueError as exc:
-                raise ProtocolError(self.endpoint, f"{where}: {exc}") from None
-            if clipped:
-                log.debug("custom node %s: clipped %d boxes into the frame", self.endpoint, clipped)
+            fixes = sanitize_insights(insights)
+            if fixes:
+                log.debug("custom node %s: %s: %s", self.endpoint, where, "; ".join(fixes))
+            return ProcessResult(image=image, insights_meta=insights, fixes=fixes)
         return ProcessResult(image=image, insights_meta=insights)
 
     # -- errors ---------------------------------------------------------------------------

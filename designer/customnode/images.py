@@ -113,8 +113,7 @@ def decode_image(
         )
     if raw_size and array.shape[:2] != (height, width):
         raise ImageCodecError(
-            f"image decodes to {array.shape[1]}x{array.shape[0]} but its properties say "
-            f"{width}x{height}"
+            f"image decodes to {array.shape[1]}x{array.shape[0]} but its properties say {width}x{height}"
         )
     if image.properties.color_format == pb2.COLOR_FORMAT_RGB:
         array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)

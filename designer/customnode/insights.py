@@ -80,8 +80,7 @@ def object_from_proto(message: pb2.ObjectMeta) -> dict[str, Any]:
         "confidence": _f(message.confidence),
         "inference_id": message.inference_id,
         "attributes": [
-            {"name": a.name, "label": a.label, "confidence": _f(a.confidence)}
-            for a in message.attributes
+            {"name": a.name, "label": a.label, "confidence": _f(a.confidence)} for a in message.attributes
         ],
     }
     if message.HasField("bbox"):  # attribute-only objects have no box, not a zero one
@@ -220,3 +219,46 @@ def object_meta(
     if tracking_id is not None:
         obj["tracking_info"] = {"tracking_id": tracking_id}
     return object_to_proto(obj)
+
+
+def sanitize_insights(insights: dict[str, Any]) -> list[str]:
+    """Make a server's insights safe for every consumer, in place; return what was changed.
+
+    Objects with a non-finite confidence or box are dropped (there is nothing sensible to
+    clamp them to); confidences outside 0..1 are clamped; boxes are clipped into the frame;
+    non-finite tracking speeds and directions become 0. JSON has no NaN or Infinity, so
+    nothing non-finite may pass on. Each message names the kind of fix, without frame data,
+    so a caller can report each kind once.
+    """
+    notes: list[str] = []
+    kept = []
+    clamped = clipped = 0
+    for obj in insights.get("objects_meta", []):
+        bbox = obj.get("bbox")
+        if not math.isfinite(obj.get("confidence", 0.0)) or (
+            bbox is not None and not all(math.isfinite(bbox[k]) for k in "ltwh")
+        ):
+            notes.append("dropped objects with a non-finite confidence or box")
+            continue
+        for scored in (obj, *obj.get("attributes", [])):
+            value = scored.get("confidence", 0.0)
+            if not 0.0 <= value <= 1.0:  # also NaN (an attribute's: an object's was dropped)
+                scored["confidence"] = 0.0 if math.isnan(value) else min(max(value, 0.0), 1.0)
+                clamped += 1
+        tracking = obj.get("tracking_info")
+        if tracking:
+            direction = tracking.get("direction", {})
+            for holder, key in ((tracking, "speed"), (direction, "x"), (direction, "y")):
+                if key in holder and not math.isfinite(holder[key]):
+                    holder[key] = 0.0
+                    notes.append("set a non-finite tracking speed or direction to 0")
+        if bbox is not None and clip_bbox(bbox):
+            clipped += 1
+        kept.append(obj)
+    if "objects_meta" in insights:
+        insights["objects_meta"] = kept
+    if clamped:
+        notes.append("clamped confidences outside 0..1 into 0..1")
+    if clipped:
+        notes.append("clipped boxes that reach outside the frame into it")
+    return notes

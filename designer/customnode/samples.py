@@ -36,9 +36,7 @@ class FakeDetection(CustomNode):
             process_response_type=pb2.INSIGHTS_META_ONLY,
         )
 
-    def Process(
-        self, request: pb2.ProcessRequest, context: grpc.ServicerContext
-    ) -> pb2.ProcessResponse:
+    def Process(self, request: pb2.ProcessRequest, context: grpc.ServicerContext) -> pb2.ProcessResponse:
         frame_time = request.frame.timestamp
         car = object_meta("car", 0.9, (0.1, 0.2, 0.3, 0.4), inference_id="fake-detection")
         car.timestamp.CopyFrom(frame_time)
@@ -62,9 +60,7 @@ class Flip(CustomNode):
             process_response_type=pb2.IMAGE_ONLY,
         )
 
-    def Process(
-        self, request: pb2.ProcessRequest, context: grpc.ServicerContext
-    ) -> pb2.ProcessResponse:
+    def Process(self, request: pb2.ProcessRequest, context: grpc.ServicerContext) -> pb2.ProcessResponse:
         try:
             frame = decode_request_image(request)
         except ImageCodecError as exc:
@@ -91,9 +87,7 @@ class BoxCounter(CustomNode):
             process_response_type=pb2.INSIGHTS_META_ONLY,
         )
 
-    def Process(
-        self, request: pb2.ProcessRequest, context: grpc.ServicerContext
-    ) -> pb2.ProcessResponse:
+    def Process(self, request: pb2.ProcessRequest, context: grpc.ServicerContext) -> pb2.ProcessResponse:
         objects = request.frame.insights_meta.objects_meta
         per_label = Counter(obj.label for obj in objects)
         tracked = [obj.tracking_info.tracking_id for obj in objects]
@@ -119,11 +113,7 @@ class Sample:
 
 
 SAMPLES: dict[str, Sample] = {
-    "fake-detection": Sample(
-        FakeDetection, 6677, "one 'car' at 0.9 per frame (INSIGHTS_META_ONLY)"
-    ),
+    "fake-detection": Sample(FakeDetection, 6677, "one 'car' at 0.9 per frame (INSIGHTS_META_ONLY)"),
     "flip": Sample(Flip, 6678, "mirrors the frame (IMAGE_ONLY)"),
-    "box-counter": Sample(
-        BoxCounter, 6679, "an event counting upstream objects (FRAME_WITHOUT_IMAGE)"
-    ),
+    "box-counter": Sample(BoxCounter, 6679, "an event counting upstream objects (FRAME_WITHOUT_IMAGE)"),
 }

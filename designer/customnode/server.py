@@ -44,9 +44,7 @@ class CustomNode(pb2_grpc.CustomNodeHandlerServicer):
     ) -> pb2.HandshakeResponse:
         raise NotImplementedError(f"{type(self).__name__} must implement Handshake")
 
-    def Process(
-        self, request: pb2.ProcessRequest, context: grpc.ServicerContext
-    ) -> pb2.ProcessResponse:
+    def Process(self, request: pb2.ProcessRequest, context: grpc.ServicerContext) -> pb2.ProcessResponse:
         raise NotImplementedError(f"{type(self).__name__} must implement Process")
 
     def ProcessStream(

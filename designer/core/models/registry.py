@@ -188,7 +188,7 @@ class Registry:
     def save(self, registry: RegistryFile) -> None:
         """Write to a temp file in the same folder, fsync, then ``os.replace`` over the old one,
         so a crash leaves either the old registry or the new one, never half of one."""
-        data = json.dumps(registry.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+        data = json.dumps(registry.model_dump(mode="json"), indent=2, sort_keys=True, allow_nan=False) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
         try:

@@ -74,7 +74,7 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, dict | list):
-        return json.dumps(value)
+        return json.dumps(value, allow_nan=False)
     return str(value)
 
 
@@ -333,7 +333,7 @@ def _kan_node(node: Node, report: KanReport) -> dict | None:
             "type": "transform",
             "name": "filter_transform",
             "configurations": {
-                "labels": json.dumps(p.get("labels", [])),
+                "labels": json.dumps(p.get("labels", []), allow_nan=False),
                 "confidence_threshold": s(p.get("confidence_threshold", 0)),
             },
         }

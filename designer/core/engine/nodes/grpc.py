@@ -64,6 +64,7 @@ class GrpcRuntime(NodeRuntime):
 
     def open(self) -> None:
         """Create the client; it connects lazily, so a server that is down now may come up later."""
+        self._reported: set[str] = set()
         try:
             self.client = CustomNodeClient(
                 _endpoint(self.params),
@@ -87,10 +88,18 @@ class GrpcRuntime(NodeRuntime):
         if result.image is not None:
             result.image.flags.writeable = False
             frame.image = result.image
+        for fix in result.fixes:  # each kind once a run: a server does the same on every frame
+            if fix not in self._reported:
+                self._reported.add(fix)
+                self.context.warn(self.node_id, f"the server's answer was fixed: {fix} (reported once)")
         if result.insights_meta is not None:
             returned = [object_from_dict(o) for o in result.insights_meta.get("objects_meta", [])]
+            events = [event_from_dict(e) for e in result.insights_meta.get("events_meta", [])]
+            for item in (*returned, *events):  # no timestamp on the wire: the frame's, not 1970
+                if not item.timestamp:
+                    item.timestamp = frame.timestamp
             frame.objects = merge_objects(frame.objects, returned)
-            frame.events.extend(event_from_dict(e) for e in result.insights_meta.get("events_meta", []))
+            frame.events.extend(events)
             frame.other_meta.update(result.insights_meta.get("other_meta") or {})
         return frame
 

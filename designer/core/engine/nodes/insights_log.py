@@ -60,7 +60,13 @@ class InsightsLogRuntime(NodeRuntime):
             device_id=self.context.device_id,
         )
         try:
-            self._file.write(json.dumps(message, separators=(",", ":")) + "\n")
+            line = json.dumps(message, separators=(",", ":"), allow_nan=False)
+        except ValueError as exc:  # NaN / Infinity: not JSON, every reader of the log would fail
+            raise self.fail(
+                f"frame {frame.frame_id} not logged: its insights hold a non-finite number ({exc})"
+            ) from None
+        try:
+            self._file.write(line + "\n")
         except OSError as exc:
             reason = exc.strerror or exc
             raise self.fail(f"cannot write to the insights log '{self.path}': {reason}") from exc
