@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import numpy as np
+
 from designer.core.engine.frame import Frame
 
 
@@ -28,6 +30,16 @@ class FrameEvent:
 
     node_id: str
     frame: Frame
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFrameEvent:
+    """A frame as the camera delivered it, before any node ran: the preview shows these at the
+    source's rate and draws the newest results on them, however slow inference is."""
+
+    frame_id: str
+    timestamp: float
+    image: np.ndarray  # read-only, shared with the nodes
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,4 +74,4 @@ class NodeWarningEvent:
     message: str
 
 
-EngineEvent = StatusEvent | FrameEvent | MetricsEvent | NodeErrorEvent | NodeWarningEvent
+EngineEvent = StatusEvent | SourceFrameEvent | FrameEvent | MetricsEvent | NodeErrorEvent | NodeWarningEvent

@@ -26,6 +26,7 @@ from designer.core.engine.events import (
     NodeErrorEvent,
     NodeWarningEvent,
     RunState,
+    SourceFrameEvent,
     StatusEvent,
 )
 from designer.core.engine.frame import Frame
@@ -489,6 +490,7 @@ class Engine:
                 # The camera's latency is the frame's age as it enters the graph (capture to now).
                 self.camera_metrics.processed(max(time.time() - item.timestamp, 0.0), True)
                 self.fan_out(roots, frame)
+                self.emit(SourceFrameEvent(frame.frame_id, frame.timestamp, image))
             if time.monotonic() >= next_metrics:
                 next_metrics = time.monotonic() + METRICS_PERIOD_S
                 self.emit(self.metrics())
