@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import socket
 import sys
 import threading
 import time
@@ -64,15 +63,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(exc.located())
     except ParamError as exc:
         return _fail(str(exc))
-    context = RunContext(
-        skill_dir=Path(args.skill).resolve().parent,
-        output_dir=Path.cwd(),
-        acceleration=skill.settings.acceleration,
-        skill_id=skill.settings.name,
-        instance_id="local",
-        device_id=socket.gethostname(),
-        models=model_library(),
-    )
+    context = RunContext.local(skill, Path(args.skill).resolve().parent, model_library())
     source = args.source
     if source and not source.isdigit() and "://" not in source:
         source = str(Path(source).expanduser().resolve())  # the user typed it here, not in the skill

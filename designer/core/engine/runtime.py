@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from designer.core.engine.frame import Frame
 from designer.core.skill.catalog import Params
+
+if TYPE_CHECKING:
+    from designer.core.skill import Skill
 
 
 class NodeError(Exception):
@@ -45,6 +49,21 @@ class RunContext:
         """Files a skill writes (logs, clips) go to the output folder, the working one by default."""
         candidate = Path(path).expanduser()
         return candidate if candidate.is_absolute() else self.output_dir / candidate
+
+    @classmethod
+    def local(cls, skill: Skill, skill_dir: Path, models: Any = None, **options: Any) -> RunContext:
+        """A run on this machine, as the headless runner and the designer's preview both start
+        one: files read next to the skill, written to the working directory, named after this host."""
+        return cls(
+            skill_dir=skill_dir,
+            output_dir=Path.cwd(),
+            acceleration=skill.settings.acceleration,
+            skill_id=skill.settings.name,
+            instance_id="local",
+            device_id=socket.gethostname(),
+            models=models,
+            **options,
+        )
 
 
 class NodeRuntime:
