@@ -30,6 +30,8 @@ class InsightsLogRuntime(NodeRuntime):
         self.path: Path | None = None
 
     def open(self) -> None:
+        if getattr(self.context, "dry_run", False):
+            return  # a dry run (the designer's preview) writes nothing: the preview shows the messages
         path = self.context.resolve_output(self.params.path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,6 +54,8 @@ class InsightsLogRuntime(NodeRuntime):
 
     def process(self, frame: Frame) -> None:
         if self._file is None:
+            if getattr(self.context, "dry_run", False):
+                return None
             raise self.fail("the insights log is not open: open() must run before frames flow")
         message = insight_message(
             frame,
