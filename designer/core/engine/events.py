@@ -52,6 +52,12 @@ class NodeStats:
     p50_ms: float = 0.0
     p95_ms: float = 0.0
     failed: bool = False
+    # exports: messages built (also in a dry run), delivered, waiting in the outbox, dropped
+    messages: int = 0
+    sent: int = 0
+    queued: int = 0
+    messages_dropped: int = 0
+    last_message: str | None = None  # the last message built, as JSON text
 
 
 @dataclass(frozen=True, slots=True)

@@ -126,6 +126,7 @@ class _Worker:
                 raise NodeError(self.node_id, f"{self.node.spec.title} cannot run in this version yet.")
             self.runtime = runtime_cls(self.node_id, self.node.params, self.engine.context)
             self.runtime.open()
+            self.metrics.delivery = getattr(self.runtime, "delivery_stats", None)
         except Exception as exc:
             self.metrics.failed = True
             self.engine.emit(NodeErrorEvent(self.node_id, _message(self.node_id, exc), fatal=True))
@@ -288,6 +289,7 @@ class Engine:
     ) -> None:
         self.context = context or RunContext()
         self.context.warn = lambda node_id, message: self.emit(NodeWarningEvent(node_id, message))
+        self.context.error = lambda node_id, message: self.emit(NodeErrorEvent(node_id, message))
         values = dict(params or {})
         if source is not None:  # before substitution: --source replaces a $param(rtsp) camera
             declared = find_placeholders(skill)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +27,7 @@ class NodeMetrics:
         self.dropped = 0
         self.errors = 0
         self.failed = False
+        self.delivery: Callable[[], dict[str, Any]] | None = None  # an export's sent/queued/dropped
 
     def received(self) -> None:
         with self._lock:
@@ -61,4 +64,5 @@ class NodeMetrics:
                 p50_ms=float(np.percentile(latencies, 50) * 1000) if latencies is not None else 0.0,
                 p95_ms=float(np.percentile(latencies, 95) * 1000) if latencies is not None else 0.0,
                 failed=self.failed,
+                **(self.delivery() if self.delivery is not None else {}),
             )

@@ -38,6 +38,8 @@ class RunContext:
     models: Any = None  # the model library (``resolve(id)``), when one is available
     lossless: bool = False  # every frame is processed (a file at full speed): favour throughput
     warn: Callable[[str, str], None] = lambda node_id, message: None
+    error: Callable[[str, str], None] = lambda node_id, message: None  # a node's error event, off-frame
+    dry_run: bool = False  # exports build, count and keep their last message, and send nothing
     stopping: threading.Event = field(default_factory=threading.Event)  # set when the run is stopped
 
     def resolve_path(self, path: str) -> Path:

@@ -1,0 +1,411 @@
+"""What every sending export shares: gating, an on-disk outbox, and a delivery thread.
+
+Why: POSS's exports dropped messages while a broker was down. Here a message is
+written to a bounded outbox folder *before* it is sent, a thread of its own sends
+the oldest one until the endpoint takes it, and only then removes it. So delivery
+is at-least-once, in order, survives a restart of the runner (the next run sends
+what is left first), and a slow or dead endpoint never holds up the frame path.
+
+A full outbox drops its oldest message (counted, with a warning event). Each
+export says how a failure should be treated by raising one of:
+
+- ``Transient``: endpoint unreachable or busy; keep the message, retry with backoff.
+- ``Rejected``: the endpoint refused this one message (HTTP 4xx); drop it, report it.
+- ``Refused``: credentials or configuration refused; keep everything, report an
+  error once, retry slowly (no retry storm).
+
+``RunContext.dry_run`` (the designer's preview): messages are built and counted and
+the last one kept (``delivery_stats``), nothing is written or sent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, ClassVar
+
+from designer.core.engine.frame import Frame, insight_message
+from designer.core.engine.runtime import NodeRuntime
+
+log = logging.getLogger(__name__)
+
+OUTBOX_LIMIT_ENV = "SKILL_DESIGNER_OUTBOX_LIMIT"
+RETRY_MAX_ENV = "SKILL_DESIGNER_RETRY_MAX_S"
+OUTBOX_FOLDER = ".outbox"
+_SEQ_RE = re.compile(r"^(\d{16})\.msg$")
+_ENV_REF_RE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+_KEY_VALUE_RE = re.compile(r"((?:SharedAccessKey|AccountKey|SharedAccessSignature|sig|password)=)[^;&\s]+")
+WARN_REPEAT_S = 10.0  # the same warning is repeated at most this often
+
+
+class Transient(Exception):
+    """The endpoint cannot take the message now: keep it and try again later."""
+
+
+class Rejected(Exception):
+    """The endpoint refused this message for good: drop it and say why."""
+
+
+class Refused(Exception):
+    """The endpoint refused the credentials or settings: keep the messages, report, retry slowly."""
+
+
+def safe_name(text: str, fallback: str = "x") -> str:
+    """``text`` with anything but letters, digits, '-', '_' and '.' turned into '-'."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")
+    return cleaned or fallback
+
+
+def secret_value(value: str, env_name: str, *, node_id: str, param: str) -> str:
+    """A secret from its parameter (``$param(...)`` is already filled by then), a ``${NAME}``
+    reference to an environment variable (what skill packages write), or ``$env_name``."""
+    value = (value or "").strip()
+    match = _ENV_REF_RE.match(value)
+    if match:
+        found = os.environ.get(match[1], "")
+        if not found:
+            from designer.core.engine.runtime import NodeError
+
+            raise NodeError(
+                node_id, f"parameter '{param}' reads the environment variable {match[1]}, which is not set"
+            )
+        return found
+    return value or os.environ.get(env_name, "").strip()
+
+
+def scrub(text: str, *secrets: str) -> str:
+    """``text`` with every secret (and every SharedAccessKey/AccountKey/password value) masked."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return _KEY_VALUE_RE.sub(r"\1***", text)
+
+
+def env_number(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, "") or default)
+    except ValueError:
+        return default
+
+
+class Outbox:
+    """A bounded FIFO of messages, one file each, in a folder of its own.
+
+    Files are written to a temporary name and renamed, so a crash never leaves a
+    half message; names are sequence numbers, so order survives a restart.
+    """
+
+    def __init__(self, folder: Path, limit: int) -> None:
+        self.folder = folder
+        self.limit = max(1, int(limit))
+        self._lock = threading.Lock()
+        self._inflight: int | None = None
+        folder.mkdir(parents=True, exist_ok=True)
+        seqs = []
+        for path in folder.iterdir():
+            match = _SEQ_RE.match(path.name)
+            if match:
+                seqs.append(int(match[1]))
+            elif path.name.endswith(".tmp"):
+                path.unlink(missing_ok=True)
+        seqs.sort()
+        self._seqs: deque[int] = deque(seqs)
+        self._next = (seqs[-1] + 1) if seqs else 1
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._seqs)
+
+    def _path(self, seq: int) -> Path:
+        return self.folder / f"{seq:016d}.msg"
+
+    def put(self, payload: bytes) -> list[bytes]:
+        """Append a message; returns the oldest ones dropped to make room (usually none)."""
+        with self._lock:
+            seq = self._next
+            self._next += 1
+            tmp = self.folder / f"{seq:016d}.tmp"
+            tmp.write_bytes(payload)
+            os.replace(tmp, self._path(seq))
+            self._seqs.append(seq)
+            dropped = []
+            while len(self._seqs) > self.limit:
+                index = 1 if self._seqs[0] == self._inflight and len(self._seqs) > 1 else 0
+                victim = self._seqs[index]
+                del self._seqs[index]
+                path = self._path(victim)
+                try:
+                    dropped.append(path.read_bytes())
+                except OSError:
+                    dropped.append(b"")
+                path.unlink(missing_ok=True)
+            return dropped
+
+    def head(self) -> tuple[int, bytes] | None:
+        """The oldest message, marked in flight (a full outbox then drops the next one)."""
+        with self._lock:
+            while self._seqs:
+                seq = self._seqs[0]
+                try:
+                    payload = self._path(seq).read_bytes()
+                except FileNotFoundError:  # removed behind our back: skip it
+                    self._seqs.popleft()
+                    continue
+                self._inflight = seq
+                return seq, payload
+            return None
+
+    def remove(self, seq: int) -> None:
+        with self._lock:
+            if self._inflight == seq:
+                self._inflight = None
+            try:
+                self._seqs.remove(seq)
+            except ValueError:
+                return  # already dropped
+            self._path(seq).unlink(missing_ok=True)
+
+
+class ExportRuntime(NodeRuntime):
+    """An export node that builds one message per (gated) frame and delivers it from its outbox.
+
+    Subclasses set ``endpoint`` (for messages, without secrets), implement
+    ``connect`` (build the client; raise NodeError for settings that cannot work) and
+    ``send(payload)``, and may override ``build`` and ``disconnect``.
+    """
+
+    gated: ClassVar[bool] = True  # frames without objects never send; one per delay_buffer_s
+    outbox_limit: ClassVar[int] = 10_000
+    retry_initial_s: ClassVar[float] = 0.25
+    retry_max_s: ClassVar[float] = 10.0
+    refused_retry_s: ClassVar[float] = 60.0
+    flush_timeout_s: ClassVar[float] = 3.0
+
+    endpoint: str = ""
+    secrets: tuple[str, ...] = ()
+
+    def __init__(self, node_id: str, params: Any, context: Any) -> None:
+        super().__init__(node_id, params, context)
+        self.outbox: Outbox | None = None
+        self.messages = 0  # built (in a dry run: what would have been sent)
+        self.sent = 0
+        self.dropped_messages = 0
+        self.last_message: str | None = None
+        self._last_due: float | None = None
+        self._counts_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._outage_since: float | None = None
+        self._refused: str | None = None
+        self._warned: dict[str, float] = {}
+
+    # --- what subclasses provide ---------------------------------------------------------
+
+    def connect(self) -> None:
+        """Build the client from the parameters; raise NodeError when they cannot work."""
+
+    def send(self, payload: bytes) -> None:
+        raise NotImplementedError
+
+    def disconnect(self) -> None:
+        """Release the client; safe to call twice."""
+
+    def build(self, frame: Frame) -> dict:
+        return insight_message(
+            frame,
+            instance_id=self.context.instance_id,
+            skill_id=self.context.skill_id,
+            device_id=self.context.device_id,
+        )
+
+    # --- the runtime ---------------------------------------------------------------------
+
+    @property
+    def dry(self) -> bool:
+        return bool(getattr(self.context, "dry_run", False))
+
+    def outbox_folder(self) -> Path:
+        skill = safe_name(self.context.skill_id or "skill", "skill")
+        return self.context.output_dir / OUTBOX_FOLDER / skill / safe_name(self.node_id)
+
+    def open(self) -> None:
+        if self.dry:
+            return
+        self.connect()
+        limit = int(env_number(OUTBOX_LIMIT_ENV, self.outbox_limit))
+        folder = self.outbox_folder()
+        try:
+            self.outbox = Outbox(folder, limit)
+        except OSError as exc:
+            self.disconnect()
+            raise self.fail(
+                f"cannot use the outbox folder '{folder}': {exc.strerror or exc}; run from a folder you "
+                "can write to"
+            ) from exc
+        waiting = len(self.outbox)
+        if waiting:
+            self.context.warn(
+                self.node_id,
+                f"{waiting} messages from an earlier run are waiting in '{folder}'; sending them first",
+            )
+        self._thread = threading.Thread(target=self._deliver_loop, name=f"export-{self.node_id}", daemon=True)
+        self._thread.start()
+
+    def due(self, frame: Frame) -> bool:
+        """Gating: objects in the frame, and ``delay_buffer_s`` since the last message."""
+        if not self.gated:
+            return True
+        if not frame.objects:
+            return False
+        delay = float(getattr(self.params, "delay_buffer_s", 0.0) or 0.0)
+        last = self._last_due
+        if last is not None and last <= frame.timestamp < last + delay:
+            return False
+        self._last_due = frame.timestamp
+        return True
+
+    def process(self, frame: Frame) -> None:
+        if not self.due(frame):
+            return None
+        payload = json.dumps(self.build(frame), separators=(",", ":"), allow_nan=False).encode("utf-8")
+        self.enqueue(payload)
+        return None
+
+    def enqueue(self, payload: bytes) -> None:
+        """Count the message, keep it as the last one, and (unless dry) queue it for delivery."""
+        with self._counts_lock:
+            self.messages += 1
+            self.last_message = payload.decode("utf-8", "replace")
+        if self.dry:
+            return
+        if self.outbox is None:
+            raise self.fail("the export is not open: open() must run before frames flow")
+        try:
+            dropped = self.outbox.put(payload)
+        except OSError as exc:
+            with self._counts_lock:
+                self.dropped_messages += 1
+            raise self.fail(
+                f"cannot write to the outbox '{self.outbox.folder}': {exc.strerror or exc}; the message was "
+                "dropped"
+            ) from exc
+        if dropped:
+            with self._counts_lock:
+                self.dropped_messages += len(dropped)
+            self.on_dropped(dropped)
+            self.warn_once(
+                "full",
+                f"the outbox is full ({self.outbox.limit} messages waiting for {self.endpoint}); dropped the "
+                f"oldest, {self.dropped_messages} dropped so far",
+            )
+        self._wake.set()
+
+    def on_dropped(self, payloads: list[bytes]) -> None:
+        """Hook for exports whose messages point at files (snippets)."""
+
+    def delivery_stats(self) -> dict[str, Any]:
+        """sent / queued / dropped for the node's metrics (``NodeStats``)."""
+        with self._counts_lock:
+            return {
+                "messages": self.messages,
+                "sent": self.sent,
+                "queued": len(self.outbox) if self.outbox is not None else 0,
+                "messages_dropped": self.dropped_messages,
+                "last_message": self.last_message,
+            }
+
+    def warn_once(self, key: str, message: str) -> None:
+        now = time.monotonic()
+        if now - self._warned.get(key, -WARN_REPEAT_S) >= WARN_REPEAT_S:
+            self._warned[key] = now
+            self.context.warn(self.node_id, scrub(message, *self.secrets))
+
+    def report_error(self, message: str) -> None:
+        reporter = getattr(self.context, "error", None) or self.context.warn
+        reporter(self.node_id, scrub(message, *self.secrets))
+
+    def _deliver_loop(self) -> None:
+        failures = 0
+        retry_max = env_number(RETRY_MAX_ENV, self.retry_max_s)
+        while not self._stopping.is_set():
+            item = self.outbox.head() if self.outbox is not None else None
+            if item is None:
+                self._wake.wait(0.5)
+                self._wake.clear()
+                continue
+            seq, payload = item
+            try:
+                self.send(payload)
+            except Rejected as exc:
+                self.outbox.remove(seq)
+                with self._counts_lock:
+                    self.dropped_messages += 1
+                self.report_error(f"{self.endpoint} refused a message, which was dropped: {exc}")
+                continue
+            except Refused as exc:
+                text = str(exc)
+                if text != self._refused:
+                    self._refused = text
+                    self.report_error(
+                        f"{text}; {len(self.outbox)} messages are kept and retried every "
+                        f"{self.refused_retry_s:g} s"
+                    )
+                self._stopping.wait(self.refused_retry_s)
+                continue
+            except Exception as exc:  # Transient, or anything unexpected from a client library
+                if not isinstance(exc, Transient):
+                    log.warning("export %s: unexpected send failure", self.node_id, exc_info=exc)
+                failures += 1
+                if self._outage_since is None:
+                    self._outage_since = time.monotonic()
+                self.warn_once(
+                    "outage",
+                    f"cannot deliver to {self.endpoint} ({exc or type(exc).__name__}); "
+                    f"{len(self.outbox)} messages kept in the outbox, retrying",
+                )
+                delay = min(retry_max, self.retry_initial_s * 2 ** min(failures - 1, 16))
+                self._stopping.wait(delay)
+                continue
+            self.outbox.remove(seq)
+            with self._counts_lock:
+                self.sent += 1
+            if self._outage_since is not None or self._refused is not None:
+                held = time.monotonic() - self._outage_since if self._outage_since is not None else 0.0
+                self.context.warn(
+                    self.node_id,
+                    f"{self.endpoint} is reachable again after {held:.1f} s; "
+                    f"delivering the {len(self.outbox)} queued messages",
+                )
+                self._warned.pop("outage", None)
+            self._outage_since = None
+            self._refused = None
+            failures = 0
+
+    def close(self) -> None:
+        """Give a healthy endpoint a moment to take what is queued; the rest stays on disk."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            deadline = time.monotonic() + self.flush_timeout_s
+            while (
+                self.outbox is not None
+                and len(self.outbox)
+                and self._outage_since is None
+                and self._refused is None
+                and time.monotonic() < deadline
+            ):
+                self._wake.set()
+                time.sleep(0.02)
+            self._stopping.set()
+            self._wake.set()
+            thread.join(self.flush_timeout_s)
+        try:
+            self.disconnect()
+        except Exception as exc:
+            log.warning("export %s: closing the client: %s", self.node_id, scrub(str(exc), *self.secrets))

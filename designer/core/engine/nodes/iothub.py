@@ -1,0 +1,128 @@
+"""Send Insights to IoT Hub: azure-iot-device over MQTT/TLS, one JSON message per gated frame.
+
+The client comes from the device connection string (parameter, ``${NAME}`` or
+``$IOTHUB_DEVICE_CONNECTION_STRING``), else, inside IoT Edge, from the module's
+environment (then messages go to the module output ``output_name``). A module
+connection string (with ``ModuleId``) also sends to that output.
+
+The library does not queue while it is disconnected: a send fails at once and it
+reconnects every ``connection_retry_interval`` seconds. The outbox keeps messages
+meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from designer.core.engine.nodes.delivery import ExportRuntime, Refused, Transient, secret_value
+from designer.core.skill.catalog.exports import IotHubParams
+
+CONNECTION_STRING_ENV = "IOTHUB_DEVICE_CONNECTION_STRING"
+EDGE_ENV = ("IOTEDGE_WORKLOADURI", "IOTEDGE_MODULEID")  # set by the IoT Edge runtime
+EDGE_DEBUG_ENV = ("EdgeHubConnectionString", "EdgeModuleCACertificateFile")  # the local debug pair
+RETRY_INTERVAL_S = 2
+CLOSE_TIMEOUT_S = 3.0
+
+
+def in_edge_environment() -> bool:
+    return all(os.environ.get(k) for k in EDGE_ENV) or all(os.environ.get(k) for k in EDGE_DEBUG_ENV)
+
+
+def parse_connection_string(text: str) -> dict[str, str]:
+    fields = {}
+    for part in text.split(";"):
+        if "=" in part:
+            key, value = part.split("=", 1)
+            fields[key.strip()] = value.strip()
+    return fields
+
+
+class IotClientExport(ExportRuntime):
+    """What the IoT Hub and IoT Edge Module exports share: one azure-iot-device client."""
+
+    client = None
+    output: str | None = None  # a module output to send on; None for a device's telemetry
+
+    def client_kwargs(self) -> dict:
+        return {"connection_retry": True, "connection_retry_interval": RETRY_INTERVAL_S, "keep_alive": 60}
+
+    def from_edge_environment(self) -> None:
+        from azure.iot.device import IoTHubModuleClient
+
+        try:
+            self.client = IoTHubModuleClient.create_from_edge_environment(**self.client_kwargs())
+        except (OSError, ValueError, TypeError) as exc:
+            raise self.fail(f"cannot create the IoT Edge module client from its environment: {exc}") from None
+        self.endpoint = "the IoT Edge hub"
+
+    def send(self, payload: bytes) -> None:
+        from azure.iot.device import Message
+        from azure.iot.device.exceptions import CredentialError
+
+        message = Message(payload.decode("utf-8"), content_encoding="utf-8", content_type="application/json")
+        try:
+            if self.output is not None:
+                self.client.send_message_to_output(message, self.output)
+            else:
+                self.client.send_message(message)
+        except CredentialError as exc:
+            raise Refused(f"{self.endpoint} refused the credentials: {exc}") from None
+        except Exception as exc:  # ConnectionFailedError, ConnectionDroppedError, OperationTimeout...
+            raise Transient(f"{type(exc).__name__}: {exc}") from None
+
+    def disconnect(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:  # shutdown can wait on a dead connection: never hold the run for it
+            done = threading.Thread(target=client.shutdown, name=f"export-{self.node_id}-close", daemon=True)
+            done.start()
+            done.join(CLOSE_TIMEOUT_S)
+
+
+class IotHubRuntime(IotClientExport):
+    kind = "iothub"
+    params: IotHubParams
+
+    def connect(self) -> None:
+        from azure.iot.device import IoTHubDeviceClient, IoTHubModuleClient
+
+        p = self.params
+        text = secret_value(
+            p.connection_string, CONNECTION_STRING_ENV, node_id=self.node_id, param="connection_string"
+        )
+        fields = parse_connection_string(text)
+        self.secrets = (text, fields.get("SharedAccessKey", ""), fields.get("SharedAccessSignature", ""))
+        if not text:
+            if not in_edge_environment():
+                raise self.fail(
+                    "no connection string: set parameter 'connection_string' (as $param(...)) or the "
+                    f"{CONNECTION_STRING_ENV} variable, or run the skill as an IoT Edge module"
+                )
+            self.from_edge_environment()
+            self.output = p.output_name
+            return
+        kwargs = self.client_kwargs()
+        if p.ca_certificate.strip():
+            path = self.context.resolve_path(p.ca_certificate.strip())
+            try:
+                kwargs["server_verification_cert"] = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise self.fail(f"parameter 'ca_certificate': cannot read '{path}': {exc.strerror}") from None
+        module = "ModuleId" in fields
+        cls = IoTHubModuleClient if module else IoTHubDeviceClient
+        try:
+            self.client = cls.create_from_connection_string(text, **kwargs)
+        except (ValueError, TypeError) as exc:
+            raise self.fail(
+                "parameter 'connection_string' is not an IoT Hub connection string "
+                f"(HostName=...;DeviceId=...;SharedAccessKey=...): {type(exc).__name__}"
+            ) from None
+        host = fields.get("GatewayHostName") or fields.get("HostName", "?")
+        self.endpoint = f"IoT Hub {host} (device {fields.get('DeviceId', '?')})"
+        self.output = p.output_name if module else None
+
+    def update(self, params: IotHubParams) -> bool:
+        if params.model_copy(update={"delay_buffer_s": self.params.delay_buffer_s}) != self.params:
+            return False
+        self.params = params
+        return True
