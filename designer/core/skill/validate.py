@@ -6,6 +6,7 @@ one pass over nodes, one over edges, one topological sort.
 
 from __future__ import annotations
 
+import posixpath
 from collections import Counter, defaultdict
 from typing import Protocol, get_args
 
@@ -323,6 +324,31 @@ def validate_skill(skill: Skill, models: ModelLookup | None = None) -> list[Prob
 
     problems += _check_roles(skill, specs, parents, children)
     problems += _check_models(skill, specs, parsed, parents, order, models)
+    problems += _check_shared_outputs(specs, parsed)
+    return problems
+
+
+def _check_shared_outputs(specs, parsed) -> list[Problem]:
+    """Two Insights Logs on one file interleave their lines into invalid JSON."""
+    problems = []
+    first: dict[str, str] = {}
+    for node_id, spec in specs.items():
+        path = getattr(parsed.get(node_id), "path", None)
+        if spec.kind != "insights-log" or not isinstance(path, str) or PLACEHOLDER_RE.search(path):
+            continue
+        key = posixpath.normpath(path.replace("\\", "/"))
+        if key in first:
+            problems.append(
+                error(
+                    "output-file-shared",
+                    f"Insights Log {first[key]!r} already writes {path!r}; two writers on one file "
+                    "corrupt it: choose another file.",
+                    node_id,
+                    "path",
+                )
+            )
+        else:
+            first[key] = node_id
     return problems
 
 
