@@ -115,6 +115,11 @@ def detections_of(frame: Frame) -> list[tuple[str, float, tuple[float, float, fl
     return [(o.label, o.confidence, (o.bbox.l, o.bbox.t, o.bbox.w, o.bbox.h)) for o in objects]
 
 
+def params(**changes: object) -> ModelParams:
+    """The node's parameters on the bundled model: the catalog's defaults but for ``changes``."""
+    return params(**changes)
+
+
 @pytest.fixture
 def node(tmp_path):
     """A Run ML Model node on the bundled model, its parameters the catalog's defaults."""
@@ -157,17 +162,17 @@ def test_class_agnostic_nms_finds_exactly_the_expected_boxes(frames, raw_outputs
 def test_nms_and_max_detections_change_while_the_node_runs(node, frames, raw_outputs) -> None:
     image, rows = frames[300], raw_outputs[300]
     before = node.model
-    assert node.update(ModelParams(model_path=str(MODEL), labels_path=str(LABELS), nms_iou=0.8)) is True
+    assert node.update(params(nms_iou=0.8)) is True
     assert node.model is before  # no reload
     assert_same(run(node, image), expected(rows, nms_iou=0.8))
-    fewer = ModelParams(model_path=str(MODEL), labels_path=str(LABELS), nms_iou=0.8, max_detections=2)
+    fewer = params(nms_iou=0.8, max_detections=2)
     assert node.update(fewer) is True
     assert_same(run(node, image), expected(rows, nms_iou=0.8, max_detections=2))
-    stricter = ModelParams(model_path=str(MODEL), labels_path=str(LABELS), confidence_threshold=60)
+    stricter = params(confidence_threshold=60)
     assert node.update(stricter) is True
     assert_same(run(node, image), expected(rows, conf=0.6))
 
 
 def test_a_change_that_needs_a_reload_is_refused_live(node) -> None:
-    other = ModelParams(model_path=str(MODEL), labels_path=str(LABELS), resize="letterbox")
+    other = params(resize="letterbox")
     assert node.update(other) is False
