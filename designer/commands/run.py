@@ -15,6 +15,7 @@ from designer.core.engine.events import FrameEvent, MetricsEvent, NodeErrorEvent
 from designer.core.engine.executor import Engine, SkillNotRunnable
 from designer.core.engine.frame import insight_message
 from designer.core.engine.runtime import RunContext
+from designer.core.package import PackageError, is_package, open_package
 from designer.core.skill import ParamError, SkillFileError, load_skill
 from designer.core.skill.params import parse_assignments
 
@@ -29,7 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Exit status: 0 finished, 1 the run failed, 2 bad input, 3 finished but a node reported errors "
         "(see the summary), 130 stopped with Ctrl-C, 143 stopped with SIGTERM.",
     )
-    parser.add_argument("skill", metavar="SKILL_FILE", help="a *.skill.json file")
+    parser.add_argument(
+        "skill", metavar="SKILL_FILE", help="a *.skill.json file, or a package (.zip, checked before it runs)"
+    )
     parser.add_argument(
         "--source", help="camera source instead of the skill's: file (relative to here), URL or webcam index"
     )
@@ -57,13 +60,17 @@ def run(args: argparse.Namespace) -> int:
     if args.max_frames is not None and args.max_frames < 1:
         return _fail("--max-frames must be at least 1")
     try:
-        skill = load_skill(args.skill)
         values = parse_assignments(args.param)
+        if is_package(args.skill):  # verified, unpacked to a temporary folder, secrets from the environment
+            opened = open_package(args.skill, values)
+            skill, skill_dir, values = opened.skill, opened.folder, opened.values
+        else:
+            skill, skill_dir = load_skill(args.skill), Path(args.skill).resolve().parent
     except SkillFileError as exc:
         return _fail(exc.located())
-    except ParamError as exc:
+    except (ParamError, PackageError) as exc:
         return _fail(str(exc))
-    context = RunContext.local(skill, Path(args.skill).resolve().parent, model_library())
+    context = RunContext.local(skill, skill_dir, model_library())
     source = args.source
     if source and not source.isdigit() and "://" not in source:
         source = str(Path(source).expanduser().resolve())  # the user typed it here, not in the skill

@@ -215,8 +215,14 @@ def _topological_order(ids: list[str], children: dict[str, list[str]]) -> tuple[
     return order, set(ids) - set(order)
 
 
-def validate_skill(skill: Skill, models: ModelLookup | None = None) -> list[Problem]:
-    """Every problem of a skill, errors and warnings, in a stable order."""
+def validate_skill(skill: Skill, models: ModelLookup | None = None, *, target: bool = False) -> list[Problem]:
+    """Every problem of a skill, errors and warnings, in a stable order.
+
+    By default the skill is checked for this machine's preview: an acceleration the model
+    library cannot use here is a warning (the preview falls back to the CPU). With ``target``
+    the skill is checked for its device instead, where this machine's providers do not matter
+    (the package exporter adds the target's operator checks).
+    """
     problems = _check_settings(skill) + _check_unknown_fields(skill)
 
     specs: dict[str, NodeSpec] = {}
@@ -323,7 +329,7 @@ def validate_skill(skill: Skill, models: ModelLookup | None = None) -> list[Prob
         problems.append(error("cycle", f"Node {node_id!r} is on a cycle; frames must flow one way.", node_id))
 
     problems += _check_roles(skill, specs, parents, children)
-    problems += _check_models(skill, specs, parsed, parents, order, models)
+    problems += _check_models(skill, specs, parsed, parents, order, models, target)
     problems += _check_shared_outputs(specs, parsed)
     return problems
 
@@ -407,7 +413,7 @@ def _check_roles(skill, specs, parents, children) -> list[Problem]:
     return problems
 
 
-def _check_models(skill, specs, parsed, parents, order, models) -> list[Problem]:
+def _check_models(skill, specs, parsed, parents, order, models, target=False) -> list[Problem]:
     """Model tasks, cascades and the device acceleration."""
     problems = []
     acceleration = skill.settings.acceleration
@@ -443,12 +449,23 @@ def _check_models(skill, specs, parsed, parents, order, models) -> list[Problem]
                     )
                 else:
                     node_task = summary.task if node_task == "auto" else node_task
-                    if acceleration not in summary.accelerations:
+                    if not summary.accelerations:
                         problems.append(
                             error(
                                 "acceleration-unsupported",
                                 f"Model {params.model_id!r} cannot run on {acceleration} "
-                                f"(it runs on {', '.join(sorted(summary.accelerations)) or 'nothing here'}).",
+                                "(it runs on nothing here).",
+                                node_id,
+                                "model_id",
+                            )
+                        )
+                    elif acceleration not in summary.accelerations and not target:
+                        problems.append(
+                            warning(
+                                "preview-on-cpu",
+                                f"This machine cannot run model {params.model_id!r} on {acceleration} "
+                                f"(here: {', '.join(sorted(summary.accelerations))}): the preview runs it "
+                                "on the CPU. Export checks it for the device.",
                                 node_id,
                                 "model_id",
                             )

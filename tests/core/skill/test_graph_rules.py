@@ -357,11 +357,16 @@ def test_model_library_rules():
 
     assert codes(skill, ModelTable(people=ModelSummary("detection"))) == []
     skill.settings.acceleration = "Intel iGPU"
+    # The design machine lacks the target's provider: the preview falls back to the CPU (a warning),
+    # and for the target (export, validate --target) this machine's providers do not matter.
     (problem,) = validate_skill(skill, ModelTable(people=ModelSummary("detection")))
-    where = (problem.code, problem.node_id, problem.param)
-    assert where == ("acceleration-unsupported", "detector", "model_id")
+    where = (problem.code, problem.severity, problem.node_id, problem.param)
+    assert where == ("preview-on-cpu", "warning", "detector", "model_id")
     assert "Intel iGPU" in problem.message
+    assert validate_skill(skill, ModelTable(people=ModelSummary("detection")), target=True) == []
     assert codes(skill, ModelTable(people=ModelSummary("detection", {"CPU", "Intel iGPU"}))) == []
+    (problem,) = validate_skill(skill, ModelTable(people=ModelSummary("detection", set())), target=True)
+    assert (problem.code, problem.severity) == ("acceleration-unsupported", "error")
 
 
 def test_library_task_decides_whole_frame_warning():
@@ -407,6 +412,7 @@ def test_every_emitted_code_has_a_case():
         "model-missing",
         "acceleration-unsupported",
         "model-library-error",
+        "preview-on-cpu",
     }
     assert emitted, "no codes found: the pattern no longer matches validate.py"
     assert emitted <= tested | {"param-required"}  # param-required: test_param_rules.test_required_fields

@@ -1,0 +1,92 @@
+"""`skill-designer export SKILL -o PACKAGE.zip`: a checked, reproducible package for devices and fleets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from designer.commands.common import model_library
+from designer.core.package import ExportError, PackageError, export_package
+from designer.core.package.export import DEFAULT_RUNTIME_IMAGE, parse_defaults
+from designer.core.skill import SkillFileError, load_skill
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="write a skill package (.zip) for devices",
+        description="Validate a skill for its target device and write a package: the skill, its models, "
+        "the gRPC contract, and IoT Edge, Kubernetes and KAN manifests. Secrets are moved out to "
+        "environment variables. Exit status: 0 written, 1 the skill has errors, 2 bad input.",
+    )
+    parser.add_argument("skill", metavar="SKILL_FILE", help="a *.skill.json file")
+    parser.add_argument("-o", "--output", required=True, metavar="PACKAGE.zip", help="package to write")
+    parser.add_argument(
+        "--runtime-image",
+        default=DEFAULT_RUNTIME_IMAGE,
+        metavar="IMAGE",
+        help=f"skill runtime container image in the manifests (default {DEFAULT_RUNTIME_IMAGE})",
+    )
+    parser.add_argument(
+        "--default", action="append", default=[], metavar="NAME=VALUE", help="default for a $param(NAME)"
+    )
+    parser.add_argument("--force", action="store_true", help="overwrite an existing package")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    if out.exists() and not args.force:
+        print(f"error: {out} exists; pass --force to overwrite it", file=sys.stderr)
+        return 2
+    if out.resolve() == Path(args.skill).resolve():
+        print(f"error: {out} is the skill file itself", file=sys.stderr)
+        return 2
+    try:
+        skill = load_skill(args.skill)
+        defaults = parse_defaults(args.default)
+    except SkillFileError as exc:
+        print(f"error: {exc.located()}", file=sys.stderr)
+        return 2
+    except ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        report = export_package(
+            skill,
+            args.skill,
+            out,
+            library=model_library(),
+            runtime_image=args.runtime_image,
+            defaults=defaults,
+        )
+    except ExportError as exc:
+        if exc.problems:
+            for problem in exc.problems:
+                print(
+                    f"{args.skill}: {problem.located()}: error {problem.code}: {problem.message}",
+                    file=sys.stderr,
+                )
+            print(f"error: {args.skill}: not exported: fix the errors above", file=sys.stderr)
+            return 1
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except PackageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return 0
+    for line in report.warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    for note in report.kan_notes:
+        print(f"note: deploy/kan/skill.yaml: {note}", file=sys.stderr)
+    print(
+        f"wrote {out} ({report.size / 1e6:.1f} MB, {len(report.files)} files, sha256 {report.sha256[:16]}...)"
+    )
+    if report.required_env:
+        print(f"the device must set: {', '.join(report.required_env)}")
+    return 0

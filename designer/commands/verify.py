@@ -1,0 +1,47 @@
+"""`skill-designer verify PACKAGE.zip`: the manifest and every file's checksum."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from designer.core.package import PackageError, verify_package
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "verify",
+        help="check a skill package",
+        description="Check a package's manifest, its entries (no paths outside the package, no links, sizes "
+        "within limits) and every file's SHA-256. Exit status: 0 intact, 1 refused.",
+    )
+    parser.add_argument("package", metavar="PACKAGE.zip")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        manifest = verify_package(args.package)
+    except PackageError as exc:
+        if args.json:
+            print(json.dumps({"package": args.package, "ok": False, "error": str(exc)}, indent=2))
+        else:
+            print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({"package": args.package, "ok": True, "manifest": manifest.model_dump()}, indent=2))
+        return 0
+    s = manifest.skill
+    print(
+        f"{args.package}: intact: {s.name} ({s.id} {s.version}), {len(manifest.files)} files checked, "
+        f"made by Skill Designer {manifest.designer_version} at {manifest.created_at}"
+    )
+    print(f"  acceleration: {manifest.acceleration} ({', '.join(manifest.execution_providers)})")
+    for name, param in manifest.params.items():
+        default = param.default if param.default is not None else "(required)"
+        print(f"  parameter {name}: --param {name}=VALUE or ${param.env}; default {default}")
+    for name, env in manifest.env.items():
+        print(f"  environment {name}: {env.description} of node {env.node} ({env.used_by})")
+    return 0

@@ -1,0 +1,201 @@
+"""Moving secrets out of a skill before it is packaged.
+
+A package is copied to registries, fleets and support tickets: it must hold no secret.
+Every value a secret could hide in is replaced by an ``${ENV_NAME}`` reference that the
+device fills from its environment: fields the catalog marks secret (``deploy_field(secret=True)``),
+connection strings (``AccountKey=``, ``SharedAccessKey=`` ...), SAS tokens (a query with
+``sig=``), credentials inside URLs (``user:password@``) and secret query keys
+(``password=``, ``token=`` ...), and gRPC container environment variables whose name says
+secret. The caller hears about each one moved.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from designer.core.skill.catalog import get_spec
+from designer.core.skill.document import Skill
+from designer.core.skill.fields import PLACEHOLDER_RE
+
+ENV_REF_RE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
+CONNECTION_STRING_RE = re.compile(
+    r"(?i)(^|;)\s*(AccountKey|SharedAccessKey|SharedAccessSignature|SharedAccessKeyName|Password|Pwd|"
+    r"ClientSecret)\s*="
+)
+URL_USERINFO_RE = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#]*)@(?P<rest>.*)$")
+SECRET_QUERY_KEYS = {
+    "password",
+    "passwd",
+    "pwd",
+    "pass",
+    "token",
+    "access_token",
+    "auth",
+    "authorization",
+    "key",
+    "api_key",
+    "apikey",
+    "secret",
+    "client_secret",
+    "sig",
+    "signature",
+    "sas",
+    "credential",
+}
+SECRET_ENV_NAME_RE = re.compile(
+    r"(?i)(PASSWORD|PASSWD|SECRET|TOKEN|(^|_)KEY($|_)|CONNECTION_?STRING|SAS|"
+    r"CREDENTIAL|APIKEY)"
+)
+
+
+@dataclass(frozen=True)
+class MovedSecret:
+    """One secret replaced by ``${env}``: where it was and what it was."""
+
+    env: str
+    node: str
+    param: str
+    what: str
+    used_by: str = "runtime"
+
+    def warning(self) -> str:
+        return f"node {self.node}, {self.param}: {self.what} moved out of the package to ${{{self.env}}}"
+
+
+def env_name(*parts: str) -> str:
+    """An environment variable name from node / parameter names: upper case, '_' for the rest."""
+    name = re.sub(r"[^A-Za-z0-9]+", "_", "_".join(p for p in parts if p)).strip("_").upper()
+    return name if name and not name[0].isdigit() else f"S_{name}"
+
+
+def _is_reference(value: str) -> bool:
+    """Already a per-deployment value: nothing secret is written."""
+    stripped = value.strip()
+    return bool(PLACEHOLDER_RE.fullmatch(stripped) or ENV_REF_RE.fullmatch(stripped))
+
+
+class _Mover:
+    def __init__(self) -> None:
+        self.moved: list[MovedSecret] = []
+        self.used: set[str] = set()
+
+    def take(self, base: str, node: str, param: str, what: str, used_by: str) -> str:
+        name, n = base, 2
+        while name in self.used:
+            name, n = f"{base}_{n}", n + 1
+        self.used.add(name)
+        self.moved.append(MovedSecret(name, node, param, what, used_by))
+        return f"${{{name}}}"
+
+    def scrub(self, value: str, base: str, node: str, param: str, used_by: str) -> str:
+        """A string with every secret part replaced by a reference."""
+        if not value or _is_reference(value):
+            return value
+        if CONNECTION_STRING_RE.search(value):
+            return self.take(base, node, param, "a connection string", used_by)
+        match = URL_USERINFO_RE.match(value)
+        if match and match["userinfo"]:
+            user, sep, password = match["userinfo"].partition(":")
+            userinfo = (
+                user
+                if _is_reference(user) or not user
+                else self.take(f"{base}_USER", node, param, "the user name in a URL", used_by)
+            )
+            if sep:
+                userinfo += ":" + (
+                    password
+                    if _is_reference(password) or not password
+                    else self.take(f"{base}_PASSWORD", node, param, "the password in a URL", used_by)
+                )
+            value = f"{match['scheme']}{userinfo}@{match['rest']}"
+        if "?" in value and "://" in value:
+            head, _, tail = value.partition("?")
+            query, hash_sep, fragment = tail.partition("#")
+            pairs = parse_qsl(query, keep_blank_values=True)
+            if any(k.lower() == "sig" for k, _ in pairs):
+                query = self.take(f"{base}_SAS", node, param, "a SAS token", used_by)
+            else:
+                parts = []
+                for item in query.split("&"):
+                    key, eq, val = item.partition("=")
+                    if eq and val and key.lower() in SECRET_QUERY_KEYS and not _is_reference(val):
+                        val = self.take(env_name(base, key), node, param, f"the {key!r} in a URL", used_by)
+                    parts.append(f"{key}{eq}{val}")
+                query = "&".join(parts)
+            value = f"{head}?{query}{hash_sep}{fragment}"
+        return value
+
+
+def _scrub_nested(mover: _Mover, value: Any, base: str, node: str, param: str, used_by: str) -> Any:
+    if isinstance(value, str):
+        return mover.scrub(value, base, node, param, used_by)
+    if isinstance(value, list):
+        return [_scrub_nested(mover, v, base, node, param, used_by) for v in value]
+    if isinstance(value, dict):
+        return {
+            k: _scrub_nested(mover, v, env_name(base, str(k)), node, param, used_by) for k, v in value.items()
+        }
+    return value
+
+
+def move_secrets(skill: Skill) -> tuple[Skill, list[MovedSecret]]:
+    """A copy of the skill without secrets, and the list of what moved where."""
+    mover = _Mover()
+    nodes = []
+    for node in sorted(skill.nodes, key=lambda n: n.id):
+        spec = get_spec(node.type)
+        fields = spec.params.model_fields if spec else {}
+        params = dict(node.params)
+        for name in sorted(params):
+            value = params[name]
+            base = env_name(node.id, name)
+            extra = fields[name].json_schema_extra if name in fields else None
+            secret = isinstance(extra, dict) and extra.get("secret")
+            if secret and isinstance(value, str) and value and not _is_reference(value):
+                title = fields[name].title or name
+                params[name] = mover.take(base, node.id, name, f"the {title.lower()}", "runtime")
+            elif (
+                spec is not None
+                and spec.kind == "grpc-container"
+                and name == "env"
+                and isinstance(value, list)
+            ):
+                params[name] = _container_env(mover, node.id, params.get("container_name", node.id), value)
+            else:
+                params[name] = _scrub_nested(mover, value, base, node.id, name, "runtime")
+        nodes.append(node.model_copy(update={"params": params}))
+    order = {n.id: i for i, n in enumerate(skill.nodes)}
+    nodes.sort(key=lambda n: order[n.id])
+    return skill.model_copy(update={"nodes": nodes}), mover.moved
+
+
+def _container_env(mover: _Mover, node_id: str, container: Any, rows: list) -> list:
+    """Environment rows of a gRPC container: secret-named values and secret parts move out."""
+    used_by = f"container:{container}"
+    out = []
+    for row in rows:
+        if not isinstance(row, dict) or not isinstance(row.get("value"), str):
+            out.append(row)
+            continue
+        name, value = str(row.get("name", "")), row["value"]
+        base = env_name(str(container), name)
+        if value and not _is_reference(value) and SECRET_ENV_NAME_RE.search(name):
+            value = mover.take(base, node_id, f"env {name}", f"environment variable {name}", used_by)
+        else:
+            value = mover.scrub(value, base, node_id, f"env {name}", used_by)
+        out.append({**row, "value": value})
+    return out
+
+
+def fill_env_references(value: Any, environ: dict[str, str], names: set[str]) -> Any:
+    """Replace ``${NAME}`` for the given names (strings, lists, dicts, recursively)."""
+    if isinstance(value, str):
+        return ENV_REF_RE.sub(lambda m: environ[m[1]] if m[1] in names else m[0], value)
+    if isinstance(value, list):
+        return [fill_env_references(v, environ, names) for v in value]
+    if isinstance(value, dict):
+        return {k: fill_env_references(v, environ, names) for k, v in value.items()}
+    return value
