@@ -117,7 +117,7 @@ def detections_of(frame: Frame) -> list[tuple[str, float, tuple[float, float, fl
 
 def params(**changes: object) -> ModelParams:
     """The node's parameters on the bundled model: the catalog's defaults but for ``changes``."""
-    return params(**changes)
+    return ModelParams(model_path=str(MODEL), labels_path=str(LABELS), **changes)  # type: ignore[arg-type]
 
 
 @pytest.fixture
