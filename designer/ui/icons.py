@@ -226,7 +226,34 @@ def _frame(p: QPainter) -> None:
         _poly(p, a, b, c, closed=False)
 
 
+def _save(p: QPainter) -> None:
+    _poly(p, (4, 4), (17, 4), (20, 7), (20, 20), (4, 20))
+    p.drawRect(QRectF(8, 4, 7, 5))
+    p.drawRect(QRectF(7.5, 13, 9, 7))
+
+
+def _undo(p: QPainter) -> None:
+    path = QPainterPath()
+    path.moveTo(5, 10)
+    path.lineTo(15, 10)
+    path.arcTo(QRectF(10, 10, 10, 9), 90, -180)
+    path.lineTo(9, 19)
+    p.drawPath(path)
+    _poly(p, (9, 6), (5, 10), (9, 14), closed=False)
+
+
+def _redo(p: QPainter) -> None:
+    p.save()
+    p.translate(24, 0)
+    p.scale(-1, 1)
+    _undo(p)
+    p.restore()
+
+
 GLYPHS: dict[str, Glyph] = {
+    "save": _save,
+    "undo": _undo,
+    "redo": _redo,
     "camera": _camera,
     "model": _model,
     "filter": _filter,

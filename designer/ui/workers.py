@@ -67,19 +67,24 @@ class _Runnable(QRunnable):
         self.task, self.fn, self.args, self.kwargs = task, fn, args, kwargs
 
     def run(self) -> None:
-        task = self.task
         try:
             result = self.fn(*self.args, **self.kwargs)
         except Cancelled:
-            task._outcome.emit("cancelled", None)
+            self._report("cancelled", None)
         except Exception as exc:  # any failure of user-facing work becomes a message
-            if task.is_cancelled():
-                task._outcome.emit("cancelled", None)
+            if self.task.is_cancelled():
+                self._report("cancelled", None)
             else:
                 traceback.print_exc()
-                task._outcome.emit("failed", str(exc) or type(exc).__name__)
+                self._report("failed", str(exc) or type(exc).__name__)
         else:
-            task._outcome.emit("cancelled" if task.is_cancelled() else "done", result)
+            self._report("cancelled" if self.task.is_cancelled() else "done", result)
+
+    def _report(self, kind: str, value: object) -> None:
+        try:
+            self.task._outcome.emit(kind, value)
+        except RuntimeError:
+            pass  # the task's owner (a closed dialog, say) is gone: nobody is waiting
 
 
 def _accepts(fn: Callable[..., Any], name: str) -> bool:

@@ -1,0 +1,107 @@
+"""`skill-designer` with no command: checks the machine can show a window, then opens the designer.
+
+What the designer cannot do without (a display, a Qt system library) is said
+in one line, with the Debian package to install, instead of a traceback or
+Qt's abort. Heavy parts (the engine, onnxruntime, grpc) load only when used.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+HEADLESS_HINT = "`skill-designer run SKILL_FILE` runs skills without a display"
+
+# Shared libraries Qt needs that minimal Linux installs lack, with the Debian package holding each.
+DEBIAN_PACKAGES = {
+    "libxcb-icccm.so.4": "libxcb-icccm4",
+    "libxcb-keysyms.so.1": "libxcb-keysyms1",
+    "libxcb-cursor.so.0": "libxcb-cursor0",
+    "libxcb-image.so.0": "libxcb-image0",
+    "libxcb-render-util.so.0": "libxcb-render-util0",
+    "libxcb-shape.so.0": "libxcb-shape0",
+    "libxcb-randr.so.0": "libxcb-randr0",
+    "libxcb-xkb.so.1": "libxcb-xkb1",
+    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+    "libxkbcommon.so.0": "libxkbcommon0",
+    "libEGL.so.1": "libegl1",
+    "libGL.so.1": "libgl1",
+    "libOpenGL.so.0": "libopengl0",
+    "libfontconfig.so.1": "libfontconfig1",
+    "libdbus-1.so.3": "libdbus-1-3",
+    "libglib-2.0.so.0": "libglib2.0-0",
+    "libX11-xcb.so.1": "libx11-xcb1",
+}
+
+
+def _package(library: str) -> str:
+    return DEBIAN_PACKAGES.get(library, re.sub(r"\.so\.(\d+)$", r"\1", library).lower())
+
+
+def _missing_libraries(binary: Path) -> list[str]:
+    ldd = shutil.which("ldd")
+    if ldd is None or not binary.exists():
+        return []
+    try:
+        out = subprocess.run([ldd, str(binary)], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return sorted({m.group(1) for m in re.finditer(r"^\s*(\S+) => not found", out, re.MULTILINE)})
+
+
+def startup_problem() -> str | None:
+    """Why the designer cannot open a window here, in one line; None when it can."""
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if sys.platform.startswith("linux") and not platform:
+        if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+            return f"no display: neither DISPLAY nor WAYLAND_DISPLAY is set; {HEADLESS_HINT}"
+    try:
+        import PySide6
+        from PySide6 import QtWidgets  # noqa: F401  (loads Qt's own libraries)
+    except ImportError as exc:
+        found = re.search(r"(lib[\w.+-]+\.so[.\d]*)", str(exc))
+        if found:
+            return (
+                f"Qt cannot load {found.group(1)}: install the Debian package {_package(found.group(1))} "
+                f"(apt-get install {_package(found.group(1))}); {HEADLESS_HINT}"
+            )
+        return f"Qt for Python (PySide6) cannot be imported: {exc}; {HEADLESS_HINT}"
+    if sys.platform.startswith("linux") and platform in ("", "xcb") and os.environ.get("DISPLAY"):
+        plugin = Path(PySide6.__file__).parent / "Qt" / "plugins" / "platforms" / "libqxcb.so"
+        missing = _missing_libraries(plugin)
+        if missing:
+            packages = " ".join(dict.fromkeys(_package(lib) for lib in missing))
+            return (
+                f"Qt's X11 support needs {', '.join(missing)}: apt-get install {packages}; {HEADLESS_HINT}"
+            )
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Open the designer on ``argv[0]`` if given, else the last skill, else the bundled default."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    problem = startup_problem()
+    if problem:
+        print(f"skill-designer: {problem}", file=sys.stderr)
+        return 2
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from designer.ui.style import apply_style
+    from designer.ui.window import MainWindow
+
+    app = QApplication.instance() or QApplication([sys.argv[0], *args])
+    app.setApplicationName("Skill Designer")
+    app.setOrganizationName("skill-designer")
+    apply_style(app)
+    path = Path(args[0]) if args else None
+    window = MainWindow(path)
+    window.show()
+    QTimer.singleShot(0, window.offer_recovery)
+    if os.environ.get("SKILL_DESIGNER_STARTUP_PROBE"):  # bench/ui_bench.py: quit once shown
+        QTimer.singleShot(0, lambda: (print("window-shown", flush=True), app.quit()))
+    return app.exec()

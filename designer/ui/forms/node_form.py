@@ -1,0 +1,283 @@
+"""The properties form of one node, generated from its parameter model.
+
+Titles and help come from the field metadata; the validator's messages are
+shown under the field they concern. Each edit is one undo step on the canvas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from designer.core.skill import Problem, Skill, get_spec
+from designer.ui.forms.fields import Editor, editor_for
+from designer.ui.icons import node_icon
+from designer.ui.workers import submit
+
+
+def model_line(entry: Any) -> str:
+    """One line about a library model: type, labels, layout and measured cost."""
+    labels = entry.labels
+    shown = ", ".join(labels[:4]) + (f" … ({len(labels)})" if len(labels) > 4 else "")
+    cost = f"{entry.inference_ms:.1f} ms" if entry.inference_ms is not None else "cost not measured"
+    return f"{entry.type} · {entry.info.layout.kind} · {shown or 'no labels'} · {cost}"
+
+
+class ModelPicker(Editor):
+    """A model from the library, with what it is; "Add external model…" right here."""
+
+    def __init__(self, library: Callable[[], Any], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.library = library
+        column = QVBoxLayout()
+        column.setSpacing(2)
+        self._layout.addLayout(column)
+        row = QHBoxLayout()
+        self.combo = QComboBox(self)
+        self.combo.setMinimumContentsLength(12)
+        self.combo.addItem("(none: name the files below)", "")
+        self.add_button = QPushButton("Add external model…", self)
+        row.addWidget(self.combo, 1)
+        row.addWidget(self.add_button)
+        self.summary = QLabel(self)
+        self.summary.setWordWrap(True)
+        self.summary.setProperty("muted", True)
+        column.addLayout(row)
+        column.addWidget(self.summary)
+        self._entries: dict[str, Any] = {}
+        self._value = ""
+        self.combo.activated.connect(self._chosen)
+        self.add_button.clicked.connect(self._add)
+        self.reload()
+
+    def reload(self) -> None:
+        submit(lambda: self.library().list(), on_done=self._listed, parent=self)
+
+    def _listed(self, entries: list) -> None:
+        self._entries = {e.id: e for e in entries}
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        self.combo.addItem("(none: name the files below)", "")
+        for entry in entries:
+            self.combo.addItem(f"{entry.name}  ({entry.id})", entry.id)
+        self.combo.blockSignals(False)
+        self.set_value(self._value)
+
+    def _chosen(self, _index: int) -> None:
+        self._value = self.combo.currentData() or ""
+        self._describe()
+        self.edited.emit()
+
+    def _add(self) -> None:
+        from designer.ui.library import add_model
+
+        model_id = add_model(self, self.library())
+        if model_id:
+            self._value = model_id
+            self.reload()
+            self.edited.emit()
+
+    def _describe(self) -> None:
+        entry = self._entries.get(self._value)
+        if entry is not None:
+            self.summary.setText(model_line(entry))
+        elif self._value:
+            self.summary.setText(f"'{self._value}' is not in the model library.")
+        else:
+            self.summary.setText("")
+
+    def value(self) -> str:
+        return self._value
+
+    def set_value(self, value: Any) -> None:
+        self._value = value or ""
+        i = self.combo.findData(self._value)
+        if i < 0 and self._value:
+            self.combo.addItem(self._value, self._value)
+            i = self.combo.count() - 1
+        self.combo.setCurrentIndex(max(i, 0))
+        self._describe()
+
+    def focus(self) -> None:
+        self.combo.setFocus()
+
+
+class NodeForm(QWidget):
+    """Name, type and every parameter of one node; problems shown in place."""
+
+    dialog_requested = Signal(str)  # node id: the node has a dialog of its own (gRPC)
+
+    def __init__(
+        self,
+        canvas: Any,
+        node_id: str,
+        skill_dir: Callable[[], Path],
+        library: Callable[[], Any],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.canvas, self.node_id = canvas, node_id
+        node = canvas.skill().node(node_id)
+        self.spec = get_spec(node.type)
+        self.editors: dict[str, Editor] = {}
+        self.messages: dict[str, QLabel] = {}
+
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(10, 10, 10, 10)
+        outer.setSpacing(8)
+        header = QHBoxLayout()
+        badge = QLabel(self)
+        badge.setPixmap(node_icon(self.spec).pixmap(28, 28))
+        title = QLabel(f"<b>{self.spec.title if self.spec else 'Unknown node type'}</b><br/>"
+                       f"<span style='color:gray'>{node.type} · id {node_id}</span>", self)
+        header.addWidget(badge)
+        header.addWidget(title, 1)
+        outer.addLayout(header)
+        if self.spec is not None:
+            about = QLabel(self.spec.description, self)
+            about.setWordWrap(True)
+            about.setProperty("muted", True)
+            outer.addWidget(about)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)  # labels above fields: fits a dock
+        form.setVerticalSpacing(4)
+        self.name_edit = QLineEdit(node.name, self)
+        self.name_edit.editingFinished.connect(self._rename)
+        form.addRow("Name", self.name_edit)
+        if self.spec is None:
+            note = QLabel(
+                "This version does not know this node type. Its parameters are kept and saved back unchanged.",
+                self,
+            )
+            note.setWordWrap(True)
+            form.addRow(note)
+        else:
+            for name, info in self.spec.params.model_fields.items():
+                value = node.params.get(name, self.spec.defaults().get(name))
+                editor = ModelPicker(library, self) if name == "model_id" else editor_for(name, info, value, skill_dir)
+                editor.set_value(value)
+                editor.edited.connect(lambda name=name, title=info.title or name: self._edited(name, title))
+                editor.setToolTip(info.description or "")
+                label = QLabel(f"<b>{info.title or name}</b>", self)
+                label.setToolTip(info.description or "")
+                message = QLabel(self)
+                message.setWordWrap(True)
+                message.setProperty("problem", True)
+                message.hide()
+                box = QWidget(self)
+                column = QVBoxLayout(box)
+                column.setContentsMargins(0, 0, 0, 0)
+                column.setSpacing(2)
+                column.addWidget(editor)
+                column.addWidget(message)
+                if info.description and not isinstance(editor, ModelPicker):
+                    help_text = QLabel(info.description, self)
+                    help_text.setWordWrap(True)
+                    help_text.setProperty("muted", True)
+                    column.addWidget(help_text)
+                form.addRow(label, box)
+                self.editors[name], self.messages[name] = editor, message
+        outer.addLayout(form)
+        if self.spec is not None and self.spec.kind.startswith("grpc-"):
+            button = QPushButton("Open gRPC node dialog…", self)
+            button.clicked.connect(lambda: self.dialog_requested.emit(self.node_id))
+            outer.addWidget(button)
+        outer.addStretch()
+
+    def _rename(self) -> None:
+        name = self.name_edit.text().strip()
+        if name:
+            self.canvas.rename_node(self.node_id, name)
+
+    def _edited(self, name: str, title: str) -> None:
+        node = self.canvas.skill().node(self.node_id)
+        if node is None:
+            return
+        params = dict(node.params)
+        params[name] = self.editors[name].value()
+        self.canvas.set_node_params(self.node_id, params, label=f"Change {title}")
+
+    def refresh(self, skill: Skill, problems: list[Problem]) -> None:
+        """Show the node's current values (after undo, say) and its problems, without emitting edits."""
+        node = skill.node(self.node_id)
+        if node is None:
+            return
+        if not self.name_edit.hasFocus():
+            self.name_edit.setText(node.name)
+        for name, editor in self.editors.items():
+            if name in node.params:
+                editor.set_value(node.params[name])
+        mine = {p.param: p for p in problems if p.node_id == self.node_id and p.param}
+        for name, label in self.messages.items():
+            problem = mine.get(name)
+            label.setVisible(problem is not None)
+            if problem is not None:
+                colour = "#d64545" if problem.is_error else "#b7860b"
+                label.setText(f"<span style='color:{colour}'>{problem.message}</span>")
+            self.editors[name].setProperty("invalid", problem is not None and problem.is_error)
+
+    def focus_param(self, name: str | None) -> None:
+        editor = self.editors.get(name or "")
+        if editor is not None:
+            editor.focus()
+
+
+class PropertiesPanel(QScrollArea):
+    """The properties dock's content: the form of the one selected node, or a hint."""
+
+    dialog_requested = Signal(str)
+
+    def __init__(self, canvas: Any, skill_dir: Callable[[], Path], library: Callable[[], Any], parent=None) -> None:
+        super().__init__(parent)
+        self.canvas, self.skill_dir, self.library = canvas, skill_dir, library
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.form: NodeForm | None = None
+        self._problems: list[Problem] = []
+        self._hint()
+
+    def _hint(self) -> None:
+        hint = QLabel("Select a node to edit its properties.\n\nDrag nodes from the palette, or press Tab on the canvas.")
+        hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        hint.setWordWrap(True)
+        hint.setProperty("muted", True)
+        self.form = None
+        self.setWidget(hint)
+
+    def show_node(self, node_id: str | None) -> None:
+        if node_id is None or self.canvas.skill().node(node_id) is None:
+            self._hint()
+            return
+        if self.form is not None and self.form.node_id == node_id:
+            return
+        self.form = NodeForm(self.canvas, node_id, self.skill_dir, self.library)
+        self.form.dialog_requested.connect(self.dialog_requested)
+        self.form.refresh(self.canvas.skill(), self._problems)
+        self.setWidget(self.form)
+
+    def refresh(self, skill: Skill, problems: list[Problem] | None = None) -> None:
+        if problems is not None:
+            self._problems = problems
+        if self.form is not None:
+            if skill.node(self.form.node_id) is None:
+                self._hint()
+            else:
+                self.form.refresh(skill, self._problems)

@@ -1,0 +1,40 @@
+"""The problems dock: every validation problem, live; a click takes you to the node and field."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem
+
+from designer.core.skill import Problem
+from designer.ui.icons import icon
+
+PROBLEM_ROLE = Qt.ItemDataRole.UserRole
+
+
+class ProblemsList(QTreeWidget):
+    chosen = Signal(object)  # the Problem clicked
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setColumnCount(4)
+        self.setHeaderLabels(["Problem", "Code", "Node", "Parameter"])
+        self.setRootIsDecorated(False)
+        self.setUniformRowHeights(True)
+        self.setAlternatingRowColors(True)
+        header = self.header()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2, 3):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(False)
+        self.itemClicked.connect(lambda item, _col: self.chosen.emit(item.data(0, PROBLEM_ROLE)))
+        self.itemActivated.connect(lambda item, _col: self.chosen.emit(item.data(0, PROBLEM_ROLE)))
+
+    def show_problems(self, problems: list[Problem]) -> None:
+        self.clear()
+        ordered = sorted(problems, key=lambda p: (not p.is_error, p.node_id or "", p.code))
+        for problem in ordered:
+            item = QTreeWidgetItem([problem.message, problem.code, problem.node_id or "skill", problem.param or ""])
+            item.setIcon(0, icon("error" if problem.is_error else "warning"))
+            item.setToolTip(0, problem.message)
+            item.setData(0, PROBLEM_ROLE, problem)
+            self.addTopLevelItem(item)

@@ -1,0 +1,600 @@
+"""The main window: palette, canvas, properties, problems and output docks; menus; files.
+
+Validation runs on a worker after every edit (the newest result wins);
+autosave writes a recovery copy a few seconds after the last edit.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import threading
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QPlainTextEdit,
+    QToolBar,
+    QWidget,
+)
+
+from designer.core.skill import Problem, Skill, dump_skill, load_skill, validate_skill
+from designer.ui.canvas import Canvas
+from designer.ui.document import Document, pending_recoveries
+from designer.ui.forms import PropertiesPanel
+from designer.ui.icons import icon
+from designer.ui.palette import Palette, QuickAdd
+from designer.ui.problems import ProblemsList
+from designer.ui.workers import submit
+
+APP_NAME = "Skill Designer"
+SKILL_FILTER = "Skills (*.skill.json);;All files (*)"
+KAN_FILTER = "KAN Skill resources (*.yaml *.yml *.json);;All files (*)"
+AUTOSAVE_MS = 3000
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "resources" / "samples"
+DEFAULT_SKILL = SAMPLES_DIR / "default.skill.json"
+
+
+def _has_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None and importlib.import_module(name) is not None
+    except ImportError:
+        return False
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, path: Path | None = None, *, restore_state: bool = True) -> None:
+        super().__init__()
+        self.setObjectName("MainWindow")
+        self.setWindowIcon(icon("model", "#3b78d8"))
+        self.document = Document()
+        self._library: Any = None
+        self._library_lock = threading.Lock()
+        self._problems: list[Problem] = []
+        self._validation_round = 0
+        self._menus: dict[str, QMenu] = {}
+        for title in ("&File", "&Edit", "&View", "&Run", "&Help"):
+            self.menu(title)
+        self.preview: Any = None
+
+        self.canvas = Canvas(self)
+        self.setCentralWidget(self.canvas)
+        self.toolbar = QToolBar("Main", self)
+        self.toolbar.setObjectName("MainToolbar")
+        self.toolbar.setMovable(False)
+        self.addToolBar(self.toolbar)
+
+        self.palette = Palette(self)
+        self.properties = PropertiesPanel(self.canvas, self.document.skill_dir, self.library, self)
+        self.problems = ProblemsList(self)
+        self.output = QPlainTextEdit(self)
+        self.output.setReadOnly(True)
+        self.output.setMaximumBlockCount(5000)
+        self.quick_add = QuickAdd(self)
+
+        self.palette_dock = self._dock("Nodes", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.properties_dock = self._dock("Properties", self.properties, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.problems_dock = self._dock("Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.output_dock = self._dock("Output", self.output, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.problems_dock, self.output_dock)
+        self.problems_dock.raise_()
+        self.resizeDocks([self.palette_dock, self.properties_dock], [280, 360], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.problems_dock], [170], Qt.Orientation.Vertical)
+
+        self.problem_count = QLabel(self)
+        self.statusBar().addPermanentWidget(self.problem_count)
+
+        self._autosave = QTimer(self, singleShot=True, interval=AUTOSAVE_MS)
+        self._autosave.timeout.connect(self._write_recovery)
+
+        self._build_actions()
+        self._wire()
+        self._optional_parts()
+        if restore_state:
+            self._restore_geometry()
+        self._open_initial(path)
+
+    # -- the contract other parts of the designer use ------------------------------------------
+
+    def menu(self, title: str) -> QMenu:
+        if title not in self._menus:
+            self._menus[title] = self.menuBar().addMenu(title)
+        return self._menus[title]
+
+    def show_status(self, text: str, timeout_ms: int = 5000) -> None:
+        self.statusBar().showMessage(text, timeout_ms)
+
+    def status_widgets_area(self, widget: QWidget) -> None:
+        self.statusBar().addPermanentWidget(widget)
+
+    def add_dock(self, dock: QDockWidget, area: Qt.DockWidgetArea) -> None:
+        if not dock.objectName():
+            dock.setObjectName(f"{dock.windowTitle()}Dock")
+        self.addDockWidget(area, dock)
+        self.menu("&View").addAction(dock.toggleViewAction())
+
+    def reveal_problems(self) -> None:
+        self.problems_dock.show()
+        self.problems_dock.raise_()
+
+    def library(self) -> Any:
+        """The user's model library, opened on first use (it imports numpy and the Azure SDK)."""
+        with self._library_lock:  # asked for from workers too
+            if self._library is None:
+                from designer.commands.common import model_library
+
+                self._library = model_library()
+            return self._library
+
+    def log(self, text: str) -> None:
+        self.output.appendPlainText(text)
+
+    def set_skill(self, skill: Skill, path: Path | None = None) -> None:
+        """Replace the open document (after asking about unsaved changes, done by the caller)."""
+        self.document.discard_recovery()
+        self.document = Document(path)
+        self.properties.skill_dir = self.document.skill_dir
+        self.canvas.load_skill(skill)
+        self.canvas.undo_stack().setClean()
+        if path is None:
+            self.canvas.undo_stack().resetClean()  # a new or sample skill counts as unsaved
+        self._update_title()
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"{title}Dock")
+        dock.setWidget(widget)
+        self.add_dock(dock, area)
+        return dock
+
+    def _action(self, text: str, slot, shortcut=None, icon_name: str | None = None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
+        if icon_name:
+            action.setIcon(icon(icon_name))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(lambda _checked=False: slot())
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        K = QKeySequence.StandardKey
+        stack = self.canvas.undo_stack()
+        file = self.menu("&File")
+        self.new_action = self._action("&New skill…", self.new_skill, K.New, "add")
+        self.open_action = self._action("&Open…", self.open_dialog, K.Open, "folder")
+        self.save_action = self._action("&Save", self.save, K.Save, "save")
+        self.save_as_action = self._action("Save &As…", self.save_as, K.SaveAs)
+        file.addActions([self.new_action, self.open_action])
+        self.recent_menu = file.addMenu("Open &Recent")
+        self.samples_menu = file.addMenu("Sa&mples")
+        for sample in sorted(SAMPLES_DIR.glob("*.skill.json")):
+            self.samples_menu.addAction(
+                sample.name.removesuffix(".skill.json"), lambda path=sample: self.open_sample(path)
+            )
+        file.addSeparator()
+        file.addActions([self.save_action, self.save_as_action])
+        file.addSeparator()
+        file.addAction(self._action("&Import POSS/KAN skill…", self.import_kan))
+        file.addAction(self._action("&Export POSS/KAN skill…", self.export_kan))
+        self.package_menu_anchor = file.addSeparator()
+        file.addAction(self._action("&Quit", self.close, K.Quit))
+
+        edit = self.menu("&Edit")
+        self.undo_action = stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcuts([QKeySequence(K.Undo)])
+        self.undo_action.setIcon(icon("undo"))
+        self.redo_action = stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence(K.Redo)])
+        edit.addActions([self.undo_action, self.redo_action])
+        edit.addSeparator()
+        edit.addAction(self._action("Cu&t", self.canvas.cut, K.Cut))
+        edit.addAction(self._action("&Copy", self.canvas.copy, K.Copy))
+        edit.addAction(self._action("&Paste", self.canvas.paste, K.Paste))
+        edit.addAction(self._action("&Duplicate", self.canvas.duplicate, "Ctrl+D"))
+        edit.addAction(self._action("De&lete", self.canvas.delete_selected, [QKeySequence(K.Delete), QKeySequence("Backspace")]))
+        edit.addAction(self._action("Select &All", self.canvas.select_all, K.SelectAll))
+        edit.addSeparator()
+        self.add_node_action = self._action("Add &node…", self.show_quick_add, "Tab")
+        self.add_node_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        edit.addAction(self.add_node_action)
+        edit.addAction(self._action("Skill &settings…", self.edit_settings, "Ctrl+,"))
+
+        view = self.menu("&View")
+        self.frame_action = self._action("&Frame all", self.canvas.frame_all, "F", "frame")
+        self.layout_action = self._action("&Auto-layout", self.canvas.auto_layout, "Ctrl+L", "layout")
+        view.insertActions(view.actions()[0] if view.actions() else None, [self.frame_action, self.layout_action])
+        view.insertSeparator(view.actions()[2])
+        help_menu = self.menu("&Help")
+        help_menu.addAction(self._action("&About Skill Designer", self.about))
+
+        for action in (self.new_action, self.open_action, self.save_action):
+            self.toolbar.addAction(action)
+        self.toolbar.addSeparator()
+        self.redo_action.setIcon(icon("redo"))
+        self.toolbar.addActions([self.undo_action, self.redo_action])
+        self.toolbar.addSeparator()
+        self.toolbar.addActions([self.layout_action, self.frame_action])
+        self.toolbar.addSeparator()
+        self._refresh_recent()
+
+    def _wire(self) -> None:
+        self.canvas.skill_changed.connect(self._on_skill_changed)
+        self.canvas.selection_changed.connect(self._on_selection)
+        self.canvas.message.connect(lambda text: self.show_status(text, 8000))
+        self.canvas.node_activated.connect(self._on_node_activated)
+        self.canvas.node_added.connect(self._on_node_added)
+        self.canvas.quick_add_requested.connect(self.show_quick_add)
+        self.canvas.undo_stack().cleanChanged.connect(self._update_title)
+        self.palette.chosen.connect(lambda type_id: self.canvas.add_node(type_id))
+        self.quick_add.chosen.connect(lambda type_id: self.canvas.add_node(type_id))
+        self.problems.chosen.connect(self.go_to_problem)
+        self.properties.dialog_requested.connect(self._on_node_activated)
+
+    def _optional_parts(self) -> None:
+        """Parts built beside the window: each installs its docks and actions when present."""
+        if _has_module("designer.ui.library"):
+            from designer.ui.library import ModelLibraryWidget
+
+            self.library_dock = QDockWidget("Models", self)
+            self.library_dock.setObjectName("ModelsDock")
+            self.library_dock.setWidget(ModelLibraryWidget(self.library, self))
+            self.add_dock(self.library_dock, Qt.DockWidgetArea.RightDockWidgetArea)
+            self.tabifyDockWidget(self.properties_dock, self.library_dock)
+            self.properties_dock.raise_()
+        if _has_module("designer.ui.preview") and hasattr(importlib.import_module("designer.ui.preview"), "install_preview"):
+            from designer.ui.preview import install_preview
+
+            self.preview = install_preview(self)
+        if _has_module("designer.ui.dialogs.package"):
+            self._add_package_actions()
+
+    # -- state --------------------------------------------------------------------------------
+
+    def _settings(self) -> QSettings:
+        return QSettings("skill-designer", "designer")
+
+    def _restore_geometry(self) -> None:
+        settings = self._settings()
+        geometry, state = settings.value("geometry"), settings.value("state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1440, 900)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+
+    def _save_geometry(self) -> None:
+        settings = self._settings()
+        settings.setValue("geometry", self.saveGeometry())
+        settings.setValue("state", self.saveState())
+
+    def _recent(self) -> list[str]:
+        value = self._settings().value("recent", [])
+        return [v for v in (value if isinstance(value, list) else [value]) if v]
+
+    def _remember(self, path: Path) -> None:
+        recent = [str(path.resolve())] + [p for p in self._recent() if p != str(path.resolve())]
+        settings = self._settings()
+        settings.setValue("recent", recent[:10])
+        settings.setValue("last", str(path.resolve()))
+        self._refresh_recent()
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        for entry in self._recent():
+            self.recent_menu.addAction(entry, lambda path=entry: self.open_file(Path(path)))
+        self.recent_menu.setEnabled(bool(self._recent()))
+
+    def _open_initial(self, path: Path | None) -> None:
+        if path is None:
+            last = self._settings().value("last", "")
+            path = Path(last) if last and Path(last).is_file() else None
+        try:
+            if path is not None:
+                self.set_skill(load_skill(path), path)
+                return
+        except Exception as exc:
+            self.log(f"Could not open {path}: {exc}")
+        self.open_sample(DEFAULT_SKILL)
+
+    def offer_recovery(self) -> None:
+        """After a crash: offer each recovery copy left on disk (called once the window shows)."""
+        for recovery in pending_recoveries():
+            where = str(recovery.original) if recovery.original else "an unsaved skill"
+            answer = QMessageBox.question(
+                self,
+                "Restore unsaved work?",
+                f"Skill Designer did not close cleanly. Restore the changes to {where} that were "
+                "not saved?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard,
+                QMessageBox.StandardButton.Yes,
+            )
+            if answer == QMessageBox.StandardButton.Yes:
+                try:
+                    skill = recovery.load()
+                except Exception as exc:
+                    self.log(f"The recovery copy {recovery.file} could not be read: {exc}")
+                    recovery.discard()
+                    continue
+                recovery.discard()
+                self.set_skill(skill, recovery.original)
+                self.canvas.undo_stack().resetClean()
+                self._update_title()
+                self.show_status("Restored unsaved work; save it to keep it.")
+                return
+            recovery.discard()
+
+    # -- reacting to edits -------------------------------------------------------------------------
+
+    def _on_skill_changed(self, skill: Skill) -> None:
+        self._validation_round += 1
+        round_ = self._validation_round
+        library = self._library
+        submit(
+            lambda: validate_skill(skill, library),
+            on_done=lambda problems: self._validated(round_, problems),
+            on_error=lambda message: self.log(f"Validation failed: {message}"),
+            parent=self,
+        )
+        self.properties.refresh(skill)
+        if not self.canvas.undo_stack().isClean():
+            self._autosave.start()
+        self._update_title()
+
+    def _validated(self, round_: int, problems: list[Problem]) -> None:
+        if round_ != self._validation_round:
+            return  # an older skill's result: a newer one is on its way
+        self._problems = problems
+        self.problems.show_problems(problems)
+        self.canvas.show_problems(problems)
+        self.properties.refresh(self.canvas.skill(), problems)
+        errors = sum(p.is_error for p in problems)
+        warnings = len(problems) - errors
+        self.problem_count.setText(
+            "  No problems  " if not problems else f"  {errors} error(s), {warnings} warning(s)  "
+        )
+        self.problems_dock.setWindowTitle(f"Problems ({len(problems)})" if problems else "Problems")
+
+    def current_problems(self) -> list[Problem]:
+        return list(self._problems)
+
+    def _on_selection(self, node_ids: list[str]) -> None:
+        self.properties.show_node(node_ids[0] if len(node_ids) == 1 else None)
+        if len(node_ids) == 1:
+            self.properties_dock.raise_()
+
+    def _on_node_added(self, node_id: str) -> None:
+        node = self.canvas.skill().node(node_id)
+        if node is not None and node.type.startswith("grpc-"):
+            self._edit_grpc(node_id, created=True)
+
+    def _on_node_activated(self, node_id: str) -> None:
+        node = self.canvas.skill().node(node_id)
+        if node is not None and node.type.startswith("grpc-"):
+            self._edit_grpc(node_id)
+        else:
+            self.canvas.select_node(node_id)
+
+    def _edit_grpc(self, node_id: str, created: bool = False) -> None:
+        if not _has_module("designer.ui.dialogs.grpc"):
+            return
+        from designer.ui.dialogs.grpc import edit_grpc_node
+
+        node = self.canvas.skill().node(node_id)
+        result = edit_grpc_node(self, node.type, dict(node.params), self.document.skill_dir())
+        if result is not None:
+            type_id, params = result
+            self.canvas.change_node_type(node_id, type_id, params)
+            self.properties.show_node(None)
+            self.properties.show_node(node_id)
+
+    def go_to_problem(self, problem: Problem) -> None:
+        if problem is None:
+            return
+        if problem.node_id and self.canvas.node(problem.node_id) is not None:
+            self.canvas.select_node(problem.node_id)
+            self.properties.show_node(problem.node_id)
+            self.properties_dock.show()
+            self.properties_dock.raise_()
+            if self.properties.form is not None:
+                self.properties.form.focus_param(problem.param)
+        elif problem.node_id is None:
+            self.edit_settings()
+
+    def show_quick_add(self) -> None:
+        view = self.canvas.graph.viewer()
+        self.quick_add.popup(view.mapToGlobal(view.rect().center()) - self.quick_add.rect().center())
+
+    # -- files ----------------------------------------------------------------------------------
+
+    def _update_title(self, *_: object) -> None:
+        modified = not self.canvas.undo_stack().isClean()
+        self.setWindowModified(modified)
+        name = self.canvas.base.settings.name or "Untitled skill"
+        self.setWindowTitle(f"{self.document.display_name()}[*] — {name} — {APP_NAME}")
+
+    def _write_recovery(self) -> None:
+        if self.canvas.undo_stack().isClean():
+            return
+        text, document = dump_skill(self.canvas.skill()), self.document
+        submit(document.autosave, text, on_error=lambda m: self.log(f"Autosave failed: {m}"), parent=self)
+
+    def maybe_save(self) -> bool:
+        """True when it is fine to drop the open skill (saved, discarded, or nothing to save)."""
+        if self.canvas.undo_stack().isClean():
+            return True
+        answer = QMessageBox.warning(
+            self,
+            APP_NAME,
+            f"{self.document.display_name()} has unsaved changes. Save them?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
+        )
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def new_skill(self) -> None:
+        if not self.maybe_save():
+            return
+        from designer.ui.dialogs.new_skill import NewSkillWizard
+
+        wizard = NewSkillWizard(self, library=self._library)
+        if wizard.exec():
+            self.set_skill(wizard.skill())
+
+    def open_dialog(self) -> None:
+        if not self.maybe_save():
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Open skill", str(self.document.skill_dir()), SKILL_FILTER)
+        if path:
+            self.open_file(Path(path), ask=False)
+
+    def open_file(self, path: Path, ask: bool = True) -> bool:
+        if ask and not self.maybe_save():
+            return False
+        try:
+            skill = load_skill(path)
+        except Exception as exc:
+            QMessageBox.critical(self, "Cannot open skill", str(exc))
+            return False
+        self.set_skill(skill, path)
+        self._remember(path)
+        self.show_status(f"Opened {path}")
+        return True
+
+    def open_sample(self, path: Path) -> None:
+        """A sample opens as a new, unsaved skill, so saving never overwrites the bundled file."""
+        if not self.maybe_save():
+            return
+        skill = load_skill(path)
+        for node in skill.nodes:  # the sample's files stay where they are
+            for key in ("model_path", "labels_path", "source"):
+                value = node.params.get(key)
+                if isinstance(value, str) and value and not value.startswith("$") and (path.parent / value).exists():
+                    node.params[key] = str((path.parent / value).resolve())
+        self.set_skill(skill)
+        self.show_status(f"Sample {path.name} opened as a new skill")
+
+    def save(self) -> bool:
+        if self.document.path is None:
+            return self.save_as()
+        return self._save_to(self.document.path)
+
+    def save_as(self) -> bool:
+        start = str(self.document.path or Path.cwd() / f"{self.canvas.base.settings.name or 'skill'}.skill.json")
+        path, _ = QFileDialog.getSaveFileName(self, "Save skill", start, SKILL_FILTER)
+        if not path:
+            return False
+        if not path.endswith(".skill.json"):
+            path += ".skill.json"
+        return self._save_to(Path(path))
+
+    def _save_to(self, path: Path) -> bool:
+        try:
+            self.document.save(self.canvas.skill(), path)
+        except Exception as exc:
+            QMessageBox.critical(self, "Cannot save skill", f"{path}: {exc}")
+            return False
+        self.properties.skill_dir = self.document.skill_dir
+        self.canvas.undo_stack().setClean()
+        self._remember(path)
+        self._update_title()
+        self.show_status(f"Saved {path}")
+        return True
+
+    def import_kan(self) -> None:
+        if not self.maybe_save():
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Import POSS/KAN skill", str(Path.cwd()), KAN_FILTER)
+        if path:
+            self.import_kan_file(Path(path))
+
+    def import_kan_file(self, path: Path) -> None:
+        from designer.core.skill.kan import KanError, import_kan, load_kan_text
+
+        try:
+            skill, report = import_kan(load_kan_text(path.read_text(encoding="utf-8-sig"), str(path)))
+        except (KanError, OSError, ValueError) as exc:
+            QMessageBox.critical(self, "Cannot import KAN skill", str(exc))
+            return
+        self.set_skill(skill)
+        self._report("Imported POSS/KAN skill", path, report.notes)
+
+    def export_kan(self) -> None:
+        from designer.core.skill.kan import dump_kan, export_kan
+        from designer.core.skill.files import write_atomic
+
+        name = self.canvas.base.settings.name or "skill"
+        path, _ = QFileDialog.getSaveFileName(self, "Export POSS/KAN skill", str(Path.cwd() / f"{name}.yaml"), KAN_FILTER)
+        if not path:
+            return
+        try:
+            resource, report = export_kan(self.canvas.skill())
+            write_atomic(path, dump_kan(resource))
+        except Exception as exc:
+            QMessageBox.critical(self, "Cannot export KAN skill", f"{path}: {exc}")
+            return
+        self._report("Exported POSS/KAN skill", Path(path), report.notes)
+
+    def _report(self, title: str, path: Path, notes: list[str]) -> None:
+        self.log(f"{title}: {path}")
+        for note in notes:
+            self.log(f"  note: {note}")
+        box = QMessageBox(self)
+        box.setWindowTitle(title)
+        box.setIcon(QMessageBox.Icon.Information if not notes else QMessageBox.Icon.Warning)
+        box.setText(f"{title}: {path.name}" + ("" if notes else "\n\nEverything carried over."))
+        if notes:
+            box.setInformativeText(f"{len(notes)} thing(s) did not carry over exactly:")
+            box.setDetailedText("\n".join(f"• {note}" for note in notes))
+        box.exec()
+
+    def _add_package_actions(self) -> None:
+        """File > Export package…: the core exporter, with progress, off the GUI thread."""
+        from designer.ui.dialogs.package import install_package_actions
+
+        install_package_actions(self)
+
+    def edit_settings(self) -> None:
+        if not _has_module("designer.ui.dialogs.settings"):
+            return
+        from designer.ui.dialogs.settings import edit_settings
+
+        settings = edit_settings(self, self.canvas.base.settings)
+        if settings is not None:
+            self.canvas.set_settings(settings)
+
+    def about(self) -> None:
+        from designer import __version__
+
+        QMessageBox.about(
+            self,
+            f"About {APP_NAME}",
+            f"<b>{APP_NAME}</b> {__version__}<br/>Design, preview and ship edge-AI video skills.",
+        )
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.maybe_save():
+            event.ignore()
+            return
+        if self.preview is not None:
+            self.preview.shutdown()
+        self._autosave.stop()
+        self.document.discard_recovery()
+        self._save_geometry()
+        event.accept()
+
