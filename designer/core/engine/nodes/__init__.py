@@ -18,6 +18,11 @@ RUNTIMES = {
     "tracker": "tracker:TrackerRuntime",
     "zone": "zone:ZoneRuntime",
     "insights-log": "insights_log:InsightsLogRuntime",
+    "video-snippet": "video_snippet:VideoSnippetRuntime",
+    "iothub": "iothub:IotHubRuntime",
+    "iotedge": "iotedge:IotEdgeRuntime",
+    "mqtt": "mqtt:MqttRuntime",
+    "http": "http:HttpRuntime",
 }
 
 

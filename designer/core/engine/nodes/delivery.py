@@ -239,6 +239,8 @@ class ExportRuntime(NodeRuntime):
         if self.dry:
             return
         self.connect()
+        if not self.uses_outbox():
+            return
         limit = int(env_number(OUTBOX_LIMIT_ENV, self.outbox_limit))
         folder = self.outbox_folder()
         try:
@@ -257,6 +259,10 @@ class ExportRuntime(NodeRuntime):
             )
         self._thread = threading.Thread(target=self._deliver_loop, name=f"export-{self.node_id}", daemon=True)
         self._thread.start()
+
+    def uses_outbox(self) -> bool:
+        """False for an export that has nothing to deliver (a snippet kept locally)."""
+        return True
 
     def due(self, frame: Frame) -> bool:
         """Gating: objects in the frame, and ``delay_buffer_s`` since the last message."""
@@ -278,12 +284,13 @@ class ExportRuntime(NodeRuntime):
         self.enqueue(payload)
         return None
 
-    def enqueue(self, payload: bytes) -> None:
+    def enqueue(self, payload: bytes, *, count: bool = True, deliver: bool = True) -> None:
         """Count the message, keep it as the last one, and (unless dry) queue it for delivery."""
-        with self._counts_lock:
-            self.messages += 1
-            self.last_message = payload.decode("utf-8", "replace")
-        if self.dry:
+        if count:
+            with self._counts_lock:
+                self.messages += 1
+                self.last_message = payload.decode("utf-8", "replace")
+        if self.dry or not deliver:
             return
         if self.outbox is None:
             raise self.fail("the export is not open: open() must run before frames flow")
