@@ -22,9 +22,23 @@ REPO = Path(__file__).resolve().parents[2]
 def sample_server():
     """`skill-designer serve-sample fake-detection`, asking for JPEG, on a free loopback port."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "designer.cli", "serve-sample", "fake-detection", "--port", "0",
-         "--host", "127.0.0.1", "--image-type", "jpeg"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "designer.cli",
+            "serve-sample",
+            "fake-detection",
+            "--port",
+            "0",
+            "--host",
+            "127.0.0.1",
+            "--image-type",
+            "jpeg",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     line = process.stdout.readline()
     match = re.search(r"connect with 127\.0\.0\.1:(\d+)", line)
@@ -167,7 +181,9 @@ def test_switching_type_keeps_what_was_typed_and_returns_the_chosen_type(qtbot):
 
 
 def test_invalid_fields_show_the_validator_message_and_block_ok(qtbot):
-    dialog = open_dialog(qtbot, CONTAINER, {"container_name": "Counter", "container_image": "x", "port": 7000})
+    dialog = open_dialog(
+        qtbot, CONTAINER, {"container_name": "Counter", "container_image": "x", "port": 7000}
+    )
     row = dialog.container_rows["container_name"]
     assert "not a valid container name" in row.message.text()
     assert not ok_button(dialog).isEnabled()

@@ -117,9 +117,12 @@ def probe(endpoint: str, timeout: float, *, cancelled=None, holder: list | None 
     except ServerUnreachableError as exc:
         detail = exc.detail.lower()
         if "tls" in detail or "ssl" in detail or "handshake failed" in detail:
-            kind, why = "tls", (
-                "the TLS handshake failed: the server does not speak TLS (use host:port without "
-                "grpcs://) or its certificate is not trusted"
+            kind, why = (
+                "tls",
+                (
+                    "the TLS handshake failed: the server does not speak TLS (use host:port without "
+                    "grpcs://) or its certificate is not trusted"
+                ),
             )
         elif "http/2" in detail or "settings frame" in detail:
             kind, why = "not-custom-node", "something answers at this port, but it is not a gRPC server"
@@ -201,17 +204,19 @@ class ConnectionTester(QWidget):
             return
         if PLACEHOLDER_RE.search(endpoint):
             self._show(
-                Probe(endpoint, False, "invalid", "a $param(...) placeholder is filled per device; "
-                      "put a real address here to test it")
+                Probe(
+                    endpoint,
+                    False,
+                    "invalid",
+                    "a $param(...) placeholder is filled per device; put a real address here to test it",
+                )
             )
             return
         self.button.setEnabled(False)
         self.result.setText(f"Connecting to {html.escape(endpoint)} (up to {timeout:g} s)…")
         self.result.setStyleSheet("")
         self.result.show()
-        self._task = workers.submit(
-            probe, endpoint, timeout, holder=self._clients, on_done=self._show
-        )
+        self._task = workers.submit(probe, endpoint, timeout, holder=self._clients, on_done=self._show)
         self._task.failed.connect(self._crashed)
         self._task.finished.connect(self._idle)
 
@@ -505,7 +510,9 @@ class GrpcNodeDialog(QDialog):
     # -- reactions ---------------------------------------------------------------------------
 
     def _type_changed(self) -> None:
-        self.stack.setCurrentWidget(self.endpoint_page if self.node_type() == ENDPOINT else self.container_page)
+        self.stack.setCurrentWidget(
+            self.endpoint_page if self.node_type() == ENDPOINT else self.container_page
+        )
         self._revalidate()
 
     def _architecture_changed(self) -> None:
@@ -561,7 +568,9 @@ def _number(value: Any, fallback: float) -> float:
         return fallback
 
 
-def edit_grpc_node(parent: QWidget | None, node_type: str, params: dict, skill_dir: Path) -> tuple[str, dict] | None:
+def edit_grpc_node(
+    parent: QWidget | None, node_type: str, params: dict, skill_dir: Path
+) -> tuple[str, dict] | None:
     """Open the dialog modally; the (possibly switched) type id and new params, or None on cancel."""
     dialog = GrpcNodeDialog(node_type, params, skill_dir, parent)
     try:

@@ -53,7 +53,7 @@ def build_skill(settings: Settings, template: str, model_id: str = "") -> Skill:
 
 
 def graph_summary(skill: Skill) -> str:
-    """"4 nodes, 3 links: Camera Input → ... → Insights Log" (a chain), or the node names."""
+    """A one-line graph summary: the chain of node names when the graph is one chain."""
     if not skill.nodes:
         return "No nodes yet: an empty canvas."
     names = {n.id: n.name or (get_spec(n.type).title if get_spec(n.type) else n.type) for n in skill.nodes}
@@ -66,7 +66,9 @@ def graph_summary(skill: Skill) -> str:
         while current is not None and current not in path:
             path.append(current)
             current = after.get(current)
-    listing = " → ".join(names[i] for i in path) if len(path) == len(skill.nodes) else ", ".join(names.values())
+    listing = (
+        " → ".join(names[i] for i in path) if len(path) == len(skill.nodes) else ", ".join(names.values())
+    )
     nodes = f"{len(skill.nodes)} node{'s' if len(skill.nodes) != 1 else ''}"
     links = f"{len(skill.edges)} link{'s' if len(skill.edges) != 1 else ''}"
     return f"{nodes}, {links}: {listing}"
@@ -87,7 +89,9 @@ class BasicsPage(QWizardPage):
         self.model.setEnabled(False)
         start = QFormLayout()
         start.setContentsMargins(0, 0, 0, 0)
-        start.addRow("Start with", FieldRow(self.template, "The graph the canvas opens with; edit it freely."))
+        start.addRow(
+            "Start with", FieldRow(self.template, "The graph the canvas opens with; edit it freely.")
+        )
         self.model_row = FieldRow(self.model, "A model from your library, for the Run ML Model node.")
         start.addRow("Model", self.model_row)
         layout = QVBoxLayout(self)
@@ -109,13 +113,20 @@ class BasicsPage(QWizardPage):
         self._models_task = workers.submit(lambda: self._library_getter().list(), on_done=self._models_listed)
 
     def _models_listed(self, entries: list) -> None:
+        from designer.core.models.library import BUNDLED_ID  # loaded by now: the listing used it
+
         current = self.model.currentData()
         self.model.clear()
         for entry in entries:
             if entry.type == "detection":
                 self.model.addItem(icon("model"), f"{entry.name} ({entry.id})", entry.id)
-        if current is not None and self.model.findData(current) >= 0:
-            self.model.setCurrentIndex(self.model.findData(current))
+        # keep the user's choice; else the bundled sample detector; else the first model
+        for wanted in (current, BUNDLED_ID):
+            if wanted is not None and self.model.findData(wanted) >= 0:
+                self.model.setCurrentIndex(self.model.findData(wanted))
+                break
+        else:
+            self.model.setCurrentIndex(0 if self.model.count() else -1)
         self._template_changed()
 
     def _template_changed(self) -> None:
@@ -124,7 +135,9 @@ class BasicsPage(QWizardPage):
         self.model_row.setVisible(with_model)
 
     def _revalidate(self) -> None:
-        self.errors = {k: v for k, v in settings_errors(Settings(**self.form.values())).items() if k != "tags"}
+        self.errors = {
+            k: v for k, v in settings_errors(Settings(**self.form.values())).items() if k != "tags"
+        }
         for name, row in self.form.rows.items():
             row.set_error(self.errors.get(name))
         self.completeChanged.emit()

@@ -21,7 +21,14 @@ from PySide6.QtWidgets import (
 
 from designer.core.skill import Settings, Skill, Tag, validate_skill
 from designer.core.skill.fields import ACCELERATIONS
-from designer.ui.dialogs.fields import ACCELERATION_LABELS, FieldRow, PairTable, fill_combo, section_label, select_data
+from designer.ui.dialogs.fields import (
+    ACCELERATION_LABELS,
+    FieldRow,
+    PairTable,
+    fill_combo,
+    section_label,
+    select_data,
+)
 from designer.ui.icons import icon
 
 FPS_RANGE = (1, 60)  # the validator's rule (fps-range); the spin box offers nothing else
