@@ -1,0 +1,161 @@
+"""The preview dock: source picker, video with the engine's overlay, and the viewing controls.
+
+What is drawn: the newest camera frame with the newest results of the chosen export branch
+(boxes, labels, confidences, attributes, tracking ids, that branch's zones and counts), and
+how old those results are, so a slow model shows as lagging boxes on live video, not as a
+slow video.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from designer.core.engine.overlay import draw_insights
+from designer.ui.icons import icon
+from designer.ui.preview.relay import PreviewFrame
+from designer.ui.preview.sources import SourcePicker
+from designer.ui.preview.video import VideoWidget
+from designer.ui.workers import submit
+
+
+class PreviewDock(QDockWidget):
+    send_for_real_changed = Signal(bool)
+    message = Signal(str)  # for the status bar
+
+    def __init__(self, parent: QWidget | None = None, *, probe_webcams: bool = True) -> None:
+        super().__init__("Preview", parent)
+        self.setObjectName("preview-video")
+        body = QWidget(self)
+        self.picker = SourcePicker(body, probe=probe_webcams)
+        self.video = VideoWidget(body)
+        bar = QToolBar(body)
+        bar.setIconSize(bar.iconSize() * 0.75)
+        bar.addWidget(self.picker)
+        self.pause_action = bar.addAction(icon("pause"), "Pause")
+        self.pause_action.setCheckable(True)
+        self.pause_action.setToolTip("Hold the picture (the skill keeps running)")
+        self.step_action = bar.addAction(icon("step"), "Step")
+        self.step_action.setToolTip("While paused: show the next frame")
+        self.snapshot_action = bar.addAction(icon("snapshot"), "Snapshot")
+        self.snapshot_action.setToolTip("Save the picture as PNG")
+        self.overlay_box = QCheckBox("Overlay", body, checked=True)
+        self.overlay_box.setToolTip("Draw the results on the video")
+        bar.addWidget(self.overlay_box)
+        self.branch = QComboBox(body)
+        self.branch.setToolTip("Whose results to draw: the branch that ends in this export node")
+        self.branch_action = bar.addWidget(self.branch)  # a widget in a tool bar hides by its action
+        self.send_box = QCheckBox("Send for real", body)
+        self.send_box.setToolTip(
+            "Off: export nodes only show what they would send (dry run). On: they send and write, "
+            "for this run"
+        )
+        bar.addWidget(self.send_box)
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(bar)
+        layout.addWidget(self.video, 1)
+        self.setWidget(body)
+        self._last: PreviewFrame | None = None
+        self._step = False
+        self._zones: dict[str, list] = {}  # export id -> callables other_meta -> ZoneShape (its branch)
+        self.step_action.setEnabled(False)
+        self.pause_action.toggled.connect(self.step_action.setEnabled)
+        self.step_action.triggered.connect(self.step)
+        self.snapshot_action.triggered.connect(self._ask_snapshot)
+        self.overlay_box.toggled.connect(lambda _on: self._redraw())
+        self.branch.currentIndexChanged.connect(lambda _i: self._redraw())
+        self.send_box.toggled.connect(self.send_for_real_changed)
+
+    # --- what the controller tells it -------------------------------------------------------
+
+    def set_branches(self, exports: list[str], zones: dict[str, list]) -> None:
+        """The export nodes of the run (first one shown unless the user picked another)."""
+        keep = self.branch.currentData()
+        self.branch.blockSignals(True)
+        self.branch.clear()
+        for node_id in exports:
+            self.branch.addItem(f"Results of {node_id}", node_id)
+        index = self.branch.findData(keep)
+        self.branch.setCurrentIndex(index if index >= 0 else 0)
+        self.branch_action.setVisible(len(exports) > 1)
+        self.branch.blockSignals(False)
+        self._zones = zones
+
+    def show_frame(self, frame: PreviewFrame) -> None:
+        """The relay's newest frame (ignored while paused, unless stepping)."""
+        if self.pause_action.isChecked() and not self._step:
+            return
+        self._step = False
+        self._last = frame
+        self._redraw()
+
+    def step(self) -> None:
+        self._step = True
+
+    def stopped(self, text: str = "Press Run (F5) to preview the skill") -> None:
+        self._last = None
+        self.video.clear()
+        self.video.set_placeholder(text)
+
+    def snapshot(self, path: Path):
+        """Save the picture shown (with its overlay) as PNG, off the GUI thread."""
+        image = self.video.image()
+        if image is None:
+            self.message.emit("Nothing to save: the preview shows no picture")
+            return None
+        return submit(
+            _save_png,
+            image,
+            Path(path),
+            on_done=lambda _: self.message.emit(f"Snapshot saved to {path}"),
+            on_error=lambda error: self.message.emit(f"Snapshot not saved: {path}: {error}"),
+            parent=self,
+        )
+
+    # --- drawing ----------------------------------------------------------------------------
+
+    def current_branch(self) -> str | None:
+        return self.branch.currentData()
+
+    def _redraw(self) -> None:
+        frame = self._last
+        if frame is None:
+            return
+        node_id = self.current_branch()
+        result = frame.results.get(node_id) if node_id else None
+        image = frame.image
+        caption = f"frame {frame.frame_id}"
+        if result is not None:
+            if node_id in frame.own_pixels:
+                image = result.image  # a node changed the pixels: show its picture
+            age_ms = max(frame.timestamp - result.timestamp, 0.0) * 1000
+            caption += f" | results of frame {result.frame_id}, {age_ms:.0f} ms old"
+            if self.overlay_box.isChecked():
+                zones = [make(result.other_meta) for make in self._zones.get(node_id, [])]
+                image = draw_insights(image, result.objects, zones=zones)
+        else:
+            caption += " | no results yet"
+        self.video.set_frame(image, caption)
+
+    def _ask_snapshot(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save snapshot", "snapshot.png", "PNG images (*.png)")
+        if path:
+            self.snapshot(Path(path))
+
+
+def _save_png(image, path: Path) -> str:
+    if not image.save(str(path), "PNG"):
+        raise OSError(f"cannot write {path}")
+    return str(path)

@@ -1,0 +1,196 @@
+"""The live preview on the real engine: the bundled skill and clip, real models, real gRPC servers."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtGui import QImage
+from preview_helpers import CLIP, DEFAULT_SKILL, StandInWindow, default_skill, engine_threads, summary_label
+
+from designer.core.engine.overlay import colour_for
+from designer.core.skill import Skill
+from designer.ui.preview import install_preview
+
+pytestmark = pytest.mark.timeout(90)
+SHOTS = os.environ.get("PREVIEW_SHOTS")  # a folder: keep the screenshots to look at them
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, monkeypatch):
+    """A stand-in main window with the preview installed; the working directory is a temp folder."""
+    monkeypatch.chdir(tmp_path)
+    made = []
+
+    def make(skill: Skill | None = None, path: Path | None = DEFAULT_SKILL) -> StandInWindow:
+        window = StandInWindow(skill or default_skill(), path)
+        qtbot.addWidget(window)
+        install_preview(window, probe_webcams=False)
+        window.resize(1200, 800)
+        window.show()
+        made.append(window)
+        return window
+
+    yield make
+    for window in made:
+        window.preview.shutdown()
+
+
+def shown_people(window, qtbot, at_least: int = 1):
+    """Wait until the video shows results with people, and return (result frame, shown image)."""
+    dock = window.preview.dock
+    found = {}
+
+    def people_on_screen() -> bool:
+        frame = dock._last
+        if frame is None or dock.video.image() is None:
+            return False
+        result = frame.results.get(dock.current_branch())
+        people = [o for o in (result.objects if result else []) if o.label == "person"]
+        found["result"] = result
+        return len(people) >= at_least
+
+    qtbot.waitUntil(people_on_screen, timeout=30000)
+    return found["result"], dock.video.image()
+
+
+def pixels(image: QImage) -> np.ndarray:
+    image = image.convertToFormat(QImage.Format.Format_BGR888)
+    array = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    return array[:, : image.width() * 3].reshape(image.height(), image.width(), 3)
+
+
+def box_edge_colour(image: QImage, obj) -> tuple[int, int, int]:
+    """The colour on the middle of a box's left edge, as drawn on screen."""
+    array = pixels(image)
+    height, width = array.shape[:2]
+    x = min(max(round(obj.bbox.l * width), 0), width - 1)
+    y = min(max(round((obj.bbox.t + obj.bbox.h / 2) * height), 0), height - 1)
+    return tuple(int(v) for v in array[y, x])
+
+
+def keep_shot(widget, name: str) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        widget.grab().save(str(Path(SHOTS) / name), "PNG")
+
+
+def test_default_skill_shows_boxed_people_on_the_bundled_clip(make_window, qtbot, tmp_path):
+    window = make_window()
+    window.preview.run_action.trigger()
+    result, image = shown_people(window, qtbot, at_least=2)
+    people = [o for o in result.objects if o.label == "person"]
+    # Each person on screen is framed in the overlay colour of its label.
+    assert all(box_edge_colour(image, obj) == colour_for("person") for obj in people)
+    caption = window.preview.dock.video.caption()
+    assert "results of frame" in caption and "ms old" in caption
+    grabbed = window.preview.dock.video.grab()
+    assert grabbed.save(str(tmp_path / "preview.png"), "PNG")
+    assert QImage(str(tmp_path / "preview.png")).width() > 100
+    keep_shot(window, "preview-window.png")
+    keep_shot(window.preview.dock.video, "preview-video.png")
+    # Nodes show their rate and latency while running; the summary sits in the status bar.
+    qtbot.waitUntil(lambda: "fps" in window.canvas.statuses.get("detector", ("", ""))[0], timeout=10000)
+    assert window.canvas.statuses["detector"][1] == "running"
+    assert "ms" in window.canvas.statuses["detector"][0]
+    assert "source" in summary_label(window).text() and "CPU" in summary_label(window).text()
+
+
+def test_exports_run_dry_by_default_and_messages_reach_the_insights_dock(make_window, qtbot, tmp_path):
+    window = make_window()
+    window.preview.run_action.trigger()
+    insights = window.preview.insights
+    qtbot.waitUntil(lambda: len(insights.messages()) >= 5, timeout=30000)
+    qtbot.waitUntil(lambda: window.canvas.statuses.get("log", ("", ""))[1] == "dry", timeout=10000)
+    assert "nothing sent" in window.canvas.statuses["log"][0]
+    message = insights.messages()[-1]
+    assert set(message) >= {"image", "insights_meta", "frame_id", "skill_id", "device_id", "datetime"}
+    assert not (tmp_path / "insights.jsonl").exists()  # dry: the log writes nothing
+    # Filter by label: only messages with a person in them stay.
+    insights.label_filter.setText("person")
+    shown = insights.messages()
+    assert shown and all(
+        any(o["label"] == "person" for o in m["insights_meta"]["objects_meta"]) for m in shown
+    )
+    insights.label_filter.setText("giraffe")
+    assert insights.messages() == []
+    insights.label_filter.setText("")
+    # Pause holds the list; resume catches up.
+    insights.pause.setChecked(True)
+    held = len(insights.messages())
+    qtbot.wait(600)
+    assert len(insights.messages()) == held
+    insights.pause.setChecked(False)
+    assert len(insights.messages()) > held
+    # Save as JSON Lines: the shown messages, one per line.
+    out = tmp_path / "saved.jsonl"
+    with qtbot.waitSignal(insights.saved, timeout=10000):
+        insights.save(out)
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert lines and lines[0]["frame_id"] == insights.messages()[0]["frame_id"]
+
+
+def test_send_for_real_writes_the_insights_log_in_the_working_directory(make_window, qtbot, tmp_path):
+    window = make_window()
+    window.preview.dock.send_box.setChecked(True)
+    window.preview.run_action.trigger()
+    log = tmp_path / "insights.jsonl"
+    qtbot.waitUntil(lambda: log.exists() and log.read_text().count("\n") >= 3, timeout=30000)
+    window.preview.stop()
+    qtbot.waitUntil(lambda: not engine_threads(), timeout=5000)
+
+
+def test_stop_leaves_no_engine_threads(make_window, qtbot):
+    window = make_window()
+    window.preview.run_action.trigger()
+    shown_people(window, qtbot)
+    assert engine_threads()
+    window.preview.stop_action.trigger()
+    assert not window.preview.running
+    qtbot.waitUntil(lambda: not engine_threads(), timeout=5000)
+    assert window.canvas.statuses["detector"] == ("", "idle")
+    assert window.preview.run_action.isEnabled()
+
+
+def test_closing_the_window_while_running_stops_cleanly(make_window, qtbot):
+    window = make_window()
+    window.preview.run_action.trigger()
+    shown_people(window, qtbot)
+    window.close()
+    assert not engine_threads()
+
+
+def test_a_webcam_that_does_not_exist_gives_a_clear_message(make_window, qtbot):
+    window = make_window()
+    window.preview.dock.picker.set_source("7")
+    window.preview.run_action.trigger()
+    qtbot.waitUntil(lambda: any("webcam 7" in m for m in window.messages), timeout=20000)
+    message = next(m for m in window.messages if "webcam 7" in m)
+    assert "cannot open webcam 7" in message and "failed" in message.lower()
+    assert window.canvas.statuses["camera"][1] == "error"
+    qtbot.waitUntil(lambda: not window.preview.running, timeout=5000)
+    assert window.preview.run_action.isEnabled()
+
+
+def test_a_skill_with_errors_does_not_run_and_points_at_the_problem(make_window, qtbot):
+    skill = default_skill()
+    detector = skill.node("detector")
+    detector.params["model_path"] = "../models/missing.onnx"
+    window = make_window(skill)
+    window.preview.run_action.trigger()
+    qtbot.waitUntil(lambda: window.problems_revealed > 0, timeout=10000)
+    assert window.canvas.selected == ["detector"]
+    assert any(m.startswith("Cannot preview: node detector") for m in window.messages)
+    assert not window.preview.running and not engine_threads()
+
+
+def test_a_video_file_chosen_in_the_picker_replaces_the_skill_camera(make_window, qtbot, tmp_path):
+    skill = default_skill()
+    skill.node("camera").params["source"] = "no-such-clip.avi"
+    window = make_window(skill)
+    window.preview.dock.picker.set_source(str(CLIP))
+    window.preview.run_action.trigger()
+    shown_people(window, qtbot)
