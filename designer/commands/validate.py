@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from designer.commands.common import model_library
 from designer.core.skill import SkillFileError, load_skill, validate_skill
@@ -21,6 +22,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="*.skill.json files")
     parser.add_argument("--json", action="store_true", help="print one JSON document for machines")
+    parser.add_argument(
+        "--target",
+        action="store_true",
+        help="check for the skill's device (its acceleration's providers and operators), not this machine",
+    )
     parser.set_defaults(func=run)
 
 
@@ -39,7 +45,11 @@ def run(args: argparse.Namespace) -> int:
                 print(exc.located(), file=sys.stderr)
             report.append(entry)
             continue
-        problems = validate_skill(skill, models)
+        problems = validate_skill(skill, models, target=args.target)
+        if args.target:
+            from designer.core.package.export import target_problems
+
+            problems += target_problems(skill, Path(path).resolve().parent, models)
         entry["problems"] = [p.to_dict() for p in problems]
         if any(p.is_error for p in problems) and status == EXIT_OK:
             status = EXIT_ERRORS
