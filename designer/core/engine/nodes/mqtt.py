@@ -53,9 +53,8 @@ class MqttRuntime(ExportRuntime):
             if ca and not self.context.resolve_path(ca).is_file():
                 raise self.fail(f"parameter 'ca_certificate': no such file '{self.context.resolve_path(ca)}'")
             try:
-                client.tls_set(
-                    ca_certs=str(self.context.resolve_path(ca)) if ca else None, cert_reqs=ssl.CERT_REQUIRED
-                )
+                cafile = str(self.context.resolve_path(ca)) if ca else None
+                client.tls_set_context(ssl.create_default_context(cafile=cafile))
             except (ssl.SSLError, OSError) as exc:
                 raise self.fail(f"parameter 'ca_certificate': cannot load '{ca}': {exc}") from None
         client.reconnect_delay_set(min_delay=0.5, max_delay=30)

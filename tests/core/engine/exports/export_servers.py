@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -203,7 +204,7 @@ class Subscriber:
         self.subscribed = threading.Event()
         self.client = mqtt.Client(client_id=f"test-subscriber-{port}-{id(self)}", clean_session=True)
         if tls is not None:
-            self.client.tls_set(ca_certs=str(tls.ca))
+            self.client.tls_set_context(ssl.create_default_context(cafile=str(tls.ca)))
         if auth is not None:
             self.client.username_pw_set(*auth)
         self.client.reconnect_delay_set(0.1, 0.5)
