@@ -480,7 +480,7 @@ def add_to_library(library: Any, request: AddRequest, *, progress=None, cancelle
 
 
 class _ModelBasicsPage(QWizardPage):
-    def __init__(self, wizard: AddModelWizard) -> None:
+    def __init__(self, wizard: AddExternalModelWizard) -> None:
         super().__init__()
         self._wizard = wizard
         self.setTitle("Basics")
@@ -768,7 +768,7 @@ class _ModelTagsPage(QWizardPage):
 class _ModelReviewPage(QWizardPage):
     """The summary; Create runs the add on a worker with a progress bar and Cancel."""
 
-    def __init__(self, wizard: AddModelWizard) -> None:
+    def __init__(self, wizard: AddExternalModelWizard) -> None:
         super().__init__()
         self._wizard = wizard
         self.setTitle("Review + Create")
