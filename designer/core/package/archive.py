@@ -131,7 +131,7 @@ def _check_info(info: zipfile.ZipInfo, where: str, limits: Limits) -> None:
         raise PackageError(
             f"{where}: entry {info.filename!r} is a symbolic link; packages hold plain files only"
         )
-    if info.create_system == 3 and mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+    if info.create_system == 3 and stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
         raise PackageError(f"{where}: entry {info.filename!r} is not a plain file")
     if info.flag_bits & 0x1:
         raise PackageError(f"{where}: entry {info.filename!r} is encrypted; packages are not")
