@@ -294,6 +294,12 @@ def _summary(engine: Engine, console: _Console) -> None:
     for node_id, s in metrics.nodes.items():
         if s.errors:
             lines.append(f"  {node_id}: failed on {s.errors} of {s.frames_in} frames (passed on unchanged)")
+    for node_id, s in metrics.nodes.items():
+        if s.messages or s.queued or s.messages_dropped:  # exports: where the messages went
+            lines.append(
+                f"  {node_id}: {s.messages} messages, {s.sent} sent, {s.queued} queued (kept for the "
+                f"next run), {s.messages_dropped} dropped"
+            )
     for node_id, message in console.errors.items():
         lines.append(f"  node {node_id}: {message}")
     print("\n".join(lines), file=sys.stderr)
