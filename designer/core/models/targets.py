@@ -116,6 +116,17 @@ def _has_kernel(ops: dict, use: OpUse) -> bool:
     return any(lo <= use.opset <= hi for lo, hi in ops.get((use.domain, use.op_type), ()))
 
 
+@cache
+def _expanded(use: OpUse) -> bool:
+    """Operators onnxruntime replaces by their ONNX function body when it loads the model
+    (HardSwish, CastLike ...): they run as the operators of that body, with no kernel of their own."""
+    try:
+        schema = onnx.defs.get_schema(use.op_type, use.opset, use.domain)
+    except Exception:  # no such operator at that opset, or a domain ONNX does not know
+        return False
+    return bool(schema.has_function or schema.has_context_dependent_function)
+
+
 def check_target(path: str | Path, acceleration: str) -> TargetReport:
     """Check a model's operators for a device with ``acceleration``."""
     providers = target_providers(acceleration)
@@ -124,6 +135,7 @@ def check_target(path: str | Path, acceleration: str) -> TargetReport:
     cpu = table.get(CPU_PROVIDER, {})
     needed = [u for u in uses if (u.domain, u.op_type) not in GRAPH_LEVEL_OPS]
     report = TargetReport(acceleration, tuple(providers), opset)
+    needed = [u for u in needed if not (not _has_kernel(cpu, u) and _expanded(u))]
     report.missing = [u for u in needed if not _has_kernel(cpu, u)]
     for provider in providers:
         if provider == CPU_PROVIDER:
