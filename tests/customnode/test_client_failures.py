@@ -193,9 +193,15 @@ def test_boxes_outside_the_frame_are_clipped(serve, connect):
     ]
 
 
-def test_non_finite_boxes_are_a_protocol_error(serve, connect):
-    client = connect(serve(Boxes((math.nan, 0.0, 0.5, 0.5))))
-    raises_naming_endpoint(ProtocolError, client, match="non-finite")
+def test_objects_with_non_finite_boxes_are_dropped_and_the_fix_reported(serve, connect):
+    client = connect(
+        serve(Boxes((math.nan, 0.0, 0.5, 0.5), (0.25, 0.25, 0.5, math.inf), (0.5, 0.5, 0.25, 0.25)))
+    )
+    result = client.process(make_frame())
+    assert [o["bbox"] for o in result.insights_meta["objects_meta"]] == [
+        {"l": 0.5, "t": 0.5, "w": 0.25, "h": 0.25}
+    ]
+    assert set(result.fixes) == {"dropped objects with a non-finite confidence or box"}
 
 
 def test_frame_over_the_client_limit_is_refused_before_sending(serve, connect):
