@@ -187,6 +187,9 @@ def tests_for(module_path: str, root: Path) -> list[list[str]]:
     return [hits, [folder, *outside]] if hits else [[folder]]
 
 
+IGNORED: list[str] = []  # --ignore: test paths left out of every run (flaky or slow ones)
+
+
 def run_tests(tests: list[str], root: Path, timeout: float) -> tuple[str, float]:
     """('passed' | 'failed' | 'timeout', seconds)."""
     env = dict(
@@ -204,6 +207,7 @@ def run_tests(tests: list[str], root: Path, timeout: float) -> tuple[str, float]
         "no:randomly",
         "--timeout",
         "60",
+        *(f"--ignore={path}" for path in IGNORED),
         *tests,
     ]
     started = time.monotonic()
@@ -242,7 +246,10 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma-separated path prefixes to mutate")
     parser.add_argument("--json", type=Path, help="write every result here as it arrives")
     parser.add_argument("--list", action="store_true", help="count the mutants and stop")
+    parser.add_argument("--skip", default="", help="comma-separated path prefixes not to mutate")
+    parser.add_argument("--ignore", action="append", default=[], help="a test path to leave out")
     args = parser.parse_args()
+    IGNORED.extend(args.ignore)
 
     work = Path(tempfile.mkdtemp(prefix="mutation-"))
     try:
@@ -256,6 +263,9 @@ def main() -> int:
         if args.only:
             prefixes = tuple(args.only.split(","))
             files = [p for p in files if str(p.relative_to(root)).startswith(prefixes)]
+        if args.skip:
+            prefixes = tuple(args.skip.split(","))
+            files = [p for p in files if not str(p.relative_to(root)).startswith(prefixes)]
         every = [m for p in files for m in mutants_of(p, root)]
         print(f"{len(every)} mutants in {len(files)} files", flush=True)
         if args.list:
