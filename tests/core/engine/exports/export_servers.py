@@ -143,7 +143,15 @@ class Broker:
         return f"127.0.0.1:{self.port}"
 
     def _config(self) -> Path:
-        lines = [f"listener {self.port} 127.0.0.1", "persistence false", "log_dest stderr", "log_type error"]
+        # Persistence keeps the test subscriber's session (and the messages queued for it) across a
+        # restart, so a message published before the subscriber is back is not lost to the test.
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "persistence true",
+            f"persistence_location {self.folder}/",
+            "log_dest stderr",
+            "log_type error",
+        ]
         if os.geteuid() == 0:
             lines.append("user root")  # no privilege drop: it reads the test's own files
         if self.passwords:
@@ -188,7 +196,7 @@ class Broker:
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
-        self.process.kill()
+        self.process.terminate()  # mosquitto saves its sessions and closes every connection
         self.process.wait(timeout=10)
         if self.process.stderr:
             self.process.stderr.close()
@@ -202,7 +210,7 @@ class Subscriber:
         self.messages: list[tuple[str, bytes]] = []
         self.lock = threading.Lock()
         self.subscribed = threading.Event()
-        self.client = mqtt.Client(client_id=f"test-subscriber-{port}-{id(self)}", clean_session=True)
+        self.client = mqtt.Client(client_id=f"test-subscriber-{port}-{id(self)}", clean_session=False)
         if tls is not None:
             self.client.tls_set_context(ssl.create_default_context(cafile=str(tls.ca)))
         if auth is not None:
