@@ -132,6 +132,11 @@ class _Model:
     info: ModelInfo
     source: str
     overrides: dict
+    stem: str
+
+    @property
+    def onnx_name(self) -> str:
+        return f"models/{self.id}/{self.stem}.onnx"
 
 
 def _model_params(values: dict) -> ModelParams:
@@ -160,7 +165,7 @@ def _node_overrides(p: ModelParams) -> tuple[dict, str | None, str | None]:
 def _collect_models(skill: Skill, skill_dir: Path, library: Any) -> tuple[dict[str, _Model], dict[str, dict]]:
     """Each distinct model file once, and each model node's rewritten parameters."""
     models: dict[str, _Model] = {}
-    by_content: dict[tuple[str, str | None], str] = {}
+    by_content: dict[tuple[str, str | None, str], str] = {}
     rewrites: dict[str, dict] = {}
     for node in sorted(skill.nodes, key=lambda n: n.id):
         spec = get_spec(node.type)
@@ -178,7 +183,7 @@ def _collect_models(skill: Skill, skill_dir: Path, library: Any) -> tuple[dict[s
                 onnx_path, labels_path, entry = library.resolve(p.model_id)
             except ModelError as exc:
                 raise ExportError(f"node {node.id}: {exc}") from None
-            base, source = entry.id, "library"
+            base, stem, source = entry.id, entry.id, "library"
             saved = entry.overrides
             preprocess = dict(saved.preprocess)
             # The library's saved settings become the node's own, so the packaged skill reads the
@@ -204,23 +209,25 @@ def _collect_models(skill: Skill, skill_dir: Path, library: Any) -> tuple[dict[s
         else:
             onnx_path = (skill_dir / p.model_path).expanduser()
             labels_path = (skill_dir / p.labels_path).expanduser() if p.labels_path else None
-            base, source, overrides = slug(Path(p.model_path).name.removesuffix(".onnx"), "model"), "file", {}
+            # The engine names a classifier's attribute after the file: its name travels unchanged.
+            stem = Path(p.model_path).stem or "model"
+            base, source, overrides = slug(stem, "model"), "file", {}
         for role, path in (("ONNX file", onnx_path), ("label file", labels_path)):
             if path is not None and not Path(path).is_file():
                 raise ExportError(f"node {node.id}: {role} {path} not found; the package needs it")
         onnx_path, labels_path = Path(onnx_path), Path(labels_path) if labels_path else None
-        key = (_sha256_file(onnx_path)[0], _sha256_file(labels_path)[0] if labels_path else None)
+        key = (_sha256_file(onnx_path)[0], _sha256_file(labels_path)[0] if labels_path else None, stem)
         model_id = by_content.get(key)
         if model_id is None:
             model_id, n = base, 2
             while model_id in models:
                 model_id, n = f"{base}-{n}", n + 1
             by_content[key] = model_id
-            models[model_id] = _Model(model_id, [], onnx_path, labels_path, None, source, overrides)  # type: ignore[arg-type]
+            models[model_id] = _Model(model_id, [], onnx_path, labels_path, None, source, overrides, stem)  # type: ignore[arg-type]
         models[model_id].nodes.append(node.id)
         new.update(
             model_id="",
-            model_path=f"models/{model_id}/model.onnx",
+            model_path=models[model_id].onnx_name,
             labels_path=f"models/{model_id}/labels.txt" if labels_path else "",
         )
         rewrites[node.id] = new
@@ -422,7 +429,7 @@ def export_package(
 
     entries: dict[str, bytes | Path] = {SKILL_NAME: skill_json}
     for model in models.values():
-        entries[f"models/{model.id}/model.onnx"] = model.onnx
+        entries[model.onnx_name] = model.onnx
         if model.labels is not None:
             entries[f"models/{model.id}/labels.txt"] = model.labels
         entries[f"models/{model.id}/model.json"] = _model_settings(model)

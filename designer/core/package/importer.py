@@ -78,7 +78,7 @@ def import_package(
     report = ImportReport(skill_path=folder / f"{skill_id}.skill.json", folder=folder)
     ids: dict[str, str] = {}
     for model in manifest.models:
-        onnx_name = f"models/{model.id}/model.onnx"
+        onnx_name = next(name for name in model.files if name.endswith(".onnx"))
         labels_name = f"models/{model.id}/labels.txt"
         labels_sha = manifest.files[labels_name].sha256 if labels_name in manifest.files else None
         settings = json.loads((folder / f"models/{model.id}/model.json").read_text(encoding="utf-8"))

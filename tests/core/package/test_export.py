@@ -34,7 +34,7 @@ def test_package_holds_the_skill_models_contract_manifests_and_checksums(skill_d
             "manifest.json",
             "README.md",
             "skill.json",
-            "models/colour/model.onnx",
+            "models/colour/colour.onnx",
             "models/colour/labels.txt",
             "models/colour/model.json",
             "proto/custom_node.proto",
@@ -61,11 +61,11 @@ def test_package_holds_the_skill_models_contract_manifests_and_checksums(skill_d
     packaged = json.loads(files["skill.json"])
     assert packaged["layout"] == {"nodes": {}}
     colour = next(n for n in packaged["nodes"] if n["id"] == "colour")
-    assert colour["params"]["model_path"] == "models/colour/model.onnx"
+    assert colour["params"]["model_path"] == "models/colour/colour.onnx"
     assert colour["params"]["labels_path"] == "models/colour/labels.txt"
     settings = json.loads(files["models/colour/model.json"])
     assert settings["task"] == "classification" and settings["preprocess"]["width"] == 32
-    assert files["models/colour/model.onnx"] == (skill_dir / "models" / "colour.onnx").read_bytes()
+    assert files["models/colour/colour.onnx"] == (skill_dir / "models" / "colour.onnx").read_bytes()
     assert b"run tiny-colours" in files["README.md"] or b"skill-designer run" in files["README.md"]
     assert report.sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
     assert verify_package(out).skill.id == "tiny-colours"
@@ -242,4 +242,4 @@ def test_progress_reaches_the_end(skill_dir, tmp_path):
         load_skill(skill_path), skill_path, tmp_path / "a.zip", progress=lambda *a: steps.append(a)
     )
     assert steps[0][0] == "validating" and steps[-1] == ("done", 1, 1)
-    assert any(step.startswith("writing models/colour/model.onnx") for step, _, _ in steps)
+    assert any(step.startswith("writing models/colour/colour.onnx") for step, _, _ in steps)
