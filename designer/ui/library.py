@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -108,6 +108,26 @@ def model_details(entry: Any) -> list[tuple[str, str]]:
     return rows
 
 
+# -- change notices -------------------------------------------------------------------------------
+
+
+class LibraryEvents(QObject):
+    """One place that hears about added and removed models, so every model picker and the
+    library page refresh, whoever made the change."""
+
+    models_changed = Signal()
+
+
+_events: LibraryEvents | None = None
+
+
+def library_events() -> LibraryEvents:
+    global _events
+    if _events is None:
+        _events = LibraryEvents()
+    return _events
+
+
 # -- the page ------------------------------------------------------------------------------------
 
 
@@ -124,6 +144,8 @@ class ModelLibraryWidget(QWidget):
         self.entries: list = []
         self._details: list[QDialog] = []
         self.loading = False
+        self.removed_message = ""
+        self.select_when_listed: str | None = None
 
         title = QLabel("Your added models")
         font = title.font()
@@ -136,34 +158,33 @@ class ModelLibraryWidget(QWidget):
             button.setIcon(icon(name))
             button.setText(text)
             button.setToolTip(tip)
-            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            button.setAutoRaise(not text)
+            style = (
+                Qt.ToolButtonStyle.ToolButtonTextBesideIcon if text else Qt.ToolButtonStyle.ToolButtonIconOnly
+            )
+            button.setToolButtonStyle(style)
             button.clicked.connect(slot)
             return button
 
+        # one short row of buttons, so the page fits a narrow dock
         self.add_button = tool(
             "add", "Add external model…", self.add, "Add an ONNX model from a file or a blob"
         )
-        self.remove_button = tool("remove", "Remove", self.remove_selected, "Remove the selected model")
-        self.verify_button = tool("test", "Verify", self.verify, "Re-hash every cached model file")
-        self.details_button = tool("info", "Details", self.show_details, "Show the selected model")
+        self.remove_button = tool("remove", "", self.remove_selected, "Remove the selected model")
+        self.verify_button = tool("test", "", self.verify, "Verify: re-hash every cached model file")
+        self.details_button = tool("info", "", self.show_details, "Details of the selected model")
         self.refresh_button = tool("refresh", "", self.reload, "Read the library again")
         bar = QHBoxLayout()
-        bar.addWidget(title)
+        bar.addWidget(self.add_button)
         bar.addStretch(1)
-        for button in (
-            self.add_button,
-            self.remove_button,
-            self.verify_button,
-            self.details_button,
-            self.refresh_button,
-        ):
+        for button in (self.remove_button, self.verify_button, self.details_button, self.refresh_button):
             bar.addWidget(button)
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)  # narrow docks scroll sideways instead of hiding columns
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -184,11 +205,13 @@ class ModelLibraryWidget(QWidget):
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         layout = QVBoxLayout(self)
+        layout.addWidget(title)
         layout.addLayout(bar)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.empty)
         layout.addWidget(self.status)
         self._update_buttons()
+        library_events().models_changed.connect(self.reload)
         self.reload()
 
     # -- reading -------------------------------------------------------------------------------
@@ -252,7 +275,11 @@ class ModelLibraryWidget(QWidget):
         self.table.setVisible(bool(self.entries))
         self.empty.setVisible(not self.entries)
         count = len(self.entries)
-        self.status.setText(f"{count} model{'s' if count != 1 else ''} in {self._library.data}")
+        status = f"{count} model{'s' if count != 1 else ''} in {self._library.data}"
+        self.status.setText(" ".join(filter(None, (self.removed_message, status))))
+        self.removed_message = ""
+        selected = self.select_when_listed or selected
+        self.select_when_listed = None
         if selected:
             self.select(selected)
         self._update_buttons()
@@ -262,11 +289,11 @@ class ModelLibraryWidget(QWidget):
     def add(self) -> str | None:
         if self._library is None:
             self._library = self._library_getter()
-        model_id = add_model(self, self._library)
+        model_id = add_model(self, self._library)  # the library events make this page reload
         if model_id:
+            self.select_when_listed = model_id
             self.model_added.emit(model_id)
             self.models_changed.emit()
-            self.reload()
         return model_id
 
     def remove_selected(self) -> None:
@@ -287,9 +314,9 @@ class ModelLibraryWidget(QWidget):
         self._run(self._library.remove, model_id, on_done=self._removed)
 
     def _removed(self, entry: Any) -> None:
+        self.removed_message = f"Removed {entry.id} ({entry.name})."
         self.models_changed.emit()
-        self.reload()
-        self.status.setText(f"Removed {entry.id} ({entry.name}).")
+        library_events().models_changed.emit()  # reloads this page and every model picker
 
     def verify(self) -> None:
         if self._library is None:
@@ -980,6 +1007,8 @@ def add_model(parent: QWidget | None, library: Any) -> str | None:
     wizard = AddExternalModelWizard(library, parent)
     try:
         wizard.exec()
-        return wizard.created_id
     finally:
         wizard.deleteLater()
+    if wizard.created_id:
+        library_events().models_changed.emit()
+    return wizard.created_id

@@ -238,6 +238,9 @@ def test_a_failed_add_says_why_and_lets_the_user_retry(qtbot, azurite, library):
 def test_add_model_runs_the_wizard_on_local_files_and_returns_the_id(qtbot, library, files):
     model, labels = files
     library.add("Already here", "detection", model, labels)
+    page = ModelLibraryWidget(lambda: library)  # e.g. the dock, open while a model picker adds one
+    qtbot.addWidget(page)
+    qtbot.waitUntil(lambda: page.table.rowCount() == 1)
 
     def drive() -> None:
         wizard = QApplication.activeModalWidget()
@@ -263,6 +266,7 @@ def test_add_model_runs_the_wizard_on_local_files_and_returns_the_id(qtbot, libr
     entry = library.get("local-gate")
     assert entry.tags == {"dataset": "gate-2024"} and entry.labels == LABELS
     assert entry.model_file.source.kind == "local"
+    qtbot.waitUntil(lambda: page.table.rowCount() == 2)  # every library view heard about it
 
 
 def test_library_page_lists_verifies_shows_and_removes(qtbot, library, files, monkeypatch):
@@ -299,6 +303,7 @@ def test_library_page_lists_verifies_shows_and_removes(qtbot, library, files, mo
     qtbot.waitUntil(lambda: page.table.rowCount() == 0 and not page.loading)
     assert library.list() == []
     assert page.empty.isVisible() and not page.table.isVisible()
+    assert page.status.text().startswith("Removed gate-detector (Gate detector).")
 
 
 def test_model_summary_is_one_line_for_the_model_picker(library, files):
