@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
         return _fail(exc.located())
     except (ParamError, PackageError) as exc:
         return _fail(str(exc))
-    context = RunContext.local(skill, skill_dir, model_library())
+    # A package names its model files: the library (and its bundled sample) is not needed there.
+    context = RunContext.local(skill, skill_dir, None if is_package(args.skill) else model_library())
     source = args.source
     if source and not source.isdigit() and "://" not in source:
         source = str(Path(source).expanduser().resolve())  # the user typed it here, not in the skill
