@@ -8,11 +8,13 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QToolBar, QWidget
 
 from designer.core.engine.executor import ENGINE_THREAD_PREFIXES
 from designer.core.skill import Skill, load_skill
+from designer.ui.preview import install_preview
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "resources" / "samples"
@@ -124,3 +126,41 @@ def engine_threads() -> list[str]:
 
 def summary_label(window) -> QLabel:
     return window.findChild(QLabel, "preview-summary")
+
+
+@pytest.fixture(name="make_window")
+def make_window_fixture(qtbot, tmp_path, monkeypatch):
+    """A stand-in main window with the preview installed; the working directory is a temp folder."""
+    monkeypatch.chdir(tmp_path)
+    made = []
+
+    def make(skill: Skill | None = None, path: Path | None = DEFAULT_SKILL) -> StandInWindow:
+        window = StandInWindow(skill or default_skill(), path)
+        qtbot.addWidget(window)
+        install_preview(window, probe_webcams=False)
+        window.resize(1200, 800)
+        window.show()
+        made.append(window)
+        return window
+
+    yield make
+    for window in made:
+        window.preview.shutdown()
+
+
+def shown_people(window, qtbot, at_least: int = 1):
+    """Wait until the video shows results with people, and return (result frame, shown image)."""
+    dock = window.preview.dock
+    found = {}
+
+    def people_on_screen() -> bool:
+        frame = dock._last
+        if frame is None or dock.video.image() is None:
+            return False
+        result = frame.results.get(dock.current_branch())
+        people = [o for o in (result.objects if result else []) if o.label == "person"]
+        found["result"] = result
+        return len(people) >= at_least
+
+    qtbot.waitUntil(people_on_screen, timeout=30000)
+    return found["result"], dock.video.image()

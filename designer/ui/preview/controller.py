@@ -58,12 +58,10 @@ def _build_engine(
     realtime: bool,
     retiring: list[Engine],
 ) -> Engine | NotRunnable:
-    """On a worker thread: wait for the previous run to let go of the camera, validate, build."""
+    """On a worker thread: wait for the previous run to let go of the camera, then build (the
+    engine validates the skill as it will run it, with the preview's source in the camera)."""
     for old in retiring:
         old.wait(5.0)
-    problems = [p for p in validate_skill(skill, library) if p.is_error]
-    if problems:
-        return NotRunnable(problems)
     options = {"dry_run": not send_for_real} if DRY_RUN_SUPPORTED else {}
     context = RunContext.local(skill, skill_dir, library, **options)
     try:
@@ -318,7 +316,7 @@ class PreviewController(QObject):
             self.skill = skill
             return
         if change.restart:
-            if any(p.is_error for p in validate_skill(skill, None)):
+            if any(p.is_error for p in validate_skill(skill, self._library())):
                 self._status(f"Preview not restarted ({change.restart}): the skill has errors")
                 return
             self._launch(skill, restart_reason=change.restart)
