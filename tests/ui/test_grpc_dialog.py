@@ -227,3 +227,15 @@ def test_edit_grpc_node_returns_values_on_ok_and_none_on_cancel(qtbot):
 
     QTimer.singleShot(0, lambda: answer(False))
     assert edit_grpc_node(None, ENDPOINT, {"endpoint_url": "127.0.0.1:1"}, Path.cwd()) is None
+
+
+def test_closing_the_dialog_abandons_a_test_in_flight(qtbot, silent_port):
+    dialog = open_dialog(qtbot, ENDPOINT, {"endpoint_url": f"127.0.0.1:{silent_port}", "timeout_s": 60.0})
+    tester = dialog.tester()
+    qtbot.mouseClick(tester.button, Qt.MouseButton.LeftButton)
+    task = tester._task
+    assert task is not None and task.running
+    with qtbot.waitSignal(task.finished, timeout=10_000):  # not the 60 s call timeout
+        dialog.reject()
+    assert not dialog.isVisible()
+    assert "Timed out" not in tester.result.text()  # an abandoned test reports nothing

@@ -109,6 +109,9 @@ def probe(endpoint: str, timeout: float, *, cancelled=None, holder: list | None 
         return Probe(endpoint, False, "invalid", getattr(exc, "detail", str(exc)))
     if holder is not None:
         holder.append(client)  # lets the dialog close the channel when it goes away
+    if cancelled is not None and cancelled():  # closed before the worker got here
+        client.close()
+        return Probe(client.endpoint, False, "error", "the test was abandoned")
     start = time.perf_counter()
     try:
         info = client.connect()
@@ -571,7 +574,10 @@ def _number(value: Any, fallback: float) -> float:
 def edit_grpc_node(
     parent: QWidget | None, node_type: str, params: dict, skill_dir: Path
 ) -> tuple[str, dict] | None:
-    """Open the dialog modally; the (possibly switched) type id and new params, or None on cancel."""
+    """Open the dialog modally; the (possibly switched) type id and new params, or None on cancel.
+
+    ``skill_dir`` is where the skill's relative paths resolve; no gRPC field is a path yet.
+    """
     dialog = GrpcNodeDialog(node_type, params, skill_dir, parent)
     try:
         if dialog.exec() != QDialog.DialogCode.Accepted:
