@@ -46,6 +46,10 @@ from designer.ui import workers
 from designer.ui.dialogs.fields import FieldRow, PairTable, section_label
 from designer.ui.icons import icon, state_color
 
+UNAVAILABLE = (
+    "The model library could not be opened (see the output for why); check that the user data "
+    "folder (or $SKILL_DESIGNER_DATA) is writable."
+)
 TASK_LABELS = {"detection": "Object detection", "classification": "Classification"}
 COLUMNS = ("Name", "Type", "Format", "Labels", "Layout", "Size", "Cost")
 
@@ -241,6 +245,8 @@ class ModelLibraryWidget(QWidget):
 
     def _list(self) -> tuple[Any, list]:
         library = self._library if self._library is not None else self._library_getter()
+        if library is None:
+            raise RuntimeError(UNAVAILABLE)
         return library, library.list()
 
     def _listed(self, result: tuple[Any, list]) -> None:
@@ -1004,6 +1010,9 @@ class AddExternalModelWizard(QWizard):
 
 def add_model(parent: QWidget | None, library: Any) -> str | None:
     """Run the Add external model wizard; the new model's id, or None when nothing was added."""
+    if library is None:
+        QMessageBox.warning(parent, "Add external model", UNAVAILABLE)
+        return None
     wizard = AddExternalModelWizard(library, parent)
     try:
         wizard.exec()
