@@ -312,3 +312,18 @@ def test_model_summary_is_one_line_for_the_model_picker(library, files):
     assert "\n" not in summary
     assert summary.startswith("Object detection · 3 labels (person, car, bike) · layout yolov5 · ")
     assert summary.endswith("ms per frame (CPU, this machine)")
+
+
+def test_closing_the_wizard_while_it_adds_keeps_nothing(qtbot, library, files):
+    model, _labels = files
+    wizard = open_wizard(qtbot, library)
+    fill_basics(qtbot, wizard, "Closed early")
+    wizard.files.model_path.setText(str(model))
+    to_review(qtbot, wizard)
+    click(qtbot, wizard.button(QWizard.WizardButton.FinishButton))
+    assert wizard.review.running  # its outcome can only arrive once the event loop runs again
+    wizard.reject()  # the wizard's own Cancel
+    assert wizard.isVisible() and wizard.review.status.text() == "Cancelling…"
+    qtbot.waitUntil(lambda: not wizard.isVisible(), timeout=20_000)
+    assert wizard.result() == QWizard.DialogCode.Rejected and wizard.created_id is None
+    assert library.list() == [] and staged_files(library) == []
