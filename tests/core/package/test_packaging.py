@@ -1,0 +1,69 @@
+"""packaging/: the runtime image's recipe stays buildable and GUI-free; the desktop entry is complete."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree
+
+ROOT = Path(__file__).resolve().parents[3]
+PACKAGING = ROOT / "packaging"
+
+
+def _requirements(**env: str) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, str(PACKAGING / "runtime" / "requirements.py"), str(ROOT / "pyproject.toml")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **env},
+    )
+    return result.stdout.split()
+
+
+def test_runtime_requirements_leave_the_gui_out_and_swap_onnxruntime():
+    names = [re.split(r"[<>=!~]", r)[0].lower() for r in _requirements()]
+    assert "onnxruntime" in names and "opencv-python-headless" in names and "grpcio" in names
+    assert not {"pyside6-essentials", "nodegraphqt"} & set(names)
+    gpu = _requirements(ONNXRUNTIME="onnxruntime-gpu")
+    assert any(r.startswith("onnxruntime-gpu>=") for r in gpu) and not any(
+        r.startswith("onnxruntime>") for r in gpu
+    )
+
+
+def test_the_headless_runner_never_imports_qt():
+    """The runtime image has no PySide6: every subcommand but the designer must load without it."""
+    code = (
+        "import sys; from designer.cli import build_parser; build_parser(); "
+        "import designer.core.package, designer.commands.run; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'NodeGraphQt', 'shiboken6')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_dockerfile_copies_files_that_exist_and_runs_the_package():
+    text = (PACKAGING / "runtime" / "Dockerfile").read_text()
+    for line in text.splitlines():
+        if line.startswith("COPY") and "--from" not in line:
+            for source in line.split()[1:-1]:
+                assert (ROOT / source).exists(), source
+    assert 'ENTRYPOINT ["skill-designer", "run", "/package.zip"]' in text
+    assert "ARG BASE_IMAGE=python:3.11-slim" in text
+
+
+def test_desktop_entry_and_icon():
+    entry = configparser.ConfigParser(interpolation=None)
+    entry.optionxform = str
+    entry.read(PACKAGING / "desktop" / "skill-designer.desktop")
+    desktop = entry["Desktop Entry"]
+    assert desktop["Type"] == "Application" and desktop["Exec"].startswith("skill-designer")
+    assert desktop["Icon"] == "skill-designer"
+    svg = ElementTree.parse(PACKAGING / "desktop" / f"{desktop['Icon']}.svg").getroot()
+    assert svg.tag.endswith("svg") and svg.get("viewBox") == "0 0 256 256"
