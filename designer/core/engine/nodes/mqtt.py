@@ -45,7 +45,6 @@ class MqttRuntime(ExportRuntime):
         self.secrets = (password,)
         client_id = safe_name(f"{self.context.device_id or 'device'}-{self.node_id}")
         client = mqtt.Client(client_id=client_id, clean_session=True)
-        client.enable_logger(None)
         if p.username or password:
             client.username_pw_set(p.username or None, password or None)
         if p.tls:

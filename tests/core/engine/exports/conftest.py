@@ -57,9 +57,9 @@ def broker(broker_factory) -> Broker:
 
 
 @pytest.fixture
-def tls_broker(broker_factory, certificates: Certificates) -> Iterator[Broker]:
-    """mosquitto with TLS on 127.0.0.1:8883, held under a lock; skipped only if another program
-    holds the port."""
+def tls_port() -> Iterator[int]:
+    """Port 8883 (the only one the IoT Hub library uses), held under a lock for the test;
+    skipped only if another program holds it."""
     LOCK_FILE.touch(exist_ok=True)
     with LOCK_FILE.open("r+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -69,8 +69,30 @@ def tls_broker(broker_factory, certificates: Certificates) -> Iterator[Broker]:
                 probe.bind(("127.0.0.1", TLS_PORT))
         except OSError:
             pytest.skip(f"port {TLS_PORT} is taken by another program (the IoT Hub library needs it)")
-        yield broker_factory(port=TLS_PORT, tls=certificates)
+        yield TLS_PORT
         fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@pytest.fixture
+def tls_broker_factory(tls_port: int, tmp_path: Path, certificates: Certificates) -> Iterator[Callable]:
+    """mosquitto with TLS on 127.0.0.1:8883 (``passwords``: refuse anyone else); stopped before
+    the port's lock is released."""
+    started: list[Broker] = []
+
+    def start(passwords: dict | None = None) -> Broker:
+        broker = Broker(tls_port, tmp_path / f"mosquitto-tls-{len(started)}", certificates, passwords or {})
+        started.append(broker)
+        broker.start()
+        return broker
+
+    yield start
+    for broker in started:
+        broker.stop()
+
+
+@pytest.fixture
+def tls_broker(tls_broker_factory) -> Broker:
+    return tls_broker_factory()
 
 
 @pytest.fixture

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from urllib.parse import unquote
 
 import pytest
-from export_helpers import context, frame, frame_ids, wait_until
+from export_helpers import Events, context, frame, frame_ids, wait_until
 
 from designer.core.engine.nodes.iotedge import IotEdgeRuntime
 from designer.core.engine.nodes.iothub import IotHubRuntime
@@ -121,3 +122,25 @@ def test_a_malformed_connection_string_names_the_parameter_and_hides_the_key(tmp
     with pytest.raises(NodeError, match=expected) as caught:
         IotHubRuntime("hub", IotHubParams(connection_string=broken), context(tmp_path)).open()
     assert KEY not in str(caught.value)
+
+
+def test_refused_credentials_are_one_error_naming_the_node_and_nothing_is_lost(
+    tmp_path, tls_broker_factory, certificates, monkeypatch
+):
+    monkeypatch.setattr(IotHubRuntime, "refused_retry_s", 0.5)
+    tls_broker_factory(passwords={"someone-else": "x"})  # a hub that does not know dev1's token
+    events = Events()
+    params = IotHubParams(connection_string=DEVICE, ca_certificate=str(certificates.ca))
+    runtime = IotHubRuntime("hub", params, context(tmp_path, events=events))
+    runtime.open()
+    for i in range(3):
+        runtime.process(frame(i, step=60))  # a minute apart: each one passes the delay buffer
+    assert wait_until(lambda: events.errors, 20), events.text()
+    time.sleep(1.0)
+    stats = runtime.delivery_stats()
+    runtime.close()
+    assert (stats["sent"], stats["queued"], stats["messages_dropped"]) == (0, 3, 0)
+    assert len(events.errors) == 1
+    node, message = events.errors[0]
+    assert node == "hub" and "refused the credentials" in message
+    assert KEY not in events.text()
