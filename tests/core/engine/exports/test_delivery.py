@@ -119,3 +119,36 @@ def test_a_dry_run_needs_no_credentials(tmp_path):
     runtime.process(frame(0))
     assert runtime.delivery_stats()["messages"] == 1
     runtime.close()
+
+
+def test_the_engine_reports_export_counts_and_a_dry_run_sends_nothing(tmp_path, http_endpoint):
+    """What the designer's preview relies on: a dry run through the real engine shows, per
+    export node, how many messages it would have sent and the last one."""
+    from engine_helpers import Recorder, skill_of
+    from video_factory import write_video
+
+    from designer.core.engine.events import MetricsEvent, RunState
+    from designer.core.engine.executor import Engine
+    from designer.core.engine.runtime import RunContext
+
+    write_video(tmp_path / "clip.avi", frames=10)
+    skill = skill_of(
+        ("cam", "camera@1", {"source": "clip.avi", "loop": False}),
+        ("keep", "filter@1", {}),
+        ("hook", "http@1", {"url": http_endpoint.url}),
+        links=[("cam", "keep"), ("keep", "hook")],
+    )
+    for dry in (True, False):
+        context = RunContext(skill_dir=tmp_path, output_dir=tmp_path / f"out-{dry}", dry_run=dry)
+        engine = Engine(skill, realtime=False, context=context)
+        recorder = Recorder()
+        engine.subscribe(recorder)
+        assert engine.start().wait(60) is RunState.FINISHED
+        stats = [e for e in recorder.events if isinstance(e, MetricsEvent)][-1].nodes["hook"]
+        assert stats.messages == 10
+        assert json.loads(stats.last_message)["frame_id"] == "9"
+        if dry:
+            assert (stats.sent, stats.queued, http_endpoint.requests) == (0, 0, 0)
+        else:
+            assert (stats.sent, stats.queued, stats.messages_dropped) == (10, 0, 0)
+    assert len(http_endpoint.accepted) == 10
