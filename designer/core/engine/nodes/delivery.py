@@ -20,6 +20,7 @@ the last one kept (``delivery_stats``), nothing is written or sent.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from designer.core.engine.frame import Frame, insight_message
-from designer.core.engine.runtime import NodeRuntime
+from designer.core.engine.runtime import NodeError, NodeRuntime
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,6 @@ def secret_value(value: str, env_name: str, *, node_id: str, param: str) -> str:
     if match:
         found = os.environ.get(match[1], "")
         if not found:
-            from designer.core.engine.runtime import NodeError
-
             raise NodeError(
                 node_id, f"parameter '{param}' reads the environment variable {match[1]}, which is not set"
             )
@@ -98,7 +97,8 @@ class Outbox:
     """A bounded FIFO of messages, one file each, in a folder of its own.
 
     Files are written to a temporary name and renamed, so a crash never leaves a
-    half message; names are sequence numbers, so order survives a restart.
+    half message; names are sequence numbers, so order survives a restart. One process
+    at a time: a second run of the same skill in the same folder gets OutboxBusy.
     """
 
     def __init__(self, folder: Path, limit: int) -> None:
@@ -107,6 +107,12 @@ class Outbox:
         self._lock = threading.Lock()
         self._inflight: int | None = None
         folder.mkdir(parents=True, exist_ok=True)
+        self._owner = (folder / ".lock").open("a")
+        try:
+            fcntl.flock(self._owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._owner.close()
+            raise OutboxBusy(folder) from None
         seqs = []
         for path in folder.iterdir():
             match = _SEQ_RE.match(path.name)
@@ -121,6 +127,11 @@ class Outbox:
     def __len__(self) -> int:
         with self._lock:
             return len(self._seqs)
+
+    def release(self) -> None:
+        """Let another run use this outbox (what is queued stays for it)."""
+        if not self._owner.closed:
+            self._owner.close()
 
     def _path(self, seq: int) -> Path:
         return self.folder / f"{seq:016d}.msg"
@@ -170,6 +181,10 @@ class Outbox:
             except ValueError:
                 return  # already dropped
             self._path(seq).unlink(missing_ok=True)
+
+
+class OutboxBusy(OSError):
+    """Another process holds this outbox."""
 
 
 class ExportRuntime(NodeRuntime):
@@ -245,6 +260,12 @@ class ExportRuntime(NodeRuntime):
         folder = self.outbox_folder()
         try:
             self.outbox = Outbox(folder, limit)
+        except OutboxBusy:
+            self.disconnect()
+            raise self.fail(
+                f"another run of this skill is using the outbox '{folder}'; run each copy of a skill "
+                "from its own folder"
+            ) from None
         except OSError as exc:
             self.disconnect()
             raise self.fail(
@@ -416,3 +437,5 @@ class ExportRuntime(NodeRuntime):
             self.disconnect()
         except Exception as exc:
             log.warning("export %s: closing the client: %s", self.node_id, scrub(str(exc), *self.secrets))
+        if self.outbox is not None and (thread is None or not thread.is_alive()):
+            self.outbox.release()

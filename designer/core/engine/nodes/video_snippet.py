@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import queue
 import shutil
 import tempfile
@@ -48,10 +49,13 @@ from designer.core.engine.nodes.delivery import (
 from designer.core.engine.overlay import draw_insights
 from designer.core.skill.catalog.exports import VideoSnippetParams
 
+log = logging.getLogger(__name__)
+
 CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
 PRE_ROLL_S = 2.0
+PRE_ROLL_MAX_FRAMES = 60  # frames are full images: bound the memory the pre-roll holds
 MIN_FREE_BYTES = 16 * 1024 * 1024  # a clip is not started on a disk with less free space
-ENCODER_QUEUE = 256  # frames waiting for the encoder
+ENCODER_QUEUE = 96  # frames waiting for the encoder
 FPS_SAMPLE = 8  # frames whose timestamps set the clip's frame rate
 FALLBACK_FPS = 15.0
 _codec_lock = threading.Lock()
@@ -106,7 +110,7 @@ class VideoSnippetRuntime(ExportRuntime):
 
     def __init__(self, node_id, params, context) -> None:
         super().__init__(node_id, params, context)
-        self._preroll: deque[tuple[np.ndarray, list[ObjectMeta], float]] = deque()
+        self._preroll: deque[tuple[np.ndarray, list[ObjectMeta], float]] = deque(maxlen=PRE_ROLL_MAX_FRAMES)
         self._clip: _Clip | None = None
         self._clip_until = 0.0
         self._frames: queue.Queue = queue.Queue(ENCODER_QUEUE)
@@ -240,7 +244,7 @@ class VideoSnippetRuntime(ExportRuntime):
             self._clip.dropped = -1  # nothing goes to the encoder for this one
             return
         self._clip = _Clip(path, blob, frame.frame_id)
-        self._frames.put(self._clip)
+        self._put(self._clip)
         for image, objects, stamp in self._preroll:
             self._to_encoder(image, objects, stamp)
         self._preroll.clear()
@@ -250,19 +254,23 @@ class VideoSnippetRuntime(ExportRuntime):
         clip = self._clip
         if self.dry or clip is None or clip.dropped < 0:
             return
-        item = (image, objects, stamp)
-        if self.context.lossless:
-            self._frames.put(item)
-            return
-        try:
-            self._frames.put_nowait(item)  # live: never wait for the encoder
-        except queue.Full:
+        if not self._put((image, objects, stamp), wait=self.context.lossless):  # live: never wait
             clip.dropped += 1
+
+    def _put(self, item: object, *, wait: bool = True) -> bool:
+        """Hand an item to the encoder; waiting (if asked) only while the encoder is alive."""
+        while True:
+            try:
+                self._frames.put(item, timeout=0.5) if wait else self._frames.put_nowait(item)
+                return True
+            except queue.Full:
+                if not wait or self._encoder is None or not self._encoder.is_alive():
+                    return False
 
     def _end_clip(self) -> None:
         clip, self._clip = self._clip, None
         if clip is not None and not self.dry and clip.dropped >= 0:
-            self._frames.put(_END)
+            self._put(_END)
 
     def _count_dropped(self) -> None:
         with self._counts_lock:
@@ -308,10 +316,14 @@ class VideoSnippetRuntime(ExportRuntime):
                 failed = str(exc)
                 pending = []
             if item is _END:
-                if writer is not None:
-                    writer.release()
-                    writer = None
-                self._finish(clip, tmp, failed)
+                try:
+                    if writer is not None:
+                        writer.release()
+                        writer = None
+                    self._finish(clip, tmp, failed)
+                except Exception as exc:  # the thread must outlive any clip
+                    log.exception("node %s: finishing a clip", self.node_id)
+                    self.report_error(f"cannot finish the clip '{clip.path}': {exc}")
                 clip = None
 
     def _picture(self, image: np.ndarray, objects: list[ObjectMeta], size: tuple[int, int]) -> np.ndarray:
@@ -410,11 +422,12 @@ class VideoSnippetRuntime(ExportRuntime):
 
     def close(self) -> None:
         """Finish the clip being recorded, let the encoder write it, then flush uploads."""
-        encoder, self._encoder = self._encoder, None
+        encoder = self._encoder
         if encoder is not None:
             self._end_clip()
-            self._frames.put(None)
+            self._put(None)  # waits only while the encoder runs
             encoder.join(self.encoder_timeout_s)
+            self._encoder = None
         super().close()
 
     def disconnect(self) -> None:

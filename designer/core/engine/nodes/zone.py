@@ -89,9 +89,7 @@ class ZoneRuntime(NodeRuntime):
             self._build(frame.width, frame.height)
         labels = set(self.params.labels)
         objects = [
-            obj
-            for obj in frame.objects
-            if obj.bbox is not None and (not labels or obj.label in labels)
+            obj for obj in frame.objects if obj.bbox is not None and (not labels or obj.label in labels)
         ]
         if self.params.roi_type == "LINE":
             self._count_crossings(frame, [obj for obj in objects if obj.tracking_info is not None])

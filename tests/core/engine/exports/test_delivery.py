@@ -8,7 +8,7 @@ import pytest
 from export_helpers import Events, context, frame, wait_until
 from export_servers import HttpEndpoint
 
-from designer.core.engine.nodes.delivery import Outbox
+from designer.core.engine.nodes.delivery import Outbox, OutboxBusy
 from designer.core.engine.nodes.http import HttpRuntime
 from designer.core.engine.nodes.mqtt import MqttRuntime
 from designer.core.skill.catalog.exports import HttpParams, MqttParams
@@ -81,12 +81,15 @@ def test_outbox_files_are_whole_messages_named_in_order(tmp_path):
     box = Outbox(tmp_path / "box", limit=3)
     for i in range(4):
         box.put(f"m{i}".encode())
-    assert sorted(p.name for p in (tmp_path / "box").iterdir()) == [
+    assert sorted(p.name for p in (tmp_path / "box").glob("*.msg")) == [
         "0000000000000002.msg",
         "0000000000000003.msg",
         "0000000000000004.msg",
     ]
     (tmp_path / "box" / "0000000000000009.tmp").write_bytes(b"half a mess")  # a crash mid-write
+    with pytest.raises(OutboxBusy):  # one run at a time per outbox
+        Outbox(tmp_path / "box", limit=3)
+    box.release()
     reopened = Outbox(tmp_path / "box", limit=3)
     assert len(reopened) == 3
     seq, payload = reopened.head()
