@@ -278,7 +278,9 @@ class ExportRuntime(NodeRuntime):
                 self.node_id,
                 f"{waiting} messages from an earlier run are waiting in '{folder}'; sending them first",
             )
-        self._thread = threading.Thread(target=self._deliver_loop, name=f"export-{self.node_id}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._deliver_loop, name=f"node-{self.node_id}-delivery", daemon=True
+        )
         self._thread.start()
 
     def uses_outbox(self) -> bool:

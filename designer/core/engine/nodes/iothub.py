@@ -74,7 +74,7 @@ class IotClientExport(ExportRuntime):
     def disconnect(self) -> None:
         client, self.client = self.client, None
         if client is not None:  # shutdown can wait on a dead connection: never hold the run for it
-            done = threading.Thread(target=client.shutdown, name=f"export-{self.node_id}-close", daemon=True)
+            done = threading.Thread(target=client.shutdown, name=f"node-{self.node_id}-close", daemon=True)
             done.start()
             done.join(CLOSE_TIMEOUT_S)
 

@@ -144,7 +144,7 @@ class VideoSnippetRuntime(ExportRuntime):
                 "clips are MPEG-4 Part 2 ('mp4v'): this OpenCV build cannot encode H.264; most players "
                 "and browsers other than Safari play them",
             )
-        name = f"snippet-{self.node_id}"
+        name = f"node-{self.node_id}-encoder"
         self._encoder = threading.Thread(target=self._encode_loop, name=name, daemon=True)
         self._encoder.start()
 
