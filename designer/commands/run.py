@@ -16,6 +16,7 @@ from designer.core.engine.executor import Engine, SkillNotRunnable
 from designer.core.engine.frame import insight_message
 from designer.core.engine.runtime import RunContext
 from designer.core.package import PackageError, is_package, open_package
+from designer.core.secrets import mask_secrets
 from designer.core.skill import ParamError, SkillFileError, load_skill
 from designer.core.skill.params import parse_assignments
 
@@ -52,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _fail(message: str, code: int = 2) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {mask_secrets(message)}", file=sys.stderr)
     return code
 
 
@@ -120,7 +121,7 @@ class _Console:
 
     def _print(self, line: str) -> None:
         with self.lock:
-            print(line, file=sys.stderr, flush=True)
+            print(mask_secrets(line), file=sys.stderr, flush=True)
 
     def progress(self, metrics: MetricsEvent) -> str:
         elapsed = max(time.monotonic() - self.started, 1e-6)

@@ -35,6 +35,7 @@ from designer.core.engine.nodes import runtime_for
 from designer.core.engine.queues import END, FrameQueue
 from designer.core.engine.runtime import NodeError, NodeRuntime, RunContext
 from designer.core.engine.sources import SourceError, SourceStatus, VideoSource, open_source
+from designer.core.secrets import has_secrets, mask_secrets
 from designer.core.skill import Problem, Skill, find_placeholders, get_spec, substitute, validate_skill
 from designer.core.skill.catalog import NodeSpec, Params, Role
 from designer.core.skill.validate import check_params
@@ -380,6 +381,8 @@ class Engine:
     # --- internals ----------------------------------------------------------------------
 
     def emit(self, event: EngineEvent) -> None:
+        if isinstance(event, (NodeErrorEvent, NodeWarningEvent, StatusEvent)) and has_secrets(event.message):
+            event = replace(event, message=mask_secrets(event.message))  # a URL a user typed
         for callback in list(self._subscribers):
             try:
                 callback(event)

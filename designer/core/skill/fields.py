@@ -20,6 +20,8 @@ PLACEHOLDER_RE = re.compile(r"\$param\(([A-Za-z_][A-Za-z0-9_.\-]*)\)")
 PARAM_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
 ACCELERATIONS = ("CPU", "Nvidia dGPU", "Intel iGPU", "Nvidia Jetson (Jetpack 5)")
+#: URL schemes a Camera Input opens (the engine's sources read these; anything else is refused).
+CAMERA_URL_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https")
 
 
 def deploy_field(default: Any = ..., *, secret: bool = False, **kwargs: Any) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from designer.core.secrets import has_secrets
 from designer.core.skill.build import auto_layout
 from designer.core.skill.catalog import get_spec
 from designer.core.skill.document import Edge, Node, PortRef, Settings, Skill, Tag
@@ -150,8 +151,9 @@ def load_kan_text(text: str, source: str = "<kan>") -> dict:
 
 def _camera(config: dict, report: KanReport) -> dict:
     source = str(config.get("ip") or "$param(rtsp)")
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@]+@", source):
-        # A resolved camera URL with credentials: never copy a password into the skill file.
+    if has_secrets(source):
+        # A resolved camera URL with credentials (user info or a password in its query): never
+        # copy a password into the skill file.
         report.note("the camera URL held credentials; it is now the deployment parameter rtsp.")
         source = "$param(rtsp)"
     return {"source": source, "loop": False}
@@ -245,7 +247,20 @@ def _convert_node(raw: dict, report: KanReport, acceleration: str) -> Node:
         report.note(f"node {node_id}: KAN node {kind}/{name} has no equivalent; kept as an unknown node.")
         return Node(id=node_id, type=f"{UNKNOWN_PREFIX}{kind}/{name}", name=name, params=config)
     spec = get_spec(type_id)
+    for key, value in params.items():  # an export URL with a token: a per-device value instead
+        if isinstance(value, str) and has_secrets(value):
+            name = _param_name(node_id, key)
+            params[key] = f"$param({name})"
+            report.note(
+                f"node {node_id}: '{key}' held credentials; it is now the deployment parameter {name}."
+            )
     return Node(id=node_id, type=type_id, name=spec.title, params={**spec.defaults(), **params})
+
+
+def _param_name(node_id: str, key: str) -> str:
+    """A ``$param`` name for one node's parameter (letters, digits, ``_ . -``)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{node_id}_{key}")
+    return name if re.match(r"^[A-Za-z_]", name) else f"p_{name}"
 
 
 def import_kan(data: dict) -> tuple[Skill, KanReport]:
@@ -415,6 +430,16 @@ def export_kan(skill: Skill, resource_name: str | None = None) -> tuple[dict, Ka
     """Our skill as a KAN Skill resource, plus what it had to leave out."""
     report = KanReport()
     converted = {node.id: _kan_node(node, report) for node in skill.nodes}
+    for node_id, data in converted.items():  # never write a credential into an exported file
+        config = (data or {}).get("configurations") or {}
+        for key, value in config.items():
+            if isinstance(value, str) and has_secrets(value):
+                name = _param_name(node_id, key)
+                config[key] = f"$param({name})"
+                report.note(
+                    f"node {node_id}: '{key}' holds credentials, which are not exported; it is the "
+                    f"deployment parameter {name}: set it on the device."
+                )
     parent = {e.target.node: e.source.node for e in skill.edges}
 
     def kept_parent(node_id: str) -> str | None:

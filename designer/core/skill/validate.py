@@ -8,14 +8,22 @@ from __future__ import annotations
 
 import posixpath
 from collections import Counter, defaultdict
+from dataclasses import replace
 from typing import Protocol, get_args
 
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
+from designer.core.secrets import has_secrets, mask_secrets, url_scheme
 from designer.core.skill.catalog import NodeSpec, Role, get_spec
 from designer.core.skill.document import NODE_ID_RE, Edge, Skill
-from designer.core.skill.fields import ACCELERATIONS, PLACEHOLDER_RE, accepts_placeholder, placeholders_in
+from designer.core.skill.fields import (
+    ACCELERATIONS,
+    CAMERA_URL_SCHEMES,
+    PLACEHOLDER_RE,
+    accepts_placeholder,
+    placeholders_in,
+)
 from designer.core.skill.problems import Problem, error, warning
 
 TRACKERS = {"tracker", "grpc-endpoint", "grpc-container"}  # a gRPC node may add tracking ids
@@ -331,6 +339,30 @@ def validate_skill(skill: Skill, models: ModelLookup | None = None, *, target: b
     problems += _check_roles(skill, specs, parents, children)
     problems += _check_models(skill, specs, parsed, parents, order, models, target)
     problems += _check_shared_outputs(specs, parsed)
+    problems += _check_camera_sources(specs, parsed)
+    # A message may quote a value a user typed: a URL's password never reaches a screen.
+    return [replace(p, message=mask_secrets(p.message)) if has_secrets(p.message) else p for p in problems]
+
+
+def _check_camera_sources(specs, parsed) -> list[Problem]:
+    """A URL with a scheme OpenCV would take for a file name (htp://, file://, udp://) is named."""
+    problems = []
+    for node_id, spec in specs.items():
+        source = getattr(parsed.get(node_id), "source", None)
+        if spec.kind != "camera" or not isinstance(source, str) or PLACEHOLDER_RE.search(source):
+            continue
+        scheme = url_scheme(source)
+        if scheme is not None and scheme not in CAMERA_URL_SCHEMES:
+            allowed = ", ".join(f"{s}://" for s in CAMERA_URL_SCHEMES)
+            problems.append(
+                error(
+                    "camera-scheme-unsupported",
+                    f"The camera source {mask_secrets(source)!r} uses {scheme}://, which is not "
+                    f"supported: use {allowed}, a webcam index or a video file path.",
+                    node_id,
+                    "source",
+                )
+            )
     return problems
 
 
