@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 import threading
@@ -223,7 +224,53 @@ def _check_insights_path(engine: Engine, path: str) -> str | None:
     return None
 
 
+class _MaskingFilter(logging.Filter):
+    """Log lines may quote URLs a user typed: mask their credentials before they are written."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = mask_secrets(record.getMessage()), None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = mask_secrets(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+def _open_run_log() -> tuple[Path | None, logging.Handler | None]:
+    """The details of a run (tracebacks of internal errors) go to ``<data folder>/logs/run.log``,
+    not to the console, where each error is shown once as a message; None when it cannot open."""
+    from designer.core.models.registry import data_dir
+
+    path = data_dir() / "logs" / "run.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, mode="w", encoding="utf-8", delay=True)
+    except OSError:
+        return None, None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_MaskingFilter())
+    handler.setLevel(logging.INFO)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+    return path, handler
+
+
+def _close_run_log(handler: logging.Handler | None) -> None:
+    if handler is not None:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+
+
 def _run_engine(engine: Engine, args: argparse.Namespace) -> int:
+    log_path, handler = _open_run_log()
+    try:
+        return _run_logged(engine, args, log_path)
+    finally:
+        _close_run_log(handler)
+
+
+def _run_logged(engine: Engine, args: argparse.Namespace, log_path: Path | None) -> int:
     console = _Console(engine, args.quiet)
     engine.subscribe(console)
     sink = None
@@ -254,6 +301,8 @@ def _run_engine(engine: Engine, args: argparse.Namespace) -> int:
         if sink is not None:
             sink.close()
     _summary(engine, console)
+    if console.errors and log_path is not None and log_path.exists() and log_path.stat().st_size:
+        print(f"details of the errors above (for a bug report): {log_path}", file=sys.stderr)
     if engine.state is RunState.FAILED or (sink is not None and sink.failure):
         return 1
     if interrupted:

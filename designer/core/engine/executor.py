@@ -267,7 +267,7 @@ def _message(node_id: str, exc: BaseException) -> str:
     """A NodeError's message as written; anything else is a bug, named as one."""
     if isinstance(exc, NodeError):
         return exc.message
-    return f"internal error ({type(exc).__name__}: {exc}); please report it with the log"
+    return f"internal error ({type(exc).__name__}: {exc}); please report it with the run's log"
 
 
 class Engine:

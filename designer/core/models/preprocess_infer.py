@@ -12,6 +12,7 @@ from designer.core.models.preprocess import PreprocessSettings
 from designer.core.models.tensors import TensorInfo, fixed
 
 _DTYPES = {"float32": "float32", "float16": "float16", "uint8": "uint8"}
+MAX_INPUT_SIDE = 8192  # pixels; larger inputs do not fit a frame's tensor in memory on a device
 
 
 def infer_preprocess(
@@ -54,8 +55,11 @@ def infer_preprocess(
         "resize": "letterbox" if _is_ultralytics(metadata) else "stretch",
     }
     for key in ("width", "height"):
-        if key in overrides and fixed(values[key]) and fixed(
-                width if key == "width" else height) not in (None, overrides[key]):
+        if (
+            key in overrides
+            and fixed(values[key])
+            and fixed(width if key == "width" else height) not in (None, overrides[key])
+        ):
             raise ModelError(
                 f"{where}: input {image_input.describe()} has a fixed {key} of {values[key]}; "
                 f"the override {key}={overrides[key]} cannot apply"
@@ -66,10 +70,26 @@ def infer_preprocess(
             f"{where}: input {image_input.describe()} has a dynamic spatial size; "
             "give the input size (width=..., height=...) when adding the model"
         )
+    for key in ("width", "height"):
+        size = values[key]
+        if isinstance(size, int) and size > MAX_INPUT_SIDE:
+            # a 100000 x 100000 input is 28 GiB per frame: refuse it here, not with a MemoryError
+            raise ModelError(
+                f"{where}: an input {key} of {size} pixels is too large (at most {MAX_INPUT_SIDE}); "
+                "give a smaller size with --preprocess width=... height=..., or export the model "
+                "with a smaller input"
+            )
     try:
         return PreprocessSettings(**values)
     except ValidationError as exc:
-        raise ModelError(f"{where}: invalid pre-processing settings: {exc}") from exc
+        raise ModelError(f"{where}: invalid pre-processing settings: {plain_errors(exc)}") from None
+
+
+def plain_errors(exc: ValidationError) -> str:
+    """A pydantic error as one sentence per field (``resize: Input should be ...``), no links."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in error['loc']) or 'value'}: {error['msg']}" for error in exc.errors()
+    )
 
 
 def _data_format(shape: list) -> str:
@@ -81,7 +101,8 @@ def _data_format(shape: list) -> str:
 
 def _is_ultralytics(metadata: dict[str, str]) -> bool:
     return "ultralytics" in metadata.get("author", "").lower() or (
-        "stride" in metadata and "names" in metadata and "imgsz" in metadata)
+        "stride" in metadata and "names" in metadata and "imgsz" in metadata
+    )
 
 
 def _metadata_size(metadata: dict[str, str]) -> tuple[int, int] | None:
@@ -95,7 +116,10 @@ def _metadata_size(metadata: dict[str, str]) -> tuple[int, int] | None:
         return None
     if isinstance(value, int) and value > 0:
         return value, value
-    if (isinstance(value, list | tuple) and len(value) == 2
-            and all(isinstance(v, int) and v > 0 for v in value)):
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, int) and v > 0 for v in value)
+    ):
         return value[0], value[1]
     return None

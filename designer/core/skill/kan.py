@@ -189,7 +189,9 @@ def _grpc(config: dict, report: KanReport, node_id: str, acceleration: str) -> t
             "container_image": config.get("container_image", ""),
             "create_options": config.get("create_options", ""),
             "restart_policy": config.get("restart_policy") or "always",
-            "port": int(port) if str(port).isdigit() else port,
+            # ASCII digits only: "²".isdigit() is True but int() refuses it; validation points
+            # at whatever is kept as written
+            "port": int(port) if re.fullmatch(r"[0-9]{1,9}", str(port)) else port,
             "route": config.get("route", ""),
         }
         report.note(
@@ -200,19 +202,32 @@ def _grpc(config: dict, report: KanReport, node_id: str, acceleration: str) -> t
     return "grpc-endpoint@1", {"endpoint_url": config.get("endpoint_url", "")}
 
 
+def _finite(raw: Any, value: float, default: float, report: KanReport, node_id: str, what: str) -> float:
+    """``value`` when it is a finite number; else ``default``, with a note naming the node."""
+    if math.isfinite(value):
+        return value
+    report.note(
+        f"node {node_id}: the {what} {raw!r} is not a usable number; it is {default:g} now: check it."
+    )
+    return default
+
+
 def _snippet(config: dict, report: KanReport, node_id: str) -> dict:
-    minutes = _number(config.get("delay_buffer"), 1.0)
+    raw = config.get("delay_buffer")
+    minutes = _number(raw, 1.0)
     report.note(f"node {node_id}: the snippet delay buffer was {minutes:g} min in KAN; it is now in seconds.")
     return {
         "filename_prefix": config.get("filename_prefix", ""),
         "duration_s": int(_number(config.get("recording_duration"), 10)),
         "insights_overlay": _bool(config.get("insights_overlay", "true")),
-        "delay_buffer_s": minutes * 60,
+        "delay_buffer_s": _finite(raw, minutes * 60, 60.0, report, node_id, "delay buffer (s)"),
     }
 
 
-def _delay(config: dict, default: float) -> dict:
-    return {"delay_buffer_s": _number(config.get("delay_buffer"), default)}
+def _delay(config: dict, default: float, report: KanReport, node_id: str) -> dict:
+    raw = config.get("delay_buffer")
+    value = _number(raw, math.nan) if raw not in (None, "") else default
+    return {"delay_buffer_s": _finite(raw, value, default, report, node_id, "delay buffer")}
 
 
 def _convert_node(raw: dict, report: KanReport, acceleration: str) -> Node:
@@ -230,16 +245,16 @@ def _convert_node(raw: dict, report: KanReport, acceleration: str) -> Node:
     elif kind == "export" and name == "video_snippet_export":
         type_id, params = "video-snippet@1", _snippet(config, report, node_id)
     elif kind == "export" and name == "iothub_export":
-        type_id, params = "iothub@1", _delay(config, 30)
+        type_id, params = "iothub@1", _delay(config, 30, report, node_id)
     elif kind == "export" and name == "mqtt_export":
         type_id = "mqtt@1"
-        params = {"broker_address": config.get("broker_address", ""), **_delay(config, 30)}
+        params = {"broker_address": config.get("broker_address", ""), **_delay(config, 30, report, node_id)}
     elif kind == "export" and name == "iotedge_export":
         type_id = "iotedge@1"
         params = {
             "module_name": config.get("module_name", ""),
             "module_input": config.get("module_input", ""),
-            **_delay(config, 10),
+            **_delay(config, 10, report, node_id),
         }
     elif kind == "export" and name == "http_export":
         type_id, params = "http@1", {"url": config.get("url", "")}
