@@ -205,10 +205,13 @@ class ModelLibrary:
                 inference_ms=ms,
                 accelerations=supported_accelerations("ONNX"),
             )
-            committed = self._commit(fetched_model, fetched_labels)
+            committed: set[str] = set()
 
             def insert(registry: RegistryFile) -> None:
                 self._refuse_duplicate(registry, model_id, name)
+                # Under the registry lock: a concurrent remove of a model sharing these bytes
+                # cannot delete them between this commit and the entry that now names them.
+                committed.update(self._commit(fetched_model, fetched_labels))
                 registry.models.append(entry)
 
             try:
@@ -258,9 +261,10 @@ class ModelLibrary:
                     "accelerations": supported_accelerations("ONNX"),
                 }
             )
-            committed = self._commit(fetched_model, fetched_labels)
+            committed: set[str] = set()
 
             def replace(registry: RegistryFile) -> None:
+                committed.update(self._commit(fetched_model, fetched_labels))  # under the lock
                 registry.models[:] = [new if e.id == model_id else e for e in registry.models]
 
             try:
@@ -275,11 +279,11 @@ class ModelLibrary:
         """Drop the entry, and its cached files unless another model shares them."""
         entry = self.get(model_id)
 
-        def drop(registry: RegistryFile) -> None:
+        with self.registry.locked():  # an add of the same bytes waits until this is done
+            registry = self.registry.load()
             registry.models[:] = [e for e in registry.models if e.id != model_id]
-
-        self.registry.update(drop)
-        self._drop_unreferenced({entry.model_file.sha256} | _shas(entry.labels_file))
+            self.registry.save(registry)
+            self._remove_unused(registry, {entry.model_file.sha256} | _shas(entry.labels_file))
         return entry
 
     def ensure_bundled_sample(self) -> ModelEntry:
@@ -408,8 +412,14 @@ class ModelLibrary:
         return added
 
     def _drop_unreferenced(self, shas: set[str]) -> None:
+        """Delete the cached files no entry names; references are re-read under the lock."""
+        with self.registry.locked():
+            self._remove_unused(self.registry.load(), shas)
+
+    def _remove_unused(self, registry: RegistryFile, shas: set[str]) -> None:
+        """Call with the registry lock held, ``registry`` read under it."""
         used = set()
-        for entry in self.registry.load().models:
+        for entry in registry.models:
             used |= {entry.model_file.sha256} | _shas(entry.labels_file)
         for sha in shas - used:
             self.cache.remove(sha)

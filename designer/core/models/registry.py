@@ -213,6 +213,13 @@ class Registry:
             return registry
 
     @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the registry lock (threads and processes) across several steps; not re-entrant
+        across processes, so never call ``update`` inside it."""
+        with self._locked():
+            yield
+
+    @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         with self._lock:
             if fcntl is None:  # pragma: no cover - Windows
