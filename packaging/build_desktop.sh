@@ -15,8 +15,16 @@ APP=dist/skill-designer/skill-designer
 data=$(mktemp -d)
 SKILL_DESIGNER_DATA="$data" "$APP" validate resources/samples/default.skill.json
 if command -v xvfb-run >/dev/null 2>&1; then
+    # The probe prints "window-shown" once the main window is up (a process that lingers after is killed).
     SKILL_DESIGNER_DATA="$data" SKILL_DESIGNER_STARTUP_PROBE=1 QT_QPA_PLATFORM=xcb \
-        timeout 120 xvfb-run -a "$APP" | grep -q window-shown && echo "designer window shown under Xvfb"
+        timeout 60 xvfb-run -a "$APP" > "$data/probe.log" 2>&1 || true
+    if grep -q window-shown "$data/probe.log"; then
+        echo "designer window shown under Xvfb"
+    else
+        echo "the designer did not open under Xvfb:" >&2
+        tail -20 "$data/probe.log" >&2
+        exit 1
+    fi
 else
     echo "xvfb-run not installed (apt-get install xvfb libxcb-icccm4 libxcb-keysyms1): window not checked"
 fi
