@@ -52,7 +52,7 @@ class NotRunnable(Exception):
 def _build_engine(
     skill: Skill,
     skill_dir: Path,
-    library: Any,
+    library_getter: Callable[[], Any],
     source: str | None,
     send_for_real: bool,
     realtime: bool,
@@ -62,6 +62,10 @@ def _build_engine(
     engine validates the skill as it will run it, with the preview's source in the camera)."""
     for old in retiring:
         old.wait(5.0)
+    try:
+        library = library_getter()  # the first call opens it (imports, disk): not on the GUI thread
+    except Exception:  # a broken library must not stop skills that name their model files
+        library = None
     options = {"dry_run": not send_for_real} if DRY_RUN_SUPPORTED else {}
     context = RunContext.local(skill, skill_dir, library, **options)
     try:
@@ -191,7 +195,7 @@ class PreviewController(QObject):
             _build_engine,
             skill,
             self.window.document.skill_dir(),
-            self._library(),
+            self.window.library,
             self.dock.picker.source(),
             self.dock.send_box.isChecked(),
             self.realtime,
@@ -348,11 +352,13 @@ class PreviewController(QObject):
         stats = self.engine.metrics().nodes.get(node_id) if self.engine is not None else None
         self._errors[node_id] = (message, stats.errors if stats else 0)
         self.window.canvas.set_node_status(node_id, message, "error")
+        self._log(f"preview: node {node_id}: error: {message}")
         if fatal:
             self._status(f"node {node_id}: {message}", 10000)
 
     def _on_node_warning(self, node_id: str, message: str) -> None:
         self._warnings[node_id] = (message, time.monotonic())
+        self._log(f"preview: node {node_id}: warning: {message}")
         if node_id not in self._errors:
             self.window.canvas.set_node_status(node_id, message, "warning")
 
@@ -420,3 +426,9 @@ class PreviewController(QObject):
 
     def _status(self, text: str, timeout_ms: int = 5000) -> None:
         self.window.show_status(text, timeout_ms)
+
+    def _log(self, text: str) -> None:
+        """Node errors and warnings also go to the window's output dock, when it has one."""
+        log = getattr(self.window, "log", None)
+        if callable(log):
+            log(text)
