@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QToolBar, QWidget
@@ -112,6 +113,15 @@ class StandInWindow(QMainWindow):
         if self.preview is not None:
             self.preview.shutdown()
         super().closeEvent(event)
+
+
+def pixels(image) -> np.ndarray:
+    """A QImage as an H x W x 3 BGR array."""
+    from PySide6.QtGui import QImage
+
+    image = image.convertToFormat(QImage.Format.Format_BGR888)
+    array = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    return array[:, : image.width() * 3].reshape(image.height(), image.width(), 3)
 
 
 def default_skill() -> Skill:

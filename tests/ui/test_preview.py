@@ -6,9 +6,8 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
-from preview_helpers import CLIP, default_skill, engine_threads, shown_people, summary_label
+from preview_helpers import CLIP, default_skill, engine_threads, pixels, shown_people, summary_label
 from preview_helpers import make_window_fixture as make_window_fixture
 from PySide6.QtGui import QImage
 
@@ -16,12 +15,6 @@ from designer.core.engine.overlay import colour_for
 
 pytestmark = pytest.mark.timeout(90)
 SHOTS = os.environ.get("PREVIEW_SHOTS")  # a folder: keep the screenshots to look at them
-
-
-def pixels(image: QImage) -> np.ndarray:
-    image = image.convertToFormat(QImage.Format.Format_BGR888)
-    array = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
-    return array[:, : image.width() * 3].reshape(image.height(), image.width(), 3)
 
 
 def box_edge_colour(image: QImage, obj) -> tuple[int, int, int]:
