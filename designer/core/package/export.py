@@ -36,6 +36,7 @@ from designer.core.package.manifest import (
 )
 from designer.core.package.readme import package_readme
 from designer.core.package.secrets import MovedSecret, env_name, move_secrets
+from designer.core.secrets import has_secrets
 from designer.core.skill import Problem, Skill, dump_skill, find_placeholders, get_spec, validate_skill
 from designer.core.skill.catalog.process import ModelParams
 from designer.core.skill.fields import PARAM_NAME_RE
@@ -524,10 +525,11 @@ def export_package(
 
 
 def move_secrets_in_value(value: str) -> bool:
-    """Whether a free-standing value holds something ``move_secrets`` would move out."""
+    """Whether a free-standing value holds something ``move_secrets`` would move out, or that
+    every message would mask."""
     from designer.core.package.secrets import _Mover
 
-    return _Mover().scrub(value, "X", "", "", "runtime") != value
+    return has_secrets(value) or _Mover().scrub(value, "X", "", "", "runtime") != value
 
 
 def parse_defaults(items: list[str]) -> dict[str, str]:

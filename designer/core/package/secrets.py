@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from designer.core.secrets import SECRET_QUERY_KEYS
 from designer.core.skill.catalog import get_spec
 from designer.core.skill.document import Skill
 from designer.core.skill.fields import PLACEHOLDER_RE
@@ -26,25 +27,6 @@ CONNECTION_STRING_RE = re.compile(
     r"ClientSecret)\s*="
 )
 URL_USERINFO_RE = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#]*)@(?P<rest>.*)$")
-SECRET_QUERY_KEYS = {
-    "password",
-    "passwd",
-    "pwd",
-    "pass",
-    "token",
-    "access_token",
-    "auth",
-    "authorization",
-    "key",
-    "api_key",
-    "apikey",
-    "secret",
-    "client_secret",
-    "sig",
-    "signature",
-    "sas",
-    "credential",
-}
 SECRET_ENV_NAME_RE = re.compile(
     r"(?i)(PASSWORD|PASSWD|SECRET|TOKEN|(^|_)KEY($|_)|CONNECTION_?STRING|SAS|"
     r"CREDENTIAL|APIKEY)"
