@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -243,3 +244,22 @@ def test_parameter_edits_go_to_the_engine_and_graph_edits_restart():
     relinked.edges = [e for e in relinked.edges if e.target.node != "people"]
     connect(relinked, "detector", "log")
     assert classify(skill, relinked).restart
+
+
+# --- the Qt binding under a long preview ------------------------------------------------------
+
+
+def test_hours_of_repaints_keep_python_s_none_and_true_alive(qtbot):
+    """PySide6 6.12.0 dropped a reference to None on every void call and to True on every
+    Python-side emit; under Python 3.11 the designer crashed after minutes of preview."""
+    dock = PreviewDock(probe_webcams=False)
+    qtbot.addWidget(dock)
+    relay = EngineRelay(interval_ms=10_000)
+    relay.frame_ready.connect(lambda frame: None)
+    none_before, true_before = sys.getrefcount(None), sys.getrefcount(True)
+    for _ in range(2000):
+        dock.video.update()
+        dock.overlay_box.setToolTip("Draw the results on the video")
+        dock.message.emit("x")
+    assert sys.getrefcount(None) > none_before - 100
+    assert sys.getrefcount(True) > true_before - 100
