@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QPoint, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent
@@ -30,12 +31,35 @@ def fit_rect(image_size: QSize, area: QSize) -> QRectF:
     return QRectF((area.width() - width) / 2, (area.height() - height) / 2, width, height)
 
 
+def scale_to(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` resized to ``size`` (width, height), fast enough for every frame.
+
+    Bilinear is sharp enough down to half size; beyond that, an area reduction by a whole
+    factor first (cheap for integer factors) keeps it from aliasing. Plain INTER_AREA to an
+    arbitrary size costs about 8x more.
+    """
+    height, width = image.shape[:2]
+    if size == (width, height):
+        return image
+    factor = int(min(width / size[0], height / size[1]))
+    if factor >= 2:
+        image = cv2.resize(image, (width // factor, height // factor), None, 0, 0, cv2.INTER_AREA)
+    return cv2.resize(image, size, None, 0, 0, cv2.INTER_LINEAR)
+
+
 class VideoWidget(QWidget):
-    """Paints only what it was last given; the preview decides what and when."""
+    """Paints only what it was last given; the preview decides what and when.
+
+    The frame is scaled to the widget with OpenCV once per frame (``scale_to``, a fraction of a
+    millisecond) and painted unscaled: letting QPainter smooth-scale a full frame on every paint
+    costs several milliseconds of the GUI thread.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._image: QImage | None = None
+        self._frame: np.ndarray | None = None  # the frame at its own resolution
+        self._image: QImage | None = None  # the frame scaled to the widget
+        self._scaled_for: tuple[int, int] | None = None
         self._caption = ""
         self._placeholder = "Press Run (F5) to preview the skill"
         self.setMinimumSize(160, 90)
@@ -46,7 +70,8 @@ class VideoWidget(QWidget):
         return QSize(480, 270)
 
     def set_frame(self, image: np.ndarray, caption: str = "") -> None:
-        self._image = to_qimage(image)
+        self._frame = image
+        self._image = None
         self._caption = caption
         self.update()
 
@@ -55,13 +80,14 @@ class VideoWidget(QWidget):
         self.update()
 
     def clear(self) -> None:
+        self._frame = None
         self._image = None
         self._caption = ""
         self.update()
 
     def image(self) -> QImage | None:
         """The frame shown now, at its own resolution (with the overlay when it is on)."""
-        return None if self._image is None else self._image.copy()
+        return None if self._frame is None else to_qimage(self._frame).copy()
 
     def caption(self) -> str:
         return self._caption
@@ -73,12 +99,19 @@ class VideoWidget(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(16, 16, 16))
-        if self._image is None:
+        if self._frame is None:
             painter.setPen(QColor(170, 170, 170))
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._placeholder)
             return
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        painter.drawImage(fit_rect(self._image.size(), self.size()), self._image)
+        height, width = self._frame.shape[:2]
+        target = fit_rect(QSize(width, height), self.size())
+        ratio = self.devicePixelRatioF()
+        size = (max(round(target.width() * ratio), 1), max(round(target.height() * ratio), 1))
+        if self._image is None or self._scaled_for != size:
+            self._image = to_qimage(scale_to(self._frame, size))
+            self._image.setDevicePixelRatio(ratio)
+            self._scaled_for = size
+        painter.drawImage(target.topLeft(), self._image)
         if self._caption:
             font = QFont(painter.font())
             font.setPointSizeF(max(font.pointSizeF(), 9.0))
