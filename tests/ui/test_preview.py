@@ -147,3 +147,28 @@ def test_a_video_file_chosen_in_the_picker_replaces_the_skill_camera(make_window
     window.preview.dock.picker.set_source(str(CLIP))
     window.preview.run_action.trigger()
     shown_people(window, qtbot)
+
+
+def test_tracking_ids_and_the_zone_line_with_its_counts_are_drawn(make_window, qtbot):
+    from preview_helpers import SAMPLES
+
+    from designer.core.engine.overlay import ZONE_COLOUR
+    from designer.core.skill import load_skill
+
+    path = SAMPLES / "count-crossings.skill.json"
+    window = make_window(load_skill(path), path)
+    window.preview.run_action.trigger()
+    dock = window.preview.dock
+
+    def tracked() -> bool:
+        result = dock._last.results.get("log") if dock._last else None
+        return bool(result and any(o.tracking_info for o in result.objects))
+
+    qtbot.waitUntil(tracked, timeout=30000)
+    result = dock._last.results["log"]
+    assert "zone.crossing.in_count" in result.other_meta
+    array = pixels(dock.video.image())
+    height, width = array.shape[:2]
+    # The line runs from (0, 0.45) to (1, 0.55): its middle is on screen in the zone colour.
+    assert tuple(int(v) for v in array[round(0.5 * (height - 1)), width // 2]) == ZONE_COLOUR
+    keep_shot(dock.video, "preview-zone.png")

@@ -8,8 +8,10 @@ starts threads and reads what the relay hands it at display rate. Edits while ru
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
@@ -33,6 +35,16 @@ from designer.ui.workers import Task, submit
 SHUTDOWN_S = 1.0  # closing the window waits this long at most for the engine
 WARNING_SHOWN_S = 4.0  # a node warning stays on the node this long
 DRY_RUN_SUPPORTED = "dry_run" in {f.name for f in fields(RunContext)}
+
+
+def message_summary(text: str) -> str:
+    """``3 person, 1 car`` for an insight message (JSON text)."""
+    try:
+        objects = json.loads(text).get("insights_meta", {}).get("objects_meta", [])
+    except (ValueError, AttributeError):
+        return "?"
+    counts = Counter(str(o.get("label", "")) for o in objects if isinstance(o, dict))
+    return ", ".join(f"{n} {label}" for label, n in sorted(counts.items())) or "no objects"
 
 
 def engine_threads() -> list[threading.Thread]:
@@ -93,6 +105,7 @@ class PreviewController(QObject):
         self._errors: dict[str, tuple[str, int]] = {}  # node id -> (message, error count then)
         self._warnings: dict[str, tuple[str, float]] = {}
         self._dry_counts: dict[str, int] = {}
+        self._last_messages: dict[str, str] = {}  # export node id -> its last message (JSON)
         self._cpu = (time.monotonic(), time.process_time())
         self._shut = False
 
@@ -187,6 +200,7 @@ class PreviewController(QObject):
         self._errors.clear()
         self._warnings.clear()
         self._dry_counts.clear()
+        self._last_messages.clear()
         self.run_action.setEnabled(False)
         self.stop_action.setEnabled(True)
         self.running_changed.emit(True)
@@ -346,6 +360,7 @@ class PreviewController(QObject):
     def _on_messages(self, records: list) -> None:
         for record in records:
             self._dry_counts[record.node_id] = self._dry_counts.get(record.node_id, 0) + 1
+            self._last_messages[record.node_id] = record.text
         self.insights.add(records)
 
     def _on_node_error(self, node_id: str, message: str, fatal: bool) -> None:
@@ -403,12 +418,25 @@ class PreviewController(QObject):
         if warning is not None and now - warning[1] < WARNING_SHOWN_S:
             return "warning", warning[0]
         if self._is_dry(node_id):
-            count = getattr(stats, "messages", 0) or self._dry_counts.get(node_id, 0)
-            return "dry", f"dry run: {count} messages, nothing sent"
+            return "dry", self._dry_line(node_id, stats)
         line = f"{stats.fps:.1f} fps | p50 {stats.p50_ms:.0f} ms"
         if stats.dropped:
             line += f" | {stats.dropped} dropped"
         return "running", line
+
+    def _dry_line(self, node_id: str, stats: NodeStats) -> str:
+        """What a dry export would have sent: how many messages, and what the last one held.
+
+        Sending exports count the messages their gating lets through (``NodeStats.messages``);
+        the Insights Log writes every frame, so every result the relay saw counts.
+        """
+        node = self.engine.plan.nodes[node_id] if self.engine is not None else None
+        if node is not None and node.spec.kind != "insights-log":
+            count, last = getattr(stats, "messages", 0), getattr(stats, "last_message", None)
+        else:
+            count, last = self._dry_counts.get(node_id, 0), self._last_messages.get(node_id)
+        line = f"dry run: {count} messages, nothing sent"
+        return f"{line} | last: {message_summary(last)}" if last else line
 
     def _summary_line(self, metrics: MetricsEvent, engine: Engine) -> str:
         camera = metrics.nodes.get(engine.plan.camera.node_id, NodeStats())
