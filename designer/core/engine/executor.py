@@ -309,6 +309,10 @@ class Engine:
         self._source: VideoSource | None = None
         self._stop = threading.Event()
         self._done = threading.Event()
+        self._paused = threading.Event()  # set: the source is not read (pause / step)
+        self._wake = threading.Event()  # resume, step or stop
+        self._steps = 0  # frames to read while paused
+        self._steps_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="engine-source", daemon=True)
         self.camera_metrics = NodeMetrics()
 
@@ -329,6 +333,7 @@ class Engine:
         and before ``start``.
         """
         self._stop.set()
+        self._wake.set()  # a paused source loop ends at once
         self.context.stopping.set()  # a node waiting to retry gives up at once
         if self._source is not None:
             self._source.close()
@@ -342,6 +347,35 @@ class Engine:
         if threading.current_thread().name.startswith(ENGINE_THREAD_PREFIXES):
             return
         self.wait(timeout)
+
+    def pause(self) -> None:
+        """Stop reading the source (a paused preview); the graph finishes what it holds."""
+        self._paused.set()
+
+    def resume(self) -> None:
+        """Read the source again; a file goes on from where it paused."""
+        self._paused.clear()
+        self._wake.set()
+
+    def step(self) -> None:
+        """While paused: read one more frame."""
+        with self._steps_lock:
+            self._steps += 1
+        self._wake.set()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused.is_set()
+
+    def _hold(self) -> bool:
+        """True while paused with no step asked for; takes one step when there is one."""
+        if not self._paused.is_set():
+            return False
+        with self._steps_lock:
+            if self._steps:
+                self._steps -= 1
+                return False
+        return True
 
     def wait(self, timeout: float | None = None) -> RunState:
         self._done.wait(timeout)
@@ -477,9 +511,21 @@ class Engine:
     def _pump(self) -> None:
         roots = [self._workers[c] for c in self.plan.camera.children]
         next_metrics = time.monotonic() + METRICS_PERIOD_S
+        held = False
         while not self._stop.is_set():
             if self.max_frames is not None and self.frames_read >= self.max_frames:
                 break
+            self._wake.clear()
+            if self._hold():
+                held = True
+                self._wake.wait(METRICS_PERIOD_S)
+                if time.monotonic() >= next_metrics:
+                    next_metrics = time.monotonic() + METRICS_PERIOD_S
+                    self.emit(self.metrics())
+                continue
+            if held:
+                held = False
+                self._source.rebase()
             try:
                 item = self._source.read(timeout=METRICS_PERIOD_S)
             except TimeoutError:

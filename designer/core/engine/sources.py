@@ -114,6 +114,10 @@ class VideoSource(ABC):
         """Why the source ended, when it did not end normally (a live reader that crashed)."""
         return None
 
+    def rebase(self) -> None:  # noqa: B027 -- a no-op unless the source keeps a clock
+        """Nothing was read for a while on purpose (a paused preview): go on from the next frame
+        instead of catching up with the clock. Live sources always give their newest frame."""
+
     @abstractmethod
     def close(self) -> None:
         """Release the capture and stop the reader; a read() in progress returns None."""
@@ -264,6 +268,20 @@ class FileSource(VideoSource):
             frame = SourceFrame(image, self._delivered, self._wall_start + (due - self._start), pos)
             self._delivered += 1
             return frame
+
+    def rebase(self) -> None:
+        """Move the file's clock to now, so play resumes at the next frame (no catching up)."""
+        with self._lock:
+            if self._start is None:
+                return
+            shift = time.monotonic() - (self._start + self._clock * self._interval)
+            if shift <= 0:
+                return
+            self._start += shift
+            self._wall_start += shift
+            if self._held is not None:
+                pos, image, due = self._held
+                self._held = (pos, image, due + shift)
 
     def close(self) -> None:
         self._closed.set()  # first: wakes a read() sleeping to its frame's time
