@@ -231,6 +231,9 @@ def validate_skill(skill: Skill, models: ModelLookup | None = None, *, target: b
     the skill is checked for its device instead, where this machine's providers do not matter
     (the package exporter adds the target's operator checks).
     """
+    # The saved file's order (nodes by id, links by endpoints): a skill lists the same problems
+    # in the same order however its nodes were added, before and after a save.
+    skill = skill.canonical()
     problems = _check_settings(skill) + _check_unknown_fields(skill)
 
     specs: dict[str, NodeSpec] = {}

@@ -9,12 +9,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import onnxruntime as ort
 import pytest
+from onnx_factory import blob_detector, color_classifier, write_labels
 
 import designer.core.skill.validate as validate_module
+from designer.core.models.library import ModelLibrary
+from designer.core.models.registry import REGISTRY_NAME
 from designer.core.skill import Severity, Skill, Tag, has_errors, validate_skill
 from designer.core.skill.build import add_node, connect
 from designer.core.skill.document import Node
+from designer.core.skill.files import load_skill, save_skill
 
 from .helpers import VALID_PARAMS, ModelSummary, ModelTable, cascade, codes
 
@@ -248,6 +253,25 @@ BROKEN = [
         "counter",
         "acceleration",
     ),
+    (
+        "two-logs-on-one-file",
+        _steps(
+            _add("insights-log@1", "log-b", parent="filter", path="./out/insights.jsonl"),
+            _add("insights-log@1", "log-a", parent="filter", path="out/insights.jsonl"),
+        ),
+        "output-file-shared",
+        "error",
+        "log-b",  # the second by id, whichever was added first
+        "path",
+    ),
+    (
+        "camera-scheme",
+        _param("camera", source="htp://cam/live"),
+        "camera-scheme-unsupported",
+        "error",
+        "camera",
+        "source",
+    ),
 ]
 
 # The "export-has-no-output" case links the export onwards; build it explicitly.
@@ -347,35 +371,64 @@ def test_valid_variant_has_no_problems(change):
     assert validate_skill(skill) == []
 
 
-def test_model_library_rules():
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> ModelLibrary:
+    """A real model library in a temporary data folder: a detector ``people`` and a
+    classifier ``colours`` (tiny ONNX models, inspected and timed when added)."""
+    folder = tmp_path_factory.mktemp("library")
+    models = ModelLibrary(folder / "data")
+    labels = write_labels(folder / "people.txt", ["person"])
+    models.add("people", "detection", str(blob_detector(folder / "people.onnx")), str(labels))
+    colours = write_labels(folder / "colours.txt", ["red", "green", "blue"])
+    models.add("colours", "classification", str(color_classifier(folder / "colours.onnx")), str(colours))
+    return models
+
+
+def test_model_library_rules(library):
     skill = cascade()
-    _param("detector", model_path="", model_id="people")(skill)
-    assert codes(skill, ModelTable()) == ["model-missing"]
-    (problem,) = validate_skill(skill, ModelTable())
-    assert (problem.node_id, problem.param) == ("detector", "model_id")
+    _param("detector", model_path="", model_id="walkers")(skill)
+    (problem,) = validate_skill(skill, library)
+    assert (problem.code, problem.node_id, problem.param) == ("model-missing", "detector", "model_id")
     assert "models add" in problem.message
 
-    assert codes(skill, ModelTable(people=ModelSummary("detection"))) == []
+    _param("detector", model_id="people")(skill)
+    assert validate_skill(skill, library) == []
     skill.settings.acceleration = "Intel iGPU"
-    # The design machine lacks the target's provider: the preview falls back to the CPU (a warning),
+    # This machine has no OpenVINO provider: the preview falls back to the CPU (a warning),
     # and for the target (export, validate --target) this machine's providers do not matter.
-    (problem,) = validate_skill(skill, ModelTable(people=ModelSummary("detection")))
+    assert "OpenVINOExecutionProvider" not in ort.get_available_providers()
+    (problem,) = validate_skill(skill, library)
     where = (problem.code, problem.severity, problem.node_id, problem.param)
     assert where == ("preview-on-cpu", "warning", "detector", "model_id")
     assert "Intel iGPU" in problem.message
-    assert validate_skill(skill, ModelTable(people=ModelSummary("detection")), target=True) == []
+    assert validate_skill(skill, library, target=True) == []
+
+
+def test_accelerations_the_library_reports_decide_the_acceleration_rules():
+    """Stand-ins only for what this machine cannot have: a model runnable on the target's
+    provider, and a model runnable on none."""
+    skill = cascade()
+    _param("detector", model_path="", model_id="people")(skill)
+    skill.settings.acceleration = "Intel iGPU"
     assert codes(skill, ModelTable(people=ModelSummary("detection", {"CPU", "Intel iGPU"}))) == []
     (problem,) = validate_skill(skill, ModelTable(people=ModelSummary("detection", set())), target=True)
-    assert (problem.code, problem.severity) == ("acceleration-unsupported", "error")
+    assert (problem.code, problem.severity, problem.node_id) == (
+        "acceleration-unsupported",
+        "error",
+        "detector",
+    )
 
 
-def test_library_task_decides_whole_frame_warning():
+def test_library_task_decides_whole_frame_warning(library):
     """With model type "auto", the library says whether the model is a classifier."""
     skill = cascade()
     _param("detector", model_path="", model_id="colours")(skill)
-    assert codes(skill, ModelTable(colours=ModelSummary("classification"))) == ["classifier-on-whole-frame"]
-    assert codes(skill, ModelTable(colours=ModelSummary("detection"))) == []
-    assert codes(skill) == []  # without a library nothing is known about the model
+    (problem,) = validate_skill(skill, library)
+    assert (problem.code, problem.node_id) == ("classifier-on-whole-frame", "detector")
+    _param("detector", model_id="people")(skill)
+    assert validate_skill(skill, library) == []
+    _param("detector", model_id="colours")(skill)
+    assert validate_skill(skill) == []  # without a library nothing is known about the model
 
 
 def test_unknown_node_type_is_kept_and_links_to_it_are_not_dangling():
@@ -392,17 +445,15 @@ def test_empty_skill_lists_everything_to_add():
     assert {p.code for p in problems} == {"name-required", "no-camera", "no-process-node", "no-export-node"}
 
 
-class BrokenLibrary:
-    def describe(self, model_id: str):
-        raise OSError("model-library.json is corrupt (backed up as model-library.json.corrupt-1)")
-
-
-def test_a_broken_model_library_is_a_problem_not_a_crash():
+def test_a_broken_model_library_is_a_problem_not_a_crash(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / REGISTRY_NAME).write_text("{ this is not json", encoding="utf-8")
     skill = cascade()
     _param("detector", model_path="", model_id="people")(skill)
-    (problem,) = validate_skill(skill, BrokenLibrary())
+    (problem,) = validate_skill(skill, ModelLibrary(data))
     assert (problem.code, problem.node_id, problem.param) == ("model-library-error", "detector", "model_id")
-    assert "corrupt" in problem.message
+    assert REGISTRY_NAME in problem.message and "not valid" in problem.message
 
 
 def test_every_emitted_code_has_a_case():
@@ -419,12 +470,39 @@ def test_every_emitted_code_has_a_case():
     assert tested <= emitted
 
 
-def test_edges_sorted_problems_are_stable():
-    """The same skill gives the same problems in the same order (the GUI diffs them)."""
+def _where(problems) -> list[tuple[str, str | None, str | None]]:
+    return [(p.code, p.node_id, p.param) for p in problems]
+
+
+def test_problems_come_in_the_saved_files_order_however_the_nodes_are_listed(tmp_path):
+    """The promised order (the GUI diffs problem lists between edits, and people read them
+    against the file): settings first, then each node's problems by node id, as the saved file
+    lists the nodes, then links by their endpoints, then graph-wide problems by node id. The
+    same graph gives the same list however its nodes and links are listed, before and after
+    a save."""
     skill = cascade()
-    _link("camera", "filter")(skill)
-    _rename("hub", "bad id")(skill)
-    assert validate_skill(skill) == validate_skill(skill.model_copy(deep=True))
+    for change in (
+        _link("camera", "filter"),  # graph-wide: fan-in at the filter
+        _rename("hub", "bad id"),
+        _param("detector", confidence_threshold=300),
+        _param("filter", min_confidence=-5),
+    ):
+        change(skill)
+    skill.settings.fps = 0
+    expected = [
+        ("fps-range", None, "fps"),
+        ("node-id-invalid", "bad id", None),
+        ("param-invalid", "detector", "confidence_threshold"),
+        ("unknown-parameter", "filter", "min_confidence"),
+        ("fan-in", "filter", None),
+    ]
+    problems = validate_skill(skill)
+    assert _where(problems) == expected
+    save_skill(skill, tmp_path / "broken.skill.json")
+    assert validate_skill(load_skill(tmp_path / "broken.skill.json")) == problems
+    skill.nodes.reverse()  # the same graph, listed in another order
+    skill.edges.reverse()
+    assert validate_skill(skill) == problems
 
 
 def test_placeholder_values_do_not_hide_the_node_level_checks():
