@@ -172,3 +172,25 @@ def test_tracking_ids_and_the_zone_line_with_its_counts_are_drawn(make_window, q
     # The line runs from (0, 0.45) to (1, 0.55): its middle is on screen in the zone colour.
     assert tuple(int(v) for v in array[round(0.5 * (height - 1)), width // 2]) == ZONE_COLOUR
     keep_shot(dock.video, "preview-zone.png")
+
+
+def test_pause_holds_a_file_in_the_engine_and_step_reads_one_frame(make_window, qtbot):
+    window = make_window()
+    preview = window.preview
+    preview.run_action.trigger()
+    shown_people(window, qtbot)
+    engine = preview.engine
+    preview.dock.pause_action.trigger()
+    assert engine.paused
+    qtbot.wait(300)  # a frame being read when Pause came may still arrive
+    read = engine.frames_read
+    qtbot.wait(500)
+    assert engine.frames_read == read  # nothing read while paused: the skill is not fed either
+    preview.dock.step_action.trigger()
+    qtbot.waitUntil(lambda: engine.frames_read == read + 1, timeout=5000)
+    qtbot.waitUntil(lambda: preview.dock._last.frame_id == str(read), timeout=5000)
+    # The stepped frame's own results are drawn, not an older frame's.
+    qtbot.waitUntil(lambda: f"results of frame {read}," in preview.dock.video.caption(), timeout=10000)
+    preview.dock.pause_action.trigger()
+    assert not engine.paused
+    qtbot.waitUntil(lambda: engine.frames_read > read + 3, timeout=10000)

@@ -47,6 +47,12 @@ def message_summary(text: str) -> str:
     return ", ".join(f"{n} {label}" for label, n in sorted(counts.items())) or "no objects"
 
 
+def _plays_a_file(engine: Engine) -> bool:
+    """The run reads a video file (not a webcam index or a stream URL): it can pause and step."""
+    source = str(engine.plan.camera.params.source).strip()
+    return not source.isdigit() and "://" not in source
+
+
 def engine_threads() -> list[threading.Thread]:
     """Threads of any engine in this process (the source, node and node-pool threads)."""
     return [t for t in threading.enumerate() if t.is_alive() and t.name.startswith(ENGINE_THREAD_PREFIXES)]
@@ -147,6 +153,8 @@ class PreviewController(QObject):
             lambda: self._restart_if_running("the preview source changed")
         )
         self.dock.send_for_real_changed.connect(self._on_send_changed)
+        self.dock.pause_action.toggled.connect(self._on_pause)
+        self.dock.step_action.triggered.connect(self._on_step)
 
     # --- Run / Stop ---------------------------------------------------------------------------
 
@@ -245,6 +253,9 @@ class PreviewController(QObject):
         exports = [i for i, n in plan.nodes.items() if n.spec.role is Role.EXPORT]
         self.dock.set_branches(exports, self._zone_makers(engine, exports))
         self.dock.video.set_placeholder("Starting...")
+        self.dock.freeze_on_pause = not _plays_a_file(engine)
+        if self.dock.pause_action.isChecked() and _plays_a_file(engine):
+            engine.pause()
         self._cpu = (time.monotonic(), time.process_time())
         engine.start()
         self.engine_started.emit(engine)
@@ -291,6 +302,21 @@ class PreviewController(QObject):
     def _restart_if_running(self, reason: str) -> None:
         if self.running and self.skill is not None:
             self._launch(self.window.canvas.skill(), restart_reason=reason)
+
+    def _on_pause(self, paused: bool) -> None:
+        """A file pauses in the engine (nothing read, nothing sent); live video only holds the
+        picture, since a camera goes on regardless."""
+        engine = self.engine
+        if engine is not None and _plays_a_file(engine):
+            if paused:
+                engine.pause()
+            else:
+                engine.resume()
+
+    def _on_step(self) -> None:
+        engine = self.engine
+        if engine is not None and _plays_a_file(engine) and engine.paused:
+            engine.step()
 
     def _on_send_changed(self, on: bool) -> None:
         self._restart_if_running("exports now send for real" if on else "exports now run dry")

@@ -69,6 +69,9 @@ class PreviewDock(QDockWidget):
         self.setWidget(body)
         self._last: PreviewFrame | None = None
         self._step = False
+        # Live video cannot be paused at the source: Pause then holds the picture. A file is
+        # paused in the engine instead (the controller clears this), so nothing needs holding.
+        self.freeze_on_pause = True
         self._zones: dict[str, list] = {}  # export id -> callables other_meta -> ZoneShape (its branch)
         self.step_action.setEnabled(False)
         self.pause_action.toggled.connect(self.step_action.setEnabled)
@@ -94,8 +97,8 @@ class PreviewDock(QDockWidget):
         self._zones = zones
 
     def show_frame(self, frame: PreviewFrame) -> None:
-        """The relay's newest frame (ignored while paused, unless stepping)."""
-        if self.pause_action.isChecked() and not self._step:
+        """The relay's newest frame (held while a live source is paused, unless stepping)."""
+        if self.pause_action.isChecked() and self.freeze_on_pause and not self._step:
             return
         self._step = False
         self._last = frame
