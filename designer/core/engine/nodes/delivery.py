@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 
 from designer.core.engine.frame import Frame, insight_message
 from designer.core.engine.runtime import NodeError, NodeRuntime
+from designer.core.secrets import MASK, mask_secrets
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,6 @@ RETRY_MAX_ENV = "SKILL_DESIGNER_RETRY_MAX_S"
 OUTBOX_FOLDER = ".outbox"
 _SEQ_RE = re.compile(r"^(\d{16})\.msg$")
 _ENV_REF_RE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
-_KEY_VALUE_RE = re.compile(r"((?:SharedAccessKey|AccountKey|SharedAccessSignature|sig|password)=)[^;&\s]+")
 WARN_REPEAT_S = 10.0  # the same warning is repeated at most this often
 
 
@@ -79,11 +79,11 @@ def secret_value(value: str, env_name: str, *, node_id: str, param: str) -> str:
 
 
 def scrub(text: str, *secrets: str) -> str:
-    """``text`` with every secret (and every SharedAccessKey/AccountKey/password value) masked."""
+    """``text`` with the node's own secrets and any credential ``mask_secrets`` finds masked."""
     for secret in secrets:
         if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return _KEY_VALUE_RE.sub(r"\1***", text)
+            text = text.replace(secret, MASK)
+    return mask_secrets(text)
 
 
 def env_number(name: str, default: float) -> float:
