@@ -10,7 +10,7 @@ from preview_helpers import engine_threads, shown_people, summary_label
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
-from designer.ui.window import MainWindow
+from designer.ui.window import DEFAULT_SKILL, MainWindow
 
 pytestmark = pytest.mark.timeout(90)
 SHOTS = os.environ.get("PREVIEW_SHOTS")
@@ -22,8 +22,9 @@ def window(qtbot, monkeypatch, tmp_path):
     discard = QMessageBox.StandardButton.Discard  # a sample opens unsaved: closing asks to save it
     monkeypatch.setattr(QMessageBox, "exec", lambda self: discard)
     monkeypatch.setattr(QMessageBox, "warning", lambda *args, **kwargs: discard)
-    win = MainWindow(restore_state=False)  # a fresh start opens the default sample
+    win = MainWindow(restore_state=False)
     qtbot.addWidget(win)
+    win.open_sample(DEFAULT_SKILL)  # what a fresh start opens (the last file may be any test's)
     win.resize(1440, 900)
     win.show()
     yield win
