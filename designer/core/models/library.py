@@ -292,14 +292,17 @@ class ModelLibrary:
         if existing is not None:
             return existing
         models = resources_dir() / "models"
-        return self.add(
-            BUNDLED_ID,
-            "detection",
-            models / f"{BUNDLED_ID}.onnx",
-            models / f"{BUNDLED_ID}.labels.txt",
-            description="Bundled sample: Darknet yolov3-tiny trained on COCO (80 classes).",
-            tags={"source": "bundled"},
-        )
+        try:
+            return self.add(
+                BUNDLED_ID,
+                "detection",
+                models / f"{BUNDLED_ID}.onnx",
+                models / f"{BUNDLED_ID}.labels.txt",
+                description="Bundled sample: Darknet yolov3-tiny trained on COCO (80 classes).",
+                tags={"source": "bundled"},
+            )
+        except DuplicateModelError:  # another window or process registered it meanwhile
+            return self.get(BUNDLED_ID)
 
     # -- helpers ---------------------------------------------------------------------------
 
