@@ -267,6 +267,7 @@ class HttpEndpoint:
         self.refuse_status = 503
         self.token: str | None = None
         self.reject: Callable[[dict], bool] | None = None
+        self.hang: threading.Event | None = None
         self.raw: list[tuple[str, bytes]] = []
         self.lock = threading.Lock()
         endpoint = self
@@ -277,6 +278,8 @@ class HttpEndpoint:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if endpoint.hang is not None:
+                    endpoint.hang.wait(30)  # a server that does not answer (until released)
                 with endpoint.lock:
                     endpoint.requests += 1
                     endpoint.raw.append((self.headers.get("Content-Type", ""), body))

@@ -125,3 +125,33 @@ def test_an_endpoint_down_at_start_gets_everything_once_it_listens(tmp_path):
     finally:
         runtime.close()
         endpoint.close()
+
+
+def test_a_hanging_endpoint_never_holds_up_the_run_or_the_other_branches(
+    tmp_path, http_endpoint, monkeypatch
+):
+    import threading
+
+    from engine_helpers import run_skill, skill_of
+    from video_factory import write_video
+
+    from designer.core.engine.events import RunState
+
+    monkeypatch.setattr(HttpRuntime, "flush_timeout_s", 0.5)
+    http_endpoint.hang = threading.Event()
+    write_video(tmp_path / "clip.avi", frames=40)
+    skill = skill_of(
+        ("cam", "camera@1", {"source": "clip.avi", "loop": False}),
+        ("keep", "filter@1", {}),
+        ("log", "insights-log@1", {"path": "log.jsonl"}),
+        ("hook", "http@1", {"url": http_endpoint.url, "timeout_s": 30}),
+        links=[("cam", "keep"), ("keep", "log"), ("keep", "hook")],
+    )
+    try:
+        engine, recorder, state = run_skill(skill, tmp_path)  # every frame, as fast as it goes
+        assert state is RunState.FINISHED, recorder.errors
+        assert len((tmp_path / "log.jsonl").read_text().splitlines()) == 40  # the other branch
+        stats = engine.metrics().nodes["hook"]
+        assert stats.messages == 40 and stats.sent == 0 and stats.queued >= 39  # kept, not lost
+    finally:
+        http_endpoint.hang.set()
