@@ -303,7 +303,15 @@ class ExportRuntime(NodeRuntime):
     def process(self, frame: Frame) -> None:
         if not self.due(frame):
             return None
-        payload = json.dumps(self.build(frame), separators=(",", ":"), allow_nan=False).encode("utf-8")
+        try:
+            payload = json.dumps(self.build(frame), separators=(",", ":"), allow_nan=False).encode("utf-8")
+        except ValueError:
+            with self._counts_lock:
+                self.dropped_messages += 1
+            raise self.fail(
+                f"frame {frame.frame_id}: the insight message holds a number that is not finite (NaN or "
+                "infinity), which JSON cannot carry; it was not sent (check the node upstream)"
+            ) from None
         self.enqueue(payload)
         return None
 

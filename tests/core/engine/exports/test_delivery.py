@@ -155,3 +155,18 @@ def test_the_engine_reports_export_counts_and_a_dry_run_sends_nothing(tmp_path, 
         else:
             assert (stats.sent, stats.queued, stats.messages_dropped) == (10, 0, 0)
     assert len(http_endpoint.accepted) == 10
+
+
+def test_a_message_with_nan_is_refused_naming_the_node_and_counted(tmp_path, http_endpoint):
+    from designer.core.engine.runtime import NodeError
+
+    runtime = HttpRuntime("hook", HttpParams(url=http_endpoint.url), context(tmp_path))
+    runtime.open()
+    bad = frame(0)
+    bad.objects[0].confidence = float("nan")
+    with pytest.raises(NodeError, match=r"node hook: frame 0: .*not finite"):
+        runtime.process(bad)
+    runtime.process(frame(1))
+    assert [m["frame_id"] for m in http_endpoint.wait_for(1)] == ["1"]
+    runtime.close()
+    assert runtime.delivery_stats()["messages_dropped"] == 1
