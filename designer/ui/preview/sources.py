@@ -6,7 +6,8 @@ thread and the list fills in when the probe answers; the GUI never waits on a ca
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,11 +33,13 @@ class Webcam:
 
 
 def probe_webcams(
-    indexes: range = PROBE_INDEXES, cancelled: Callable[[], bool] | None = None
+    indexes: Iterable[int] = PROBE_INDEXES, cancelled: Callable[[], bool] | None = None
 ) -> list[Webcam]:
     """The webcams that open and give a frame, with their resolution (slow: run it off the GUI)."""
     import cv2
 
+    if sys.platform.startswith("linux"):  # V4L2 names its devices: skip what is not there, quietly
+        indexes = [i for i in indexes if Path(f"/dev/video{i}").exists()]
     found = []
     for index in indexes:
         if cancelled is not None and cancelled():
