@@ -12,6 +12,7 @@ meanwhile.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 
@@ -23,6 +24,12 @@ EDGE_ENV = ("IOTEDGE_WORKLOADURI", "IOTEDGE_MODULEID")  # set by the IoT Edge ru
 EDGE_DEBUG_ENV = ("EdgeHubConnectionString", "EdgeModuleCACertificateFile")  # the local debug pair
 RETRY_INTERVAL_S = 2
 CLOSE_TIMEOUT_S = 3.0
+
+
+def quiet_library_logs() -> None:
+    """The library logs every dropped connection from its background threads; the export
+    already reports an outage once, with what it keeps, so those lines are only noise."""
+    logging.getLogger("azure.iot.device.common.handle_exceptions").setLevel(logging.ERROR)
 
 
 def in_edge_environment() -> bool:
@@ -45,6 +52,7 @@ class IotClientExport(ExportRuntime):
     output: str | None = None  # a module output to send on; None for a device's telemetry
 
     def client_kwargs(self) -> dict:
+        quiet_library_logs()
         return {"connection_retry": True, "connection_retry_interval": RETRY_INTERVAL_S, "keep_alive": 60}
 
     def from_edge_environment(self) -> None:
