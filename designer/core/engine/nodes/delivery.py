@@ -405,8 +405,8 @@ class ExportRuntime(NodeRuntime):
                     self._outage_since = time.monotonic()
                 self.warn_once(
                     "outage",
-                    f"cannot deliver to {self.endpoint} ({exc or type(exc).__name__}); "
-                    f"{len(self.outbox)} messages kept in the outbox, retrying",
+                    f"cannot deliver to {self.endpoint} ({exc or type(exc).__name__}); keeping the "
+                    f"messages in the outbox ({len(self.outbox)} so far) and retrying",
                 )
                 delay = min(retry_max, self.retry_initial_s * 2 ** min(failures - 1, 16))
                 self._stopping.wait(delay)

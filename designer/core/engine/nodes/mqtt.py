@@ -59,6 +59,7 @@ class MqttRuntime(ExportRuntime):
         client.reconnect_delay_set(min_delay=0.5, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         self._state_lock = threading.Lock()
         self._down = "not connected to the broker yet"
         self._refusal: str | None = None
@@ -78,6 +79,11 @@ class MqttRuntime(ExportRuntime):
                     self._refusal += " (check 'username' and 'password')"
             else:
                 self._down = mqtt.connack_string(rc)
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
+        with self._state_lock:
+            if not self._refusal:
+                self._down = "cannot reach the broker: is it running, and is 'broker_address' right?"
 
     def _on_disconnect(self, client: mqtt.Client, userdata: object, rc: int) -> None:
         with self._state_lock:
