@@ -121,6 +121,8 @@ class PreviewController(QObject):
         self.summary = QLabel("")
         self.summary.setObjectName("preview-summary")
         self.summary.setToolTip("Preview: source fps, end-to-end latency, dropped frames, process CPU")
+        typical = "source 30.0 fps | latency 999 ms | 9999 dropped | CPU 100%"
+        self.summary.setMinimumWidth(self.summary.fontMetrics().horizontalAdvance(typical))
 
         self.run_action = QAction(icon("run"), "&Run preview", self)
         self.run_action.setShortcut(QKeySequence(Qt.Key.Key_F5))
@@ -461,8 +463,8 @@ class PreviewController(QObject):
             count, last = getattr(stats, "messages", 0), getattr(stats, "last_message", None)
         else:
             count, last = self._dry_counts.get(node_id, 0), self._last_messages.get(node_id)
-        line = f"dry run: {count} messages, nothing sent"
-        return f"{line} | last: {message_summary(last)}" if last else line
+        line = f"dry: {count} message{'' if count == 1 else 's'} not sent"
+        return f"{line}, last {message_summary(last)}" if last else line
 
     def _summary_line(self, metrics: MetricsEvent, engine: Engine) -> str:
         camera = metrics.nodes.get(engine.plan.camera.node_id, NodeStats())

@@ -235,7 +235,8 @@ class InsightsDock(QDockWidget):
         self._update_count()
 
     def _update_count(self) -> None:
-        self.count_label.setText(f"{self.model.rowCount()} messages shown")
+        shown = self.model.rowCount()
+        self.count_label.setText(f"{shown} message{'' if shown == 1 else 's'} shown")
 
     def _show_details(self, current: QModelIndex, _previous: QModelIndex) -> None:
         record = self.model.data(current, Qt.ItemDataRole.UserRole)
