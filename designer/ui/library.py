@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -216,7 +217,12 @@ class ModelLibraryWidget(QWidget):
         layout.addWidget(self.status)
         self._update_buttons()
         library_events().models_changed.connect(self.reload)
-        self.reload()
+        self._stale = True  # read when first shown: opening the library must not slow the start
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.reload()
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -238,6 +244,11 @@ class ModelLibraryWidget(QWidget):
                 return
 
     def reload(self) -> None:
+        """Read the library again (on a worker); while hidden, only note that it is out of date."""
+        if not self.isVisible():
+            self._stale = True
+            return
+        self._stale = False
         self.loading = True
         self.status.setText("Reading the model library…")
         self.status.setStyleSheet("")

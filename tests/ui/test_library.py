@@ -240,6 +240,7 @@ def test_add_model_runs_the_wizard_on_local_files_and_returns_the_id(qtbot, libr
     library.add("Already here", "detection", model, labels)
     page = ModelLibraryWidget(lambda: library)  # e.g. the dock, open while a model picker adds one
     qtbot.addWidget(page)
+    page.show()
     qtbot.waitUntil(lambda: page.table.rowCount() == 1)
 
     def drive() -> None:
@@ -272,8 +273,10 @@ def test_add_model_runs_the_wizard_on_local_files_and_returns_the_id(qtbot, libr
 def test_library_page_lists_verifies_shows_and_removes(qtbot, library, files, monkeypatch):
     model, labels = files
     library.add("Gate detector", "detection", model, labels, description="north gate")
-    page = ModelLibraryWidget(lambda: library)
+    opened = []
+    page = ModelLibraryWidget(lambda: opened.append(1) or library)
     qtbot.addWidget(page)
+    assert opened == []  # a hidden page (a tab behind another dock) does not open the library
     page.show()
     qtbot.waitUntil(lambda: page.table.rowCount() == 1)
     row = [page.table.item(0, c).text() for c in range(page.table.columnCount())]
