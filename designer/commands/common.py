@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 
 def model_library():
@@ -21,3 +22,24 @@ def model_library():
         print(f"warning: the model library is not available: {exc}", file=sys.stderr)
         return None
     return library
+
+
+def refuse_overwrite(
+    output: str | Path, inputs: tuple[str | Path, ...] = (), force: bool = False
+) -> str | None:
+    """Why writing ``output`` must not happen, or None: one rule for every command that writes a file.
+
+    An input is never overwritten (not even with --force: a failed conversion would lose it);
+    any other existing file needs --force.
+    """
+    target = Path(output)
+    for source in inputs:
+        try:
+            same = target.exists() and Path(source).exists() and target.samefile(source)
+        except OSError:
+            same = False
+        if same or target.resolve() == Path(source).resolve():
+            return f"{output}: is the input file {source}; write the output to another file"
+    if target.exists() and not force:
+        return f"{output}: already exists; pass --force to overwrite it"
+    return None

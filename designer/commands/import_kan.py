@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from designer.commands.common import refuse_overwrite
 from designer.core.skill import SkillFileError, load_skill, save_skill
 from designer.core.skill.files import write_atomic
 from designer.core.skill.kan import KanError, dump_kan, export_kan, import_kan, load_kan_text
@@ -20,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("file", metavar="FILE", help="the Skill resource (YAML or JSON)")
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="skill file to write")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing file (never the input)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(func=run_import)
 
@@ -31,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("file", metavar="FILE", help="the *.skill.json file")
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="YAML file to write")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing file (never the input)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(func=run_export)
 
@@ -44,7 +47,16 @@ def _report(notes: list[str], output: str, as_json: bool) -> None:
     print(f"wrote {output}")
 
 
+def _refused(args: argparse.Namespace) -> bool:
+    reason = refuse_overwrite(args.output, (args.file,), args.force)
+    if reason:
+        print(reason, file=sys.stderr)
+    return reason is not None
+
+
 def run_import(args: argparse.Namespace) -> int:
+    if _refused(args):
+        return 1
     try:
         text = Path(args.file).read_text(encoding="utf-8-sig")
         skill, report = import_kan(load_kan_text(text, args.file))
@@ -67,6 +79,8 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    if _refused(args):
+        return 1
     try:
         resource, report = export_kan(load_skill(args.file))
         write_atomic(args.output, dump_kan(resource))

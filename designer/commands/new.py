@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from designer.commands.common import refuse_overwrite
 from designer.core.skill import save_skill, validate_skill
 from designer.core.skill.build import minimal_skill
 
@@ -25,8 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     output = Path(args.output)
-    if output.exists() and not args.force:
-        print(f"{output}: already exists; pass --force to overwrite it", file=sys.stderr)
+    reason = refuse_overwrite(output, force=args.force)
+    if reason:
+        print(reason, file=sys.stderr)
         return 1
     if not args.name.strip():
         print("the skill needs a name", file=sys.stderr)
