@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from designer.core.skill import CATALOG, Skill, SkillFileError, dump_skill, parse_skill, validate_skill
+from designer.core.skill import (
+    CATALOG,
+    Severity,
+    Skill,
+    SkillFileError,
+    dump_skill,
+    parse_skill,
+    validate_skill,
+)
 from designer.core.skill.document import Edge, Layout, Node, PortRef, Position, Settings, Tag
 from designer.core.skill.fields import ACCELERATIONS
 from designer.core.skill.kan import dump_kan, export_kan, import_kan, load_kan_text
+from designer.core.skill.problems import Problem
 
 from .helpers import VALID_PARAMS
 
@@ -98,20 +108,44 @@ def test_random_skills_round_trip_byte_identically(skill: Skill):
     assert dump_skill(again) == text
     assert dump_skill(parse_skill(text.encode("utf-8"))) == text
     # Strings holding surrogates are normalised on the way (pairs combined); all else is kept.
+    problems = validate_skill(again)
+    assert_located(problems, again)
     if "\\ud" not in json.dumps(skill.model_dump(mode="json"), ensure_ascii=True):
         assert again == skill.canonical()
-    validate_skill(again)  # and every such skill can be validated
+        # the file reports what the skill in memory reported, in the same order
+        assert validate_skill(skill) == problems
+
+
+CODE = re.compile(r"\A[a-z]+(-[a-z]+)*\Z")
+
+
+def assert_located(problems: list[Problem], skill: Skill) -> None:
+    """Every problem is a known kind of finding, says something, and points at a real place:
+    a node of the skill (or of its layout) and a parameter that node type has."""
+    places = {n.id for n in skill.nodes} | set(skill.layout.nodes)
+    types = {n.id: n.type for n in skill.nodes}
+    for problem in problems:
+        assert problem.severity in (Severity.ERROR, Severity.WARNING), problem
+        assert CODE.match(problem.code) and problem.message.strip(), problem
+        assert problem.node_id is None or problem.node_id in places, problem
+        spec = CATALOG.get(types.get(problem.node_id, ""))
+        if problem.param is not None and problem.node_id is not None and spec is not None:
+            known = set(spec.params.model_fields) | set(skill.node(problem.node_id).params)
+            assert problem.param in known, problem
+    assert validate_skill(skill) == problems  # the same skill, the same list
 
 
 def _load_or_refuse(data: bytes | str) -> None:
     try:
-        skill = parse_skill(data)
+        skill = parse_skill(data, "odd.skill.json")
     except SkillFileError as exc:
-        assert exc.message
+        # a refusal names the file (and the line where it knows it) and says why, in words
+        assert str(exc).startswith("odd.skill.json") and exc.message.strip()
+        assert "Traceback" not in exc.message and not exc.message.startswith(("<", "{", "["))
         return
     text = dump_skill(skill)  # whatever loads can be saved, and reads back the same
     assert dump_skill(parse_skill(text)) == text
-    validate_skill(skill)
+    assert_located(validate_skill(skill), skill)
 
 
 @FAST
@@ -185,4 +219,24 @@ def test_kan_export_never_crashes_and_reads_back(skill: Skill):
     for node in resource["spec"]["nodes"]:
         assert all(isinstance(v, str) for v in node["configurations"].values())
     again, _ = import_kan(load_kan_text(dump_kan(resource)))
-    assert {n.id for n in again.nodes} <= {n.id for n in skill.nodes}
+    # every node KAN can express comes back as the same kind of node; the others are named
+    last = {n.id: n for n in skill.nodes}  # KAN nodes are keyed by id: a repeated id is one node
+    expressible = {i: n.type for i, n in last.items() if n.type.split("@")[0] in KAN_KINDS}
+    assert {n.id: n.type for n in again.nodes} == expressible
+    for node_id, node in last.items():
+        if node_id not in expressible:
+            assert any(f"node {node_id} ({node.type}) cannot be expressed" in n for n in report.notes)
+
+
+KAN_KINDS = {
+    "camera",
+    "model",
+    "filter",
+    "grpc-endpoint",
+    "grpc-container",
+    "video-snippet",
+    "iothub",
+    "mqtt",
+    "iotedge",
+    "http",
+}
