@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import grpc
 import numpy as np
+import pytest
 
+from designer.cli import main
 from designer.customnode import custom_node_pb2, custom_node_pb2_grpc, pb2
 from designer.customnode.samples import SAMPLES, BoxCounter, FakeDetection, Flip
 
@@ -72,6 +77,36 @@ def test_a_poss_style_client_works_against_our_sdk(serve):
             assert [o.label for o in response.insights_meta.objects_meta] == ["car"]
 
 
-def test_samples_have_their_documented_ports():
-    assert SAMPLES["fake-detection"].default_port == 6677
-    assert set(SAMPLES) == {"fake-detection", "flip", "box-counter"}
+ROOT = Path(__file__).resolve().parents[2]
+DOCUMENTED = re.compile(r"serve-sample ([a-z-]+)[^\n]*?port (\d+)")
+
+
+def test_samples_have_their_documented_ports(capsys):
+    """What the README and the custom-node guide promise: ``serve-sample NAME`` listens on the
+    port they name, and ``serve-sample --help`` lists every sample with its port."""
+    documented = {
+        (name, int(port))
+        for doc in (ROOT / "README.md", ROOT / "docs" / "custom-nodes.md")
+        for name, port in DOCUMENTED.findall(doc.read_text(encoding="utf-8"))
+    }
+    assert ("fake-detection", 6677) in documented  # the POSS sample's port
+    for name, port in documented:
+        assert name in SAMPLES, f"the docs name a sample {name!r} that does not exist"
+        assert SAMPLES[name].default_port == port, name
+    with pytest.raises(SystemExit) as done:
+        main(["serve-sample", "--help"])
+    assert done.value.code == 0
+    help_text = "".join(capsys.readouterr().out.split())  # however argparse wraps it
+    for name, sample in SAMPLES.items():
+        assert "".join(f"{name}: {sample.summary}, port {sample.default_port}".split()) in help_text
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_every_listed_sample_answers_frames_as_its_handshake_declares(serve, connect, name):
+    client = connect(serve(SAMPLES[name].factory(pb2.IMAGE_TYPE_NUMPY)))
+    result = client.process(make_frame(insights={"objects_meta": [{"label": "person"}]}))
+    response_type = client.handshake.process_response_type
+    assert (result.image is not None) == (response_type in (pb2.IMAGE_ONLY, pb2.IMAGE_AND_INSIGHTS_META))
+    assert (result.insights_meta is not None) == (
+        response_type in (pb2.INSIGHTS_META_ONLY, pb2.IMAGE_AND_INSIGHTS_META)
+    )
