@@ -227,8 +227,11 @@ def bench_memory(app: QApplication, minutes: float) -> None:
     frames_one = engine.frames_read
     pump(app, (minutes - 1) * 60)
     at_end = rss_mb()
-    print(f"memory: resident after 1 min {at_one:.0f} MB ({frames_one} frames), after {minutes:g} min ")
-    print(f"  {at_end:.0f} MB ({engine.frames_read} frames): {at_end / at_one:.3f}x (goal < 1.05x)")
+    print(f"memory: resident after 1 min {at_one:.0f} MB ({frames_one} frames)")
+    ratio = at_end / at_one
+    print(
+        f"  after {minutes:g} min {at_end:.0f} MB ({engine.frames_read} frames): {ratio:.3f}x (goal < 1.05x)"
+    )
     close(app, window)
 
 
