@@ -142,6 +142,15 @@ def bench_stall(app: QApplication, seconds: float) -> None:
     print(f"stall: {seconds:.0f} s of preview, {frames} frames ({rate:.1f} fps), {len(gaps)} ticks")
     print(f"  previewing: {describe(gaps)} (goals: longest < 50, median < 5)")
     print(f"  idle window, same machine: {describe(idle)}")
+    from designer.ui.preview.controller import engine_threads
+
+    pressed = time.monotonic()
+    window.preview.stop_action.trigger()
+    pump(app, 10.0, until=lambda: not engine_threads())
+    left = len(engine_threads())
+    print(
+        f"stop: engine threads gone {time.monotonic() - pressed:.2f} s after Stop (goal < 1 s), {left} left"
+    )
     close(app, window)
 
 
