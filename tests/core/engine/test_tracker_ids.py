@@ -106,3 +106,17 @@ def test_the_tracker_node_gives_people_who_enter_close_together_distinct_trackin
         frame = runtime.process(Frame(image=image, frame_id=str(i), timestamp=1.0 + i / 30, objects=people))
     tracking = [o.tracking_info.tracking_id for o in frame.objects if o.tracking_info]
     assert len(tracking) == 3 and len(set(tracking)) == 3
+
+
+@pytest.mark.parametrize(("confidence", "keeps_id"), [(0.15, True), (0.1, False)])
+def test_a_weak_sighting_keeps_the_id_unless_it_is_at_the_background_floor(
+    confidence: float, keeps_id: bool
+) -> None:
+    """ByteTrack's floor (0.1, the paper's): weaker boxes are background, stronger ones may
+    continue a track (an occluded person at 15 % keeps their id, and is counted once)."""
+    tracker = ByteTracker(track_activation_threshold=0.5)
+    for f in range(3):
+        (tracked,) = update(tracker, [0], f)
+    boxes = np.array([slot_box(0, 3)], dtype=float)
+    (weak,) = tracker.update(boxes, np.array([confidence]), np.zeros(1, dtype=int)).tolist()
+    assert weak == (tracked if keeps_id else -1)
