@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from designer.commands.common import refuse_overwrite
-from designer.core.skill import SkillFileError, load_skill, save_skill
+from designer.core.skill import SkillFileError, load_skill, save_skill, validate_skill
 from designer.core.skill.files import write_atomic
 from designer.core.skill.kan import KanError, dump_kan, export_kan, import_kan, load_kan_text
 
@@ -58,6 +58,9 @@ def run_import(args: argparse.Namespace) -> int:
     if _refused(args):
         return 1
     try:
+        if Path(args.file).exists() and not Path(args.file).is_file() and not Path(args.file).is_dir():
+            print(f"{args.file}: not a regular file (a pipe, device or socket)", file=sys.stderr)
+            return 2
         text = Path(args.file).read_text(encoding="utf-8-sig")
         skill, report = import_kan(load_kan_text(text, args.file))
     except UnicodeDecodeError:
@@ -82,7 +85,14 @@ def run_export(args: argparse.Namespace) -> int:
     if _refused(args):
         return 1
     try:
-        resource, report = export_kan(load_skill(args.file))
+        skill = load_skill(args.file)
+        errors = [p for p in validate_skill(skill) if p.is_error]
+        if errors:  # KAN would get a skill we know is broken (two nodes on one id collapse, ...)
+            for p in errors:
+                print(f"{args.file}: {p.located()}: {p.severity} {p.code}: {p.message}", file=sys.stderr)
+            print(f"{args.file}: not exported: fix the errors above first", file=sys.stderr)
+            return 1
+        resource, report = export_kan(skill)
         write_atomic(args.output, dump_kan(resource))
     except SkillFileError as exc:
         print(exc.located(), file=sys.stderr)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from designer.commands.common import model_library
 from designer.core.skill import SkillFileError, load_skill, validate_skill
+from designer.core.skill.validate import check_files
 
 EXIT_OK, EXIT_ERRORS, EXIT_UNREADABLE = 0, 1, 2
 
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
             report.append(entry)
             continue
         problems = validate_skill(skill, models, target=args.target)
+        problems += check_files(skill, Path(path).resolve().parent)
         if args.target:
             from designer.core.package.export import target_problems
 

@@ -346,6 +346,13 @@ class Engine:
             return
         if threading.current_thread().name.startswith(ENGINE_THREAD_PREFIXES):
             return
+        if self._source is None and self.wait(min(timeout, 0.5)) is RunState.STARTING:
+            # Still opening the camera: a stalled stream holds OpenCV until its open timeout and
+            # cannot be interrupted. The run is over for the caller now; the opening thread (a
+            # daemon) sees the stop when the open returns and ends without a frame.
+            self._set_state(RunState.STOPPED, "stopped while opening the camera")
+            self._done.set()
+            return
         self.wait(timeout)
 
     def pause(self) -> None:
@@ -429,6 +436,8 @@ class Engine:
             worker.offer(frame if index == len(workers) - 1 else frame.branch())
 
     def _set_state(self, state: RunState, message: str = "") -> None:
+        if self._done.is_set():  # the run already ended for the caller (stopped while opening)
+            return
         self.state = state
         self.emit(StatusEvent(state, message))
 
@@ -436,6 +445,8 @@ class Engine:
         try:
             self._set_state(RunState.STARTING, f"starting {len(self.plan.nodes)} nodes")
             self._open_source()
+            if self._stop.is_set():  # stopped while the camera was opening: release it, no more
+                raise _RunFailed("stopped while opening the camera")
             self._open_workers()
             if not self._stop.is_set():
                 self._set_state(RunState.RUNNING, self._source.name)

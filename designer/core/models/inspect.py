@@ -29,9 +29,14 @@ from designer.core.models.tensors import TensorInfo
 
 Task = Literal["detection", "classification"]
 _ORT_TYPES = {
-    "tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
-    "tensor(uint8)": "uint8", "tensor(int8)": "int8", "tensor(int32)": "int32",
-    "tensor(int64)": "int64", "tensor(bool)": "bool",
+    "tensor(float)": "float32",
+    "tensor(float16)": "float16",
+    "tensor(double)": "float64",
+    "tensor(uint8)": "uint8",
+    "tensor(int8)": "int8",
+    "tensor(int32)": "int32",
+    "tensor(int64)": "int64",
+    "tensor(bool)": "bool",
 }
 
 
@@ -122,10 +127,14 @@ def open_session(
 ) -> ort.InferenceSession:
     """An onnxruntime session, with a ModelError naming the file when it cannot load."""
     path = Path(path)
+    if path.is_dir():
+        raise ModelError(f"model {path}: is a folder, not an ONNX file; name the .onnx file in it")
     if not path.is_file():
         raise ModelError(f"model {path}: file not found; check the path or re-add the model")
     try:
-        return ort.InferenceSession(str(path), options, providers=providers)
+        # enable_fallback=0: onnxruntime would print an "EP Error" block on stdout and retry;
+        # the providers list already ends with the CPU, and the error is reported here
+        return ort.InferenceSession(str(path), options, providers=providers, enable_fallback=0)
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf/... types
         raise ModelError(
             f"model {path}: onnxruntime cannot load it ({_first_line(exc)}); "
@@ -134,6 +143,8 @@ def open_session(
 
 
 def _load_proto(path: Path, where: str) -> onnx.ModelProto:
+    if path.is_dir():
+        raise ModelError(f"{where}: is a folder, not an ONNX file; name the .onnx file in it")
     if not path.is_file():
         raise ModelError(f"{where}: file not found; check the path")
     if path.stat().st_size == 0:
@@ -165,16 +176,22 @@ def _opset(proto: onnx.ModelProto) -> int:
     return next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 0)
 
 
-def _labels(labels_path: str | Path | None, metadata: dict[str, str],
-            where: str) -> tuple[list[str], Literal["file", "metadata", "none"]]:
+def _labels(
+    labels_path: str | Path | None, metadata: dict[str, str], where: str
+) -> tuple[list[str], Literal["file", "metadata", "none"]]:
     if labels_path is not None:
         return read_label_file(labels_path), "file"
     labels = labels_from_metadata(metadata, where)
     return (labels, "metadata") if labels else ([], "none")
 
 
-def _probe(session: ort.InferenceSession, image_input: TensorInfo, settings: PreprocessSettings,
-           spec: LayoutSpec, where: str) -> LayoutSpec:
+def _probe(
+    session: ort.InferenceSession,
+    image_input: TensorInfo,
+    settings: PreprocessSettings,
+    spec: LayoutSpec,
+    where: str,
+) -> LayoutSpec:
     """Run a blank frame through the model and decode it; settle objectness scaling."""
     frame = np.full((settings.height, settings.width, 3), 114, dtype=np.uint8)
     tensor, transform = preprocess(frame, settings)

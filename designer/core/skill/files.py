@@ -81,6 +81,8 @@ def parse_skill(text: str | bytes, path: str | os.PathLike | None = None) -> Ski
     except json.JSONDecodeError as exc:
         raise SkillFileError(path, f"invalid JSON: {exc.msg}", exc.lineno, exc.colno) from None
     except ValueError as exc:
+        if "int_max_str_digits" in str(exc):  # Python's own wording names an interpreter setting
+            raise SkillFileError(path, "invalid JSON: a number has more than 4300 digits") from None
         raise SkillFileError(path, f"invalid JSON: {exc}") from None
     except RecursionError:
         raise SkillFileError(path, "invalid JSON: nested too deeply") from None
@@ -111,7 +113,13 @@ def parse_skill(text: str | bytes, path: str | os.PathLike | None = None) -> Ski
 def load_skill(path: str | os.PathLike) -> Skill:
     path = Path(path)
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
+            # reading a FIFO or a device would wait forever or never end
+            raise SkillFileError(
+                path, "not a regular file (a pipe, device or socket). Is this really a skill?"
+            )
+        size = info.st_size
         if size > MAX_FILE_BYTES:
             raise SkillFileError(
                 path,

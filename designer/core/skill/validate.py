@@ -9,6 +9,7 @@ from __future__ import annotations
 import posixpath
 from collections import Counter, defaultdict
 from dataclasses import replace
+from pathlib import Path
 from typing import Protocol, get_args
 
 from pydantic import BaseModel, ValidationError
@@ -223,6 +224,49 @@ def _topological_order(ids: list[str], children: dict[str, list[str]]) -> tuple[
     return order, set(ids) - set(order)
 
 
+def _on_cycles(left: set[str], children: dict[str, list[str]]) -> set[str]:
+    """The nodes Kahn's sort left that are on a cycle themselves, not merely downstream of one:
+    those from which a path leads back to the node (strongly connected, Kosaraju)."""
+    order: list[str] = []
+    seen: set[str] = set()
+    for start in sorted(left):
+        if start in seen:
+            continue
+        seen.add(start)
+        stack = [(start, iter(children.get(start, ())))]
+        while stack:
+            node, targets = stack[-1]
+            for target in targets:
+                if target in left and target not in seen:
+                    seen.add(target)
+                    stack.append((target, iter(children.get(target, ()))))
+                    break
+            else:
+                order.append(node)
+                stack.pop()
+    parents: dict[str, list[str]] = defaultdict(list)
+    for source in left:
+        for target in children.get(source, ()):
+            if target in left:
+                parents[target].append(source)
+    cyclic: set[str] = set()
+    assigned: set[str] = set()
+    for root in reversed(order):
+        if root in assigned:
+            continue
+        component, frontier = {root}, [root]
+        assigned.add(root)
+        while frontier:
+            for source in parents[frontier.pop()]:
+                if source not in assigned:
+                    assigned.add(source)
+                    component.add(source)
+                    frontier.append(source)
+        if len(component) > 1 or root in children.get(root, ()):
+            cyclic |= component
+    return cyclic
+
+
 def validate_skill(skill: Skill, models: ModelLookup | None = None, *, target: bool = False) -> list[Problem]:
     """Every problem of a skill, errors and warnings, in a stable order.
 
@@ -335,8 +379,8 @@ def validate_skill(skill: Skill, models: ModelLookup | None = None, *, target: b
             )
 
     unique_ids = list(dict.fromkeys(n.id for n in skill.nodes))
-    order, on_cycle = _topological_order(unique_ids, children)
-    for node_id in sorted(on_cycle):
+    order, left = _topological_order(unique_ids, children)
+    for node_id in sorted(_on_cycles(left, children)):
         problems.append(error("cycle", f"Node {node_id!r} is on a cycle; frames must flow one way.", node_id))
 
     problems += _check_roles(skill, specs, parents, children)
@@ -570,3 +614,44 @@ def _has_box_producer(node_id, parents, specs, task) -> bool:
 
 def has_errors(problems: list[Problem]) -> bool:
     return any(p.is_error for p in problems)
+
+
+_READ_FILES = {"model": ("model_path", "labels_path"), "camera": ("source",)}  # parameters naming files
+
+
+def check_files(skill: Skill, skill_dir: Path) -> list[Problem]:
+    """The files a skill reads (model, labels, the camera's video file) exist, found the way the
+    engine finds them: relative to the skill file's folder.
+
+    A missing file in a field that takes ``$param(...)`` (the camera source) is a warning: a
+    device may fill it; elsewhere it is an error, since ``run`` would fail on it.
+    """
+    problems = []
+    for node in skill.nodes:
+        spec = get_spec(node.type)
+        kind = spec.kind if spec is not None else ""
+        for name in _READ_FILES.get(kind, ()):
+            value = node.params.get(name)
+            if not isinstance(value, str) or not value.strip() or PLACEHOLDER_RE.search(value):
+                continue
+            if name == "source" and (value.strip().isdigit() or url_scheme(value) is not None):
+                continue  # a webcam or a URL, not a file
+            path = Path(value).expanduser()
+            path = path if path.is_absolute() else skill_dir / path
+            info = spec.params.model_fields[name]
+            title = info.title or name
+            per_device = accepts_placeholder(info)
+            hint = "; on devices that have it elsewhere, use $param(...)" if per_device else ""
+            if path.is_dir():
+                message = f"{title} {value!r} is a folder, not a file ({path}); name the file in it{hint}."
+                code = "file-is-folder"
+            elif not path.exists():
+                message = f"{title} {value!r} does not exist (looked for {path}){hint}."
+                code = "file-missing"
+            elif not path.is_file():
+                message = f"{title} {value!r} is not a regular file ({path}){hint}."
+                code = "file-not-regular"
+            else:
+                continue
+            problems.append((warning if per_device else error)(code, mask_secrets(message), node.id, name))
+    return problems
