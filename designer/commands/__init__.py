@@ -11,6 +11,7 @@ COMMANDS = (
     "designer.commands.run",
     "designer.commands.serve_sample",
     "designer.commands.models",
+    "designer.commands.nodes",
     "designer.commands.export",
     "designer.commands.verify",
     "designer.commands.import_package",

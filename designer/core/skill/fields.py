@@ -42,6 +42,11 @@ def accepts_placeholder(info: FieldInfo) -> bool:
     return bool(_extra(info).get("deploy"))
 
 
+def is_secret(info: FieldInfo) -> bool:
+    """A credential: masked in messages, never written into exported files."""
+    return bool(_extra(info).get("secret"))
+
+
 def placeholders_in(value: Any) -> list[str]:
     """Names of every ``$param(...)`` in a value (strings, lists and dicts, recursively)."""
     if isinstance(value, str):
