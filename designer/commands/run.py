@@ -50,6 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="off: read video files as fast as possible, processing every frame (default on)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress line")
+    parser.add_argument(
+        "--start-containers",
+        action="store_true",
+        help="start each gRPC container node's image with Docker, wait for its handshake, stop it at the end",
+    )
     parser.set_defaults(func=run)
 
 
@@ -90,7 +95,25 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"{args.skill}: {exc}")
     except SkillNotRunnable as exc:
         return _fail(f"{args.skill}: {exc}", 1)
-    return _run_engine(engine, args)
+    return _run_with_containers(engine, args)
+
+
+def _run_with_containers(engine: Engine, args: argparse.Namespace) -> int:
+    """Container nodes are only connected to, unless --start-containers starts them."""
+    from designer.commands.containers import ContainerError, notices, start_containers, stop_containers
+
+    if not args.start_containers:
+        for line in notices(engine):
+            print(line, file=sys.stderr)
+        return _run_engine(engine, args)
+    try:
+        started = start_containers(engine)
+    except ContainerError as exc:
+        return _fail(str(exc))
+    try:
+        return _run_engine(engine, args)
+    finally:
+        stop_containers(started)
 
 
 class _Console:

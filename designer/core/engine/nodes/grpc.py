@@ -25,6 +25,24 @@ def _endpoint(params: GrpcEndpointParams | GrpcContainerParams) -> str:
     return params.endpoint_url
 
 
+def docker_run_line(params: GrpcContainerParams) -> str:
+    """The command that starts a container node's image the way the preview reaches it.
+
+    Environment variables are passed by name only (``-e NAME``: Docker takes the value from
+    the shell), so a secret in them is never printed.
+    """
+    env = "".join(f" -e {row.name}" for row in params.env)
+    return f"docker run --rm -p {params.port}:{params.port}{env} {params.container_image}"
+
+
+def container_hint(node_id: str, params: GrpcContainerParams) -> str:
+    """What a user must know when a container node's endpoint does not answer."""
+    return (
+        f"node {node_id} is the container '{params.container_name}', which run does not start: "
+        f"start it first ({docker_run_line(params)}), or pass --start-containers"
+    )
+
+
 def _same_box(a: ObjectMeta, b: ObjectMeta) -> bool:
     if a.label != b.label or a.bbox is None or b.bbox is None:
         return False
@@ -124,7 +142,12 @@ class GrpcRuntime(NodeRuntime):
                 )
                 if not retry:
                     self._given_up = self._answered
-                    raise self.fail(str(exc)) from None
+                    message = str(exc)
+                    if isinstance(self.params, GrpcContainerParams) and isinstance(
+                        exc, ServerUnreachableError
+                    ):
+                        message += f" ({container_hint(self.node_id, self.params)})"
+                    raise self.fail(message) from None
                 self.context.stopping.wait(max(self.client.reconnect_in, 0.05))
                 continue
             except CustomNodeError as exc:
