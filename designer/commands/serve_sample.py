@@ -60,5 +60,5 @@ def run(args: argparse.Namespace) -> int:
         f"{server.port}; connect with {local}:{server.port}; Ctrl+C stops it",
         flush=True,
     )
-    server.serve()
+    server.serve(announce=False)  # said above, with the address to connect to
     return 0

@@ -469,4 +469,9 @@ class CustomNodeClient:
             return HandshakeRefusedError(self.endpoint, f"the handshake was refused: {code.name}: {details}")
         if code == grpc.StatusCode.CANCELLED:
             return ServerUnreachableError(self.endpoint, f"the call for {what} was cancelled")
+        for jargon in ("Exception iterating responses: ", "Exception calling application: "):
+            if details.startswith(jargon):  # gRPC's words for "the node's code raised"
+                details = (
+                    f"the node's code raised an exception: {details[len(jargon) :]} (see the server's log)"
+                )
         return ProcessFailedError(self.endpoint, f"the server failed on {what}: {code.name}: {details}")

@@ -60,6 +60,58 @@ class CustomNode(pb2_grpc.CustomNodeHandlerServicer):
             yield response
 
 
+class _Logged(pb2_grpc.CustomNodeHandlerServicer):
+    """Serves a node; an exception in its code is logged with its traceback (gRPC itself only
+    tells the client "Exception calling application") and the client hears which method raised
+    what. A deliberate ``context.abort`` passes through untouched."""
+
+    def __init__(self, node: pb2_grpc.CustomNodeHandlerServicer) -> None:
+        self.node = node
+        self.name = type(node).__name__
+
+    def _failed(self, method: str, exc: Exception, context: grpc.ServicerContext, where: str) -> None:
+        code = context.code()
+        if code is not None and code != grpc.StatusCode.OK:  # the node aborted on purpose
+            raise exc
+        log.error("%s.%s failed%s", self.name, method, where, exc_info=exc)
+        context.abort(
+            grpc.StatusCode.INTERNAL,
+            f"{self.name}.{method} raised {type(exc).__name__}: {exc} (the traceback is in the node's log)",
+        )
+
+    def Handshake(
+        self, request: pb2.HandshakeRequest, context: grpc.ServicerContext
+    ) -> pb2.HandshakeResponse:
+        try:
+            return self.node.Handshake(request, context)
+        except Exception as exc:
+            self._failed("Handshake", exc, context, "")
+            raise
+
+    def Process(self, request: pb2.ProcessRequest, context: grpc.ServicerContext) -> pb2.ProcessResponse:
+        try:
+            return self.node.Process(request, context)
+        except Exception as exc:
+            self._failed("Process", exc, context, f" on frame {request.frame.frame_id}")
+            raise
+
+    def ProcessStream(
+        self, request_iterator: Iterator[pb2.ProcessRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb2.ProcessResponse]:
+        current: list[str] = [""]
+
+        def tracked() -> Iterator[pb2.ProcessRequest]:
+            for request in request_iterator:
+                current[0] = request.frame.frame_id
+                yield request
+
+        try:
+            yield from self.node.ProcessStream(tracked(), context)
+        except Exception as exc:
+            self._failed("Process", exc, context, f" on frame {current[0]}")
+            raise
+
+
 @dataclass(frozen=True)
 class ServerTls:
     """PEM certificate chain and private key for a TLS server."""
@@ -113,7 +165,7 @@ class CustomNodeServer:
             # silently share it and take half the connections
             options=[*channel_options(self._max_message_bytes), ("grpc.so_reuseport", 0)],
         )
-        pb2_grpc.add_CustomNodeHandlerServicer_to_server(self.node, server)
+        pb2_grpc.add_CustomNodeHandlerServicer_to_server(_Logged(self.node), server)
         target = f"{self.host}:{self._requested_port}"
         try:
             if self._tls is None:
@@ -145,9 +197,17 @@ class CustomNodeServer:
             return True
         return not server.wait_for_termination(timeout)  # gRPC returns True on timeout
 
-    def serve(self) -> None:
-        """Start and block until interrupted (Ctrl+C stops gracefully)."""
+    def serve(self, *, announce: bool = True) -> None:
+        """Start and block until interrupted (Ctrl+C stops gracefully).
+
+        Says where it listens, and shows the node's errors (with tracebacks) on stderr unless
+        the program configured logging itself.
+        """
+        if not logging.getLogger().handlers:
+            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
         self.start()
+        if announce:
+            print(f"{type(self.node).__name__} listening on {self.address} (Ctrl+C stops)", flush=True)
         try:
             self.wait()
         except KeyboardInterrupt:
