@@ -7,10 +7,11 @@ import json
 import sys
 from pathlib import Path
 
+from designer import __version__
 from designer.commands.common import model_library
-from designer.core.package import ExportError, PackageError, export_package
-from designer.core.package.export import DEFAULT_RUNTIME_IMAGE, parse_defaults
 from designer.core.skill import SkillFileError, load_skill
+
+DEFAULT_RUNTIME_IMAGE = f"skill-designer-runtime:{__version__}"  # as designer.core.package.export says
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,6 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from designer.core.package.export import ExportError, PackageError, export_package, parse_defaults
+
     out = Path(args.output)
     if out.exists() and not args.force:
         print(f"error: {out} exists; pass --force to overwrite it", file=sys.stderr)

@@ -67,3 +67,15 @@ def test_desktop_entry_and_icon():
     assert desktop["Icon"] == "skill-designer"
     svg = ElementTree.parse(PACKAGING / "desktop" / f"{desktop['Icon']}.svg").getroot()
     assert svg.tag.endswith("svg") and svg.get("viewBox") == "0 0 256 256"
+
+
+def test_verifying_and_running_a_package_never_import_onnx():
+    """ONNX takes seconds to import on a small device; only exporting needs it."""
+    code = (
+        "import sys; from designer.core.package import PackageError, open_package, verify_package; "
+        "print('onnx' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert result.stdout.strip() == "False"
