@@ -27,6 +27,7 @@ OUTPUT_HOST_DIR = "/var/lib/skill-designer/output"
 PACKAGE_IN_CONTAINER = "/package.zip"
 OUTPUT_IN_CONTAINER = "/data"
 CREATE_OPTIONS_CHUNK = 512  # IoT Edge splits longer createOptions into createOptions01...
+MAX_CREATE_OPTIONS_PARTS = 8  # createOptions, createOptions01 ... createOptions07
 EDGE_AGENT_IMAGE = "mcr.microsoft.com/azureiotedge-agent:1.5"
 EDGE_HUB_IMAGE = "mcr.microsoft.com/azureiotedge-hub:1.5"
 NVIDIA = ("Nvidia dGPU", "Nvidia Jetson (Jetpack 5)")
@@ -101,8 +102,13 @@ def _create_options(raw: str) -> dict:
 # -- Azure IoT Edge --------------------------------------------------------------------------
 
 
-def _split_create_options(options: dict) -> dict[str, str]:
+def _split_create_options(options: dict, where: str = "") -> dict[str, str]:
     text = json.dumps(options, sort_keys=True, separators=(",", ":"))
+    if len(text) > CREATE_OPTIONS_CHUNK * MAX_CREATE_OPTIONS_PARTS:
+        raise ValueError(
+            f"{where}create options are {len(text):,} characters once written; IoT Edge takes at most "
+            f"{CREATE_OPTIONS_CHUNK * MAX_CREATE_OPTIONS_PARTS:,}"
+        )
     chunks = [text[i : i + CREATE_OPTIONS_CHUNK] for i in range(0, len(text), CREATE_OPTIONS_CHUNK)] or ["{}"]
     return {("createOptions" if i == 0 else f"createOptions{i:02d}"): c for i, c in enumerate(chunks)}
 
@@ -158,19 +164,19 @@ def iotedge_deployment(data: DeployInput) -> dict:
         options = _create_options(p.create_options)
         _gpu_host_config(p.acceleration, options.setdefault("HostConfig", {}))
         module_env = {name: {"value": value} for name, value in _env_rows(p.env)}
+        if p.container_name in modules:
+            raise ValueError(
+                f"node {node_id}: container name {p.container_name!r} is used twice (or is the skill "
+                "runtime's module name); each container needs its own name"
+            )
         modules[p.container_name] = {
             "version": "1.0",
             "type": "docker",
             "status": "running",
             "restartPolicy": p.restart_policy,
-            "settings": {"image": p.container_image, **_split_create_options(options)},
+            "settings": {"image": p.container_image, **_split_create_options(options, f"node {node_id}: ")},
             "env": module_env,
         }
-        if p.container_name == data.runtime_name:
-            raise ValueError(
-                f"node {node_id}: container name {p.container_name!r} is the skill runtime's "
-                "module name; rename the container"
-            )
     routes: dict[str, str] = {}
     source = f"/messages/modules/{data.runtime_name}/outputs"
     for node_id, p in data.nodes("iothub"):

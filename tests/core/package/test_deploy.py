@@ -12,7 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from designer.core.package import export_package
+from designer.core.package import ExportError, export_package
 from designer.core.skill import load_skill
 from designer.core.skill.build import add_node, connect
 from designer.core.skill.catalog.exports import edge_output_name
@@ -170,3 +170,23 @@ def test_kan_resource_lists_what_it_cannot_express(fleet_package):
     resource = yaml.safe_load(text)
     assert resource["kind"] == "Skill" and resource["apiVersion"].startswith("ai.symphony/")
     assert "# KAN cannot express: node log (insights-log@1)" in text
+
+
+def test_container_names_must_be_distinct_and_create_options_fit(skill_dir, tmp_path):
+    skill = fleet_skill("CPU")
+    add_node(skill, "grpc-container@1", "twin", container_name="counter", container_image="x/y:1", port=7000)
+    skill.edges = [e for e in skill.edges if e.target.node != "log"]
+    connect(skill, "counter", "twin")
+    connect(skill, "twin", "log")
+    skill_path = write_skill(skill_dir, skill)
+    with pytest.raises(ExportError, match=r"node twin: container name 'counter' is used twice"):
+        export_package(load_skill(skill_path), skill_path, tmp_path / "x.zip", defaults={"registry": "r"})
+
+    skill = fleet_skill("CPU")
+    skill.node("counter").params["create_options"] = json.dumps({"Labels": {"a": "b" * 5000}})
+    skill_path = write_skill(skill_dir, skill)
+    with pytest.raises(
+        ExportError, match=r"node counter: create options are .* IoT Edge takes at most 4,096"
+    ):
+        export_package(load_skill(skill_path), skill_path, tmp_path / "x.zip", defaults={"registry": "r"})
+    assert not (tmp_path / "x.zip").exists()
