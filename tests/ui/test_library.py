@@ -6,6 +6,7 @@ import importlib.util
 import os
 import signal
 import sys
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -144,7 +145,32 @@ def staged_files(library: ModelLibrary) -> list[Path]:
     return list(staging.iterdir()) if staging.exists() else []
 
 
-def test_model_from_azurite_cancelled_mid_download_then_added(qtbot, azurite, container, library, tmp_path):
+class FreezingLibrary(ModelLibrary):
+    """The real library, which freezes Azurite (SIGSTOP) the first time a download is part-way,
+    on the download's own thread: the rest of the blob cannot arrive before the user cancels."""
+
+    def __init__(self, data: Path, server, **kwargs) -> None:
+        super().__init__(data, **kwargs)
+        self.server = server
+        self.frozen = threading.Event()
+
+    def add(self, *args, progress=None, **kwargs):
+        def observed(what: str, done: int, total: int) -> None:
+            if progress is not None:
+                progress(what, done, total)
+            if 0 < done < total and not self.frozen.is_set():
+                self.frozen.set()
+                os.kill(self.server.process.pid, signal.SIGSTOP)
+
+        return super().add(*args, progress=observed, **kwargs)
+
+    def thaw(self) -> None:
+        if self.server.process.poll() is None:
+            os.kill(self.server.process.pid, signal.SIGCONT)
+
+
+def test_model_from_azurite_cancelled_mid_download_then_added(qtbot, azurite, container, tmp_path):
+    library = FreezingLibrary(tmp_path / "library", azurite, retry=RetryPolicy(attempts=3, backoff_s=0.1))
     big = detector(tmp_path / "big.onnx", pad_mb=24)
     container.upload_blob("detectors/gate.onnx", big.read_bytes())
     container.upload_blob("detectors/gate.labels.txt", "\n".join(LABELS).encode())
@@ -166,14 +192,15 @@ def test_model_from_azurite_cancelled_mid_download_then_added(qtbot, azurite, co
 
     click(qtbot, wizard.button(QWizard.WizardButton.FinishButton))  # "Create"
     assert review.running and review.cancel_button.isVisible()
-    qtbot.waitUntil(lambda: any(0 < f < 1 for f in review.fractions), timeout=20_000)
-    assert "MB of 24.0 MB" in review.status.text()
-    os.kill(azurite.process.pid, signal.SIGSTOP)  # hold the download where it is
     try:
+        # the bar shows the download part-way (Azurite is held there), and Cancel stops it
+        qtbot.waitUntil(lambda: any(0 < f < 1 for f in review.fractions), timeout=20_000)
+        assert library.frozen.is_set() and review.running
+        assert "MB of 24.0 MB" in review.status.text()
         click(qtbot, review.cancel_button)
         assert review.status.text() == "Cancelling…" and not review.cancel_button.isEnabled()
     finally:
-        os.kill(azurite.process.pid, signal.SIGCONT)
+        library.thaw()
     qtbot.waitUntil(lambda: not review.running, timeout=30_000)
     assert review.status.text().startswith("Cancelled: nothing was added")
     assert wizard.isVisible() and wizard.created_id is None
