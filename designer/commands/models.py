@@ -340,13 +340,13 @@ def _list(args: argparse.Namespace) -> int:
     if not entries:
         print("no models yet; add one with `skill-designer models add`")
         return 0
-    table = Table(title="Your added models")
+    table = Table(title="Models in the library (yours, and the bundled sample)")
     for column in ("id", "name", "type", "layout", "labels", "input", "ms", "source"):
         table.add_column(column, overflow="fold")
     for e in entries:
         table.add_row(
             e.id,
-            e.name,
+            f"{e.name} (bundled sample)" if e.tags.get("source") == "bundled" else e.name,
             e.type,
             e.info.layout.kind,
             str(len(e.labels)),

@@ -63,7 +63,18 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
+def _quiet_opencv() -> None:
+    """OpenCV's own warnings (a webcam it cannot open, per backend) would bury our one message."""
+    try:
+        import cv2
+
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    except (ImportError, AttributeError):
+        pass
+
+
 def run(args: argparse.Namespace) -> int:
+    _quiet_opencv()
     if args.max_frames is not None and args.max_frames < 1:
         return _fail("--max-frames must be at least 1")
     try:
@@ -324,8 +335,16 @@ def _run_logged(engine: Engine, args: argparse.Namespace, log_path: Path | None)
         if sink is not None:
             sink.close()
     _summary(engine, console)
-    if console.errors and log_path is not None and log_path.exists() and log_path.stat().st_size:
+    internal = any("internal error" in message for message in console.errors.values())
+    if internal and log_path is not None and log_path.exists() and log_path.stat().st_size:
         print(f"details of the errors above (for a bug report): {log_path}", file=sys.stderr)
+    camera = engine.plan.camera
+    if camera.node_id in console.errors and str(camera.params.source).strip().isdigit():
+        print(
+            f"hint: no webcam {camera.params.source} here? Try the skill on a video file or a "
+            "camera URL: skill-designer run SKILL --source clip.mp4",
+            file=sys.stderr,
+        )
     if engine.state is RunState.FAILED or (sink is not None and sink.failure):
         return 1
     if interrupted:
@@ -374,6 +393,4 @@ def _summary(engine: Engine, console: _Console) -> None:
                 f"  {node_id}: {s.messages} messages, {s.sent} sent, {s.queued} queued (kept for the "
                 f"next run), {s.messages_dropped} dropped"
             )
-    for node_id, message in console.errors.items():
-        lines.append(f"  node {node_id}: {message}")
     print("\n".join(lines), file=sys.stderr)

@@ -31,7 +31,8 @@ def parse_endpoint(text: str) -> Endpoint:
     except ValueError:
         raise InvalidEndpointError(
             str(text),
-            "not a valid endpoint; write host:port (for example 127.0.0.1:6677), "
-            "or grpcs://host:port for TLS, with a port in 1..65535",
+            "not a valid endpoint; write host:port (for example 127.0.0.1:6677) or "
+            "grpc://host:port (the same), or grpcs://host:port for TLS, with a port in 1..65535; "
+            "http:// and https:// are not supported",
         ) from None
     return Endpoint(host, port, scheme == "grpcs")

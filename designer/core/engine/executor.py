@@ -490,6 +490,8 @@ class Engine:
         self.lossless = self.context.lossless = not self._source.is_live and not self.realtime
 
     def _on_source_status(self, status: SourceStatus) -> None:
+        if status.state == "failed" and self._source is None:
+            return  # failing to open: the SourceError says it, once, as the camera's error
         if status.state in ("reconnecting", "failed"):
             self.emit(NodeWarningEvent(self.plan.camera.node_id, status.message))
 

@@ -98,10 +98,10 @@ def layout_num_classes(spec: LayoutSpec, outputs: list[TensorInfo]) -> int | Non
     return None
 
 
-def _detect(outputs: list[TensorInfo], hint: int | None, task: str | None,
-            where: str) -> LayoutSpec:
+def _detect(outputs: list[TensorInfo], hint: int | None, task: str | None, where: str) -> LayoutSpec:
     kinds = {"classification": ("classification",), "detection": DETECTION_KINDS}.get(
-        task or "", (*DETECTION_KINDS, "classification"))
+        task or "", (*DETECTION_KINDS, "classification")
+    )
     # Exact class count first, then the orientation rule, then any shape that fits at all.
     passes = [(hint, True)] if hint is not None else []
     for pass_hint, strict in [*passes, (None, True), (None, False)]:
@@ -112,7 +112,8 @@ def _detect(outputs: list[TensorInfo], hint: int | None, task: str | None,
     tried = "; ".join(f"{k} {LAYOUT_SHAPES[k]}" for k in kinds)
     raise UnknownLayoutError(
         f"{where}: outputs {_describe(outputs)} match no known layout (tried: {tried}); "
-        "choose the layout by hand if the model uses one of these with other shapes"
+        "if the model uses one of these with other shapes, choose it by hand: --layout KIND with "
+        "`skill-designer models add`, or the Run ML Model node's 'layout' parameter"
     )
 
 
@@ -122,8 +123,7 @@ def _requested_fields(requested: str | LayoutSpec | dict[str, Any], where: str) 
     fields = {"kind": requested} if isinstance(requested, str) else dict(requested)
     if fields.get("kind") not in LAYOUT_SHAPES:
         raise ModelError(
-            f"{where}: unknown layout {fields.get('kind')!r}; "
-            f"choose one of {', '.join(LAYOUT_SHAPES)}"
+            f"{where}: unknown layout {fields.get('kind')!r}; choose one of {', '.join(LAYOUT_SHAPES)}"
         )
     return fields
 
@@ -143,8 +143,7 @@ def _names_given(kind: str, fields: dict) -> bool:
 
 def _check_names(spec: LayoutSpec, outputs: list[TensorInfo], where: str) -> None:
     names = {o.name for o in outputs}
-    used = (spec.output, spec.boxes_output, spec.scores_output, spec.classes_output,
-            spec.count_output)
+    used = (spec.output, spec.boxes_output, spec.scores_output, spec.classes_output, spec.count_output)
     missing = [n for n in used if n is not None and n not in names]
     if missing:
         raise ModelError(
@@ -205,20 +204,24 @@ def _is_float(o: TensorInfo) -> bool:
     return "float" in o.dtype or "double" in o.dtype
 
 
-def _match_boxes_scores(outputs: list[TensorInfo], hint: int | None,
-                        strict: bool) -> dict | None:
-    boxes = [o for o in outputs
-             if len(o.shape) in (2, 3) and fixed(o.shape[-1]) == 4 and _is_float(o)]
+def _match_boxes_scores(outputs: list[TensorInfo], hint: int | None, strict: bool) -> dict | None:
+    boxes = [o for o in outputs if len(o.shape) in (2, 3) and fixed(o.shape[-1]) == 4 and _is_float(o)]
     boxes.sort(key=lambda o: "box" not in o.name.lower())
     if not boxes or len(outputs) < 2:
         return None
     box = boxes[0]
     rest = [o for o in outputs if o is not box]
-    count = next((o for o in rest if "num" in o.name.lower()
-                  and all(fixed(d) == 1 for d in o.shape)), None)
+    count = next((o for o in rest if "num" in o.name.lower() and all(fixed(d) == 1 for d in o.shape)), None)
     rest = [o for o in rest if o is not count]
-    classes = next((o for o in rest if len(o.shape) <= 2 and (
-        "label" in o.name.lower() or "class" in o.name.lower() or not _is_float(o))), None)
+    classes = next(
+        (
+            o
+            for o in rest
+            if len(o.shape) <= 2
+            and ("label" in o.name.lower() or "class" in o.name.lower() or not _is_float(o))
+        ),
+        None,
+    )
     rest = [o for o in rest if o is not classes and _is_float(o) and 1 <= len(o.shape) <= 3]
     rest.sort(key=lambda o: not any(k in o.name.lower() for k in ("score", "conf", "prob")))
     if not rest:
@@ -232,8 +235,7 @@ def _match_boxes_scores(outputs: list[TensorInfo], hint: int | None,
     }
 
 
-def _match_classification(outputs: list[TensorInfo], hint: int | None,
-                          strict: bool) -> dict | None:
+def _match_classification(outputs: list[TensorInfo], hint: int | None, strict: bool) -> dict | None:
     for o in outputs:
         dims = [fixed(d) for d in o.shape[1:]]
         if len(o.shape) == 2 and dims[0] is not None and dims[0] >= 2:

@@ -520,8 +520,9 @@ def _check_models(skill, specs, parsed, parents, order, models, target=False) ->
                     problems.append(
                         error(
                             "model-missing",
-                            f"Model {params.model_id!r} is not in the model library: add it with "
-                            f"`skill-designer models add`, or choose another.",
+                            f"Model {params.model_id!r} is not in the model library "
+                            f"({_known_models(models)}): add it with `skill-designer models add`, "
+                            "or choose another.",
                             node_id,
                             "model_id",
                         )
@@ -587,6 +588,15 @@ def _check_models(skill, specs, parsed, parents, order, models, target=False) ->
                 )
             )
     return problems
+
+
+def _known_models(models: ModelLookup) -> str:
+    """The ids a library holds, for a message about one that is missing."""
+    try:
+        ids = sorted(entry.id for entry in models.list())  # type: ignore[attr-defined]
+    except Exception:  # a lookup without list(), or a library that cannot be read now
+        return "its models cannot be listed"
+    return "it has " + ", ".join(ids) if ids else "it is empty"
 
 
 def _has_ancestor(node_id, parents, predicate) -> bool:
