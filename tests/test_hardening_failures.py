@@ -271,11 +271,16 @@ def test_the_insights_log_refuses_to_write_nan(tmp_path):
 
 
 def test_every_json_writer_in_the_project_refuses_nan():
-    """NaN and Infinity are not JSON: every json.dump(s) call under designer/ says allow_nan=False."""
+    """NaN and Infinity are not JSON: every json.dump(s) call that writes data for others (files,
+    messages, command output) says allow_nan=False. The GUI only displays JSON; the package
+    importer serialises a value to search it, never to write it."""
     import ast
 
     lax = []
+    readers = {ROOT / "designer" / "core" / "package" / "importer.py"}
     for path in (ROOT / "designer").rglob("*.py"):
+        if path.is_relative_to(ROOT / "designer" / "ui") or path in readers:
+            continue
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if (
                 isinstance(node, ast.Call)

@@ -26,12 +26,22 @@ def run(args: argparse.Namespace) -> int:
         manifest = verify_package(args.package)
     except PackageError as exc:
         if args.json:
-            print(json.dumps({"package": args.package, "ok": False, "error": str(exc)}, indent=2))
+            print(
+                json.dumps(
+                    {"package": args.package, "ok": False, "error": str(exc)}, indent=2, allow_nan=False
+                )
+            )
         else:
             print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps({"package": args.package, "ok": True, "manifest": manifest.model_dump()}, indent=2))
+        print(
+            json.dumps(
+                {"package": args.package, "ok": True, "manifest": manifest.model_dump()},
+                indent=2,
+                allow_nan=False,
+            )
+        )
         return 0
     s = manifest.skill
     print(

@@ -103,7 +103,7 @@ def _create_options(raw: str) -> dict:
 
 
 def _split_create_options(options: dict, where: str = "") -> dict[str, str]:
-    text = json.dumps(options, sort_keys=True, separators=(",", ":"))
+    text = json.dumps(options, sort_keys=True, separators=(",", ":"), allow_nan=False)
     if len(text) > CREATE_OPTIONS_CHUNK * MAX_CREATE_OPTIONS_PARTS:
         raise ValueError(
             f"{where}create options are {len(text):,} characters once written; IoT Edge takes at most "

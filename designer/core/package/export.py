@@ -261,7 +261,7 @@ def _model_settings(model: _Model) -> bytes:
         "producer": info.producer,
         "overrides": model.overrides,
     }
-    return (json.dumps(data, indent=2, sort_keys=True, default=list) + "\n").encode()
+    return (json.dumps(data, indent=2, sort_keys=True, default=list, allow_nan=False) + "\n").encode()
 
 
 def _container_endpoints(skill: Skill, defaults: dict[str, str]) -> Skill:
@@ -450,7 +450,9 @@ def export_package(
         k8s = deploy.kubernetes_manifests(data)
     except ValueError as exc:
         raise ExportError(str(exc)) from None
-    entries["deploy/iotedge/deployment.json"] = (json.dumps(edge, indent=2, sort_keys=True) + "\n").encode()
+    entries["deploy/iotedge/deployment.json"] = (
+        json.dumps(edge, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    ).encode()
     for name, docs in k8s.items():
         entries[f"deploy/k8s/{name}"] = deploy.dump_yaml_documents(docs).encode()
     warnings += data.notes

@@ -225,7 +225,7 @@ class VideoSnippetRuntime(ExportRuntime):
             "duration_s": p.duration_s,
             "pre_roll_frames": len(self._preroll),
         }
-        self.enqueue(json.dumps(description).encode(), deliver=False)
+        self.enqueue(json.dumps(description, allow_nan=False).encode(), deliver=False)
         self._clip_until = frame.timestamp + p.duration_s
         if self.dry:
             self._preroll.clear()
@@ -362,7 +362,7 @@ class VideoSnippetRuntime(ExportRuntime):
             return
         job = {"file": str(clip.path), "blob": clip.blob}
         try:
-            self.enqueue(json.dumps(job).encode(), count=False)
+            self.enqueue(json.dumps(job, allow_nan=False).encode(), count=False)
         except Exception as exc:
             self.report_error(str(getattr(exc, "message", exc)))
 
