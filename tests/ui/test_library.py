@@ -156,11 +156,11 @@ class FreezingLibrary(ModelLibrary):
 
     def add(self, *args, progress=None, **kwargs):
         def observed(what: str, done: int, total: int) -> None:
+            if 0 < done < total and not self.frozen.is_set():  # before the GUI can hear of it
+                os.kill(self.server.process.pid, signal.SIGSTOP)
+                self.frozen.set()
             if progress is not None:
                 progress(what, done, total)
-            if 0 < done < total and not self.frozen.is_set():
-                self.frozen.set()
-                os.kill(self.server.process.pid, signal.SIGSTOP)
 
         return super().add(*args, progress=observed, **kwargs)
 
