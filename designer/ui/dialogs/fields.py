@@ -107,11 +107,14 @@ def int_spin(model: type[BaseModel], name: str, *, unset: bool = False) -> QSpin
 
 
 def float_spin(model: type[BaseModel], name: str, *, decimals: int = 1, step: float = 0.5) -> QDoubleSpinBox:
+    """A spin box over the field's range; an exclusive lower bound (gt) starts one step above it."""
     low, high = bounds_of(model, name)
+    exclusive = any(getattr(item, "gt", None) is not None for item in model.model_fields[name].metadata)
     spin = QDoubleSpinBox()
     spin.setDecimals(decimals)
     spin.setSingleStep(step)
-    spin.setRange(float(low or 0) + 10**-decimals, float(high if high is not None else 1e9))
+    bottom = float(low or 0) + (10**-decimals if exclusive else 0.0)
+    spin.setRange(bottom, float(high if high is not None else 1e9))
     return spin
 
 
