@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +52,7 @@ class Document:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
-        self.session = f"{os.getpid()}"
+        self.session = uuid.uuid4().hex[:12]  # names the recovery copy of an unsaved skill
 
     def skill_dir(self) -> Path:
         """Relative paths in the skill resolve here: the file's folder, else the working directory."""

@@ -137,15 +137,23 @@ class MainWindow(QMainWindow):
     def log(self, text: str) -> None:
         self.output.appendPlainText(text)
 
-    def set_skill(self, skill: Skill, path: Path | None = None) -> None:
-        """Replace the open document (after asking about unsaved changes, done by the caller)."""
+    def set_skill(self, skill: Skill, path: Path | None = None, *, unsaved: bool | None = None) -> None:
+        """Replace the open document (after asking about unsaved changes, done by the caller).
+
+        A new or sample skill (no path) counts as unsaved, so closing asks about it.
+        """
         self.document.discard_recovery()
         self.document = Document(path)
         self.properties.skill_dir = self.document.skill_dir
-        self.canvas.load_skill(skill)
-        self.canvas.undo_stack().setClean()
-        if path is None:
-            self.canvas.undo_stack().resetClean()  # a new or sample skill counts as unsaved
+        self._unsaved_document = path is None if unsaved is None else unsaved
+        self.canvas.load_skill(skill)  # large skills finish loading later: see _on_loaded
+        self._update_title()
+
+    def _on_loaded(self) -> None:
+        stack = self.canvas.undo_stack()
+        stack.clear()
+        if self._unsaved_document:
+            stack.resetClean()
         self._update_title()
 
     # -- building ----------------------------------------------------------------------------
@@ -232,6 +240,7 @@ class MainWindow(QMainWindow):
 
     def _wire(self) -> None:
         self.canvas.skill_changed.connect(self._on_skill_changed)
+        self.canvas.loaded.connect(self._on_loaded)
         self.canvas.selection_changed.connect(self._on_selection)
         self.canvas.message.connect(lambda text: self.show_status(text, 8000))
         self.canvas.node_activated.connect(self._on_node_activated)
@@ -264,7 +273,7 @@ class MainWindow(QMainWindow):
     # -- state --------------------------------------------------------------------------------
 
     def _settings(self) -> QSettings:
-        return QSettings("skill-designer", "designer")
+        return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "skill-designer", "designer")
 
     def _restore_geometry(self) -> None:
         settings = self._settings()
@@ -330,9 +339,7 @@ class MainWindow(QMainWindow):
                     recovery.discard()
                     continue
                 recovery.discard()
-                self.set_skill(skill, recovery.original)
-                self.canvas.undo_stack().resetClean()
-                self._update_title()
+                self.set_skill(skill, recovery.original, unsaved=True)  # restored work is not on disk yet
                 self.show_status("Restored unsaved work; save it to keep it.")
                 return
             recovery.discard()

@@ -8,6 +8,8 @@ the user did not edit.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from designer.core.skill import Edge, Node, PortRef, Position, Skill
 from designer.core.skill.build import auto_layout
 from designer.ui.canvas.graph import EXTRA, SkillGraph
@@ -15,6 +17,16 @@ from designer.ui.canvas.graph import EXTRA, SkillGraph
 
 def load(graph: SkillGraph, skill: Skill) -> None:
     """Replace the scene by ``skill``'s nodes and links; no undo history."""
+    for _ in load_steps(graph, skill):
+        pass
+
+
+def load_steps(graph: SkillGraph, skill: Skill) -> Iterator[None]:
+    """``load`` one node or link at a time, so a caller can keep the window responsive.
+
+    NodeGraphQt needs about 10 ms per node here: a 300-node skill in one go
+    would freeze the window for seconds.
+    """
     graph.clear_session()
     positions = dict(skill.layout.nodes)
     if any(node.id not in positions for node in skill.nodes):
@@ -31,6 +43,7 @@ def load(graph: SkillGraph, skill: Skill) -> None:
             pos=(pos.x, pos.y),
             push_undo=False,
         )
+        yield
     for edge in skill.edges:
         source, target = by_id.get(edge.source.node), by_id.get(edge.target.node)
         if source is None or target is None:
@@ -40,6 +53,7 @@ def load(graph: SkillGraph, skill: Skill) -> None:
         if edge.target.port not in target.inputs() and target.SPEC is not None:
             continue
         graph.link(source, edge.source.port, target, edge.target.port)
+        yield
     graph.clear_selection()
     graph.clear_undo_stack()
 
@@ -52,7 +66,7 @@ def to_skill(graph: SkillGraph, base: Skill) -> Skill:
         nodes.append(
             Node(id=node_id, type=item.type_id(), name=item.name(), params=item.params(), **item.get_property(EXTRA))
         )
-        x, y = item.pos()
+        x, y = graph.position(item)
         layout[node_id] = Position(x=float(x), y=float(y))
     edges = [
         Edge(source=PortRef(node=s, port=sp), target=PortRef(node=t, port=tp))

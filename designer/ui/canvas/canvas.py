@@ -7,7 +7,9 @@ validation, saving and the preview see.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer, Signal
+import gc
+
+from PySide6.QtCore import QElapsedTimer, QEvent, QObject, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
@@ -19,6 +21,7 @@ from designer.ui.canvas.graph import NODE_HEIGHT, NODE_ID, NODE_WIDTH, SkillGrap
 
 NODE_MIME = "application/x-skill-designer-node"  # drag data: a catalog type id
 CHANGE_DELAY_MS = 120
+LOAD_SLICE_MS = 25  # building the scene yields to the event loop this often
 PASTE_OFFSET = 40.0
 
 
@@ -45,6 +48,7 @@ class Canvas(QWidget):
     node_added = Signal(str)  # a node the user just added (the window opens dialogs for some)
     message = Signal(str)  # for the status bar
     quick_add_requested = Signal()
+    loaded = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -72,13 +76,41 @@ class Canvas(QWidget):
         return self.graph.undo_stack()
 
     def load_skill(self, skill: Skill) -> None:
-        self._loading = True
+        """Show ``skill``. Large skills load in slices between events; ``loaded`` says when done."""
+        self._timer.stop()
         self.base = skill.model_copy(update={"nodes": [], "edges": []}, deep=True)
-        adapter.load(self.graph, skill)
-        self._loading = False
+        self._skill = skill  # what skill() answers while the scene is being built
+        self._steps = adapter.load_steps(self.graph, skill)
+        self._loading = True
+        self.graph.viewer().setEnabled(False)
+        self.graph.viewer().setUpdatesEnabled(False)  # no painting of a half-built scene
+        gc.disable()  # a full collection amid thousands of new Qt wrappers stalls for 0.5 s
+        self._load_slice()
+
+    def is_loading(self) -> bool:
+        return self._loading
+
+    def _load_slice(self) -> None:
+        clock = QElapsedTimer()
+        clock.start()
+        for _ in self._steps:
+            if clock.elapsed() > LOAD_SLICE_MS:
+                QTimer.singleShot(0, self._load_slice)
+                return
+        # Reading the scene back, announcing it and showing it: one event-loop turn each.
         self._skill = adapter.to_skill(self.graph, self.base)
+        QTimer.singleShot(0, lambda: self.skill_changed.emit(self._skill))
+        QTimer.singleShot(0, self._show_loaded)
+
+    def _show_loaded(self) -> None:
+        gc.enable()
+        gc.freeze()  # the scene's objects live on; later collections need not walk them
+        self._loading = False
+        viewer = self.graph.viewer()
+        viewer.setEnabled(True)
         self.frame_all()
-        self.skill_changed.emit(self._skill)
+        viewer.setUpdatesEnabled(True)
+        self.loaded.emit()
 
     def skill(self) -> Skill:
         """The current state; exact even between an edit and the debounced signal."""
@@ -170,26 +202,16 @@ class Canvas(QWidget):
         node = self.graph.find(node_id)
         if node is None:
             return
-        self.graph.clear_selection()
-        node.set_selected(True)
+        self.graph.select([node])
         self.graph.center_on([node])
         self.selection_changed.emit(self.selected_ids())
 
     def frame_all(self) -> None:
         if self.graph.all_nodes():
-            self.graph.center_on(self.graph.all_nodes())
-            self.graph.fit_to_selection() if self.graph.selected_nodes() else self._fit_all()
+            self._fit_all()
 
     def _fit_all(self) -> None:
-        nodes = self.graph.all_nodes()
-        selected = self.graph.selected_nodes()
-        self.graph.clear_selection()
-        for node in nodes:
-            node.view.setSelected(True)
-        self.graph.fit_to_selection()
-        self.graph.clear_selection()
-        for node in selected:
-            node.set_selected(True)
+        self.graph.fit(self.graph.all_nodes())
 
     def select_all(self) -> None:
         self.graph.select_all()
@@ -241,7 +263,7 @@ class Canvas(QWidget):
                 node_id = free_node_id(taken, spec.kind if spec else "node")
             node.set_property(NODE_ID, node_id, push_undo=False)
             taken.add(node_id)
-            x, y = node.pos()
+            x, y = self.graph.position(node)
             node.set_pos(x + PASTE_OFFSET, y + PASTE_OFFSET)
 
     def auto_layout(self) -> None:

@@ -10,10 +10,11 @@ import copy
 from typing import Any
 
 from NodeGraphQt import BaseNode, NodeGraph
-from NodeGraphQt.constants import LayoutDirectionEnum, PipeLayoutEnum
+from NodeGraphQt.constants import LayoutDirectionEnum, PipeLayoutEnum, ViewerEnum
 from NodeGraphQt.qgraphics.node_base import NodeItem
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QGuiApplication, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsScene
 
 from designer.core.skill.catalog import SPECS, NodeSpec, get_spec
 from designer.ui.icons import group_color, node_icon, state_color
@@ -66,12 +67,12 @@ class SkillNodeItem(NodeItem):
         self.setToolTip(f"<b>{self.name}</b><br/>{self.type_title}<br/>{description}")
 
     def set_proxy_mode(self, mode: bool) -> None:
-        super().set_proxy_mode(mode)
-        self._icon_item.setVisible(False)
-        self._text_item.setVisible(False)
+        """Our item has no child texts to hide: paint decides (NodeGraphQt toggles children: slow)."""
+        self._proxy_mode = mode
 
     def paint(self, painter: QPainter, option, widget) -> None:
-        self.auto_switch_mode()
+        # Zoomed far out, skip the text. (NodeGraphQt maps corners to screen for this: slow.)
+        self._proxy_mode = option.levelOfDetailFromTransform(painter.worldTransform()) * self._width < 70
         dark = _dark()
         rect = QRectF(0.5, 0.5, self._width - 1, self._height - 1)
         painter.save()
@@ -199,15 +200,19 @@ class SkillGraph(NodeGraph):
         self.register_nodes([*NODE_CLASSES.values(), PlaceholderNode])
         self.set_acyclic(False)  # our own rule says why; NodeGraphQt's would refuse silently
         self.set_pipe_style(PipeLayoutEnum.CURVED.value)
+        self.set_grid_mode(ViewerEnum.GRID_DISPLAY_DOTS.value)
+        # No spatial index: adding and removing hundreds of items stays fast; a few hundred
+        # items are few enough to search without one.
+        self.scene().setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         self.apply_palette()
 
     def apply_palette(self) -> None:
         if _dark():
             self.set_background_color(32, 34, 38)
-            self.set_grid_color(44, 47, 52)
+            self.set_grid_color(62, 66, 72)
         else:
             self.set_background_color(244, 245, 247)
-            self.set_grid_color(228, 230, 234)
+            self.set_grid_color(200, 204, 210)
 
     # -- nodes ---------------------------------------------------------------------------
 
@@ -232,6 +237,44 @@ class SkillGraph(NodeGraph):
             node.view.type_title = f"Unknown type {type_id}"
         return node
 
+    # Selection is not an edit: NodeGraphQt records it on the undo stack, we do not.
+
+    def select(self, nodes: list, only: bool = True) -> None:
+        if only:
+            self.clear_selection()
+        for node in nodes:
+            node.view.setSelected(True)
+
+    def clear_selection(self) -> None:
+        for node in self.all_nodes():
+            node.view.setSelected(False)
+
+    def select_all(self) -> None:
+        self.select(self.all_nodes())
+
+    def fit(self, nodes: list) -> None:
+        """Zoom to show ``nodes``.
+
+        NodeGraphQt's own way groups the items to measure them, which takes
+        seconds on a few hundred nodes; their positions and sizes are enough.
+        """
+        if not nodes:
+            return
+        rect = QRectF()
+        for node in nodes:
+            rect = rect.united(QRectF(node.view.pos(), QSizeF(node.view.width, node.view.height)))
+        viewer = self._viewer
+        viewer._scene_range = rect.adjusted(-40, -40, 40, 40)
+        viewer._update_scene()
+        if viewer.get_zoom() > 0.1:
+            viewer.reset_zoom(rect.center())
+
+    @staticmethod
+    def position(node: SkillNode) -> tuple[float, float]:
+        """Where a node is (QGraphicsItem.pos: cheap; NodeGraphQt's scene lookup is not)."""
+        pos = node.view.pos()
+        return pos.x(), pos.y()
+
     def get_unique_name(self, name: str) -> str:
         """Names are for people and may repeat; our node ids are what is unique."""
         return name
@@ -250,7 +293,7 @@ class SkillGraph(NodeGraph):
         links_in = [(p.name(), c) for p in node.input_ports() for c in p.connected_ports()]
         links_out = [(p.name(), c) for p in node.output_ports() for c in p.connected_ports()]
         self.undo_stack().beginMacro("change node type")
-        pos = node.pos()
+        pos = self.position(node)
         node_id, name, extra = node.node_id(), node.name(), node.get_property(EXTRA)
         self.delete_node(node, push_undo=True)
         fresh = self.create_skill_node(type_id, node_id, name, params, extra, pos=pos, push_undo=True)

@@ -136,6 +136,7 @@ class NodeForm(QWidget):
         self.spec = get_spec(node.type)
         self.editors: dict[str, Editor] = {}
         self.messages: dict[str, QLabel] = {}
+        self._editing = False
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(10, 10, 10, 10)
@@ -207,17 +208,19 @@ class NodeForm(QWidget):
             self.canvas.rename_node(self.node_id, name)
 
     def _edited(self, name: str, title: str) -> None:
-        node = self.canvas.skill().node(self.node_id)
-        if node is None:
-            return
-        params = dict(node.params)
-        params[name] = self.editors[name].value()
-        self.canvas.set_node_params(self.node_id, params, label=f"Change {title}")
+        self._editing = True  # reading the skill below announces the state before this edit
+        try:
+            node = self.canvas.skill().node(self.node_id)
+            if node is not None:
+                params = {**node.params, name: self.editors[name].value()}
+                self.canvas.set_node_params(self.node_id, params, label=f"Change {title}")
+        finally:
+            self._editing = False
 
     def refresh(self, skill: Skill, problems: list[Problem]) -> None:
         """Show the node's current values (after undo, say) and its problems, without emitting edits."""
         node = skill.node(self.node_id)
-        if node is None:
+        if node is None or self._editing:
             return
         if not self.name_edit.hasFocus():
             self.name_edit.setText(node.name)
