@@ -383,17 +383,18 @@ def export_package(
             f"(its parameters: {', '.join(placeholders) or 'none'})"
         )
 
-    step("collecting models", 0, 1)
-    models, rewrites = _collect_models(skill, skill_dir, library)
-    nodes = [n.model_copy(update={"params": rewrites[n.id]}) if n.id in rewrites else n for n in skill.nodes]
-    packaged = _container_endpoints(skill.model_copy(update={"nodes": nodes}), defaults)
-    packaged, moved = move_secrets(packaged)
     for name, value in defaults.items():
         if move_secrets_in_value(value):
             raise ExportError(
                 f"default for {name!r} holds a secret (credentials, a key or a token); "
                 "give it on the device instead"
             )
+
+    step("collecting models", 0, 1)
+    models, rewrites = _collect_models(skill, skill_dir, library)
+    nodes = [n.model_copy(update={"params": rewrites[n.id]}) if n.id in rewrites else n for n in skill.nodes]
+    packaged = _container_endpoints(skill.model_copy(update={"nodes": nodes}), defaults)
+    packaged, moved = move_secrets(packaged)
     for node in packaged.nodes:
         spec = get_spec(node.type)
         if spec is not None and spec.kind == "camera":
