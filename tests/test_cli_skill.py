@@ -289,9 +289,11 @@ def test_help_everywhere(command: str | None, capsys):
     assert "usage: skill-designer" in capsys.readouterr().out
 
 
-def test_no_arguments_prints_usage(capsys):
-    code, out, _ = run(capsys)
-    assert code == 0
+def test_help_lists_the_commands(capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["--help"])
+    assert caught.value.code == 0
+    out = capsys.readouterr().out
     assert "validate" in out and "import-kan" in out
 
 

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 HEADLESS_HINT = "`skill-designer run SKILL_FILE` runs skills without a display"
@@ -75,9 +76,7 @@ def startup_problem() -> str | None:
         missing = _missing_libraries(plugin)
         if missing:
             packages = " ".join(dict.fromkeys(_package(lib) for lib in missing))
-            return (
-                f"Qt's X11 support needs {', '.join(missing)}: apt-get install {packages}; {HEADLESS_HINT}"
-            )
+            return f"Qt's X11 support needs {', '.join(missing)}: apt-get install {packages}; {HEADLESS_HINT}"
     return None
 
 
@@ -102,6 +101,33 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow(path)
     window.show()
     QTimer.singleShot(0, window.offer_recovery)
-    if os.environ.get("SKILL_DESIGNER_STARTUP_PROBE"):  # bench/ui_bench.py: quit once shown
-        QTimer.singleShot(0, lambda: (print("window-shown", flush=True), app.quit()))
+    _probes(app, window)
     return app.exec()
+
+
+def _probes(app, window) -> None:
+    """Hooks for tests and benchmarks: report the window shown (and save a screenshot), then quit."""
+    started = float(os.environ.get("SKILL_DESIGNER_STARTED", "0") or 0)
+    if os.environ.get("SKILL_DESIGNER_STARTUP_PROBE"):
+        from PySide6.QtCore import QTimer
+
+        def shown() -> None:
+            since = f" {time.time() - started:.3f}" if started else ""
+            print(f"window-shown{since}", flush=True)
+            app.quit()
+
+        QTimer.singleShot(0, shown)
+    shot = os.environ.get("SKILL_DESIGNER_SCREENSHOT")
+    if shot:
+        from PySide6.QtCore import QTimer
+
+        def grab() -> None:
+            if window.canvas.is_loading():
+                QTimer.singleShot(200, grab)
+                return
+            window.grab().save(shot)
+            print("window-shown", flush=True)
+            window.canvas.undo_stack().setClean()  # nothing to ask about: quit without a prompt
+            window.close()
+
+        QTimer.singleShot(2500, grab)

@@ -51,7 +51,9 @@ class NodeList(QTreeWidget):
             item.setIcon(0, node_icon(spec))
             item.setData(0, TYPE_ROLE, spec.type_id)
             item.setToolTip(0, f"<b>{spec.title}</b> <i>({spec.type_id})</i><br/>{spec.description}")
-            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled)
+            item.setFlags(
+                Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+            )
             self._items[spec.type_id] = item
         self.expandAll()
         self.itemActivated.connect(self._activated)

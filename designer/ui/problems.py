@@ -33,7 +33,9 @@ class ProblemsList(QTreeWidget):
         self.clear()
         ordered = sorted(problems, key=lambda p: (not p.is_error, p.node_id or "", p.code))
         for problem in ordered:
-            item = QTreeWidgetItem([problem.message, problem.code, problem.node_id or "skill", problem.param or ""])
+            item = QTreeWidgetItem(
+                [problem.message, problem.code, problem.node_id or "skill", problem.param or ""]
+            )
             item.setIcon(0, icon("error" if problem.is_error else "warning"))
             item.setToolTip(0, problem.message)
             item.setData(0, PROBLEM_ROLE, problem)

@@ -62,7 +62,11 @@ def apply_style(app: QApplication) -> None:
     palette = QPalette()
     for role, colour in (DARK if system_is_dark() else LIGHT).items():
         palette.setColor(role, QColor(colour))
-        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor(colour).darker(130) if system_is_dark() else QColor(colour).lighter(115))
+        palette.setColor(
+            QPalette.ColorGroup.Disabled,
+            role,
+            QColor(colour).darker(130) if system_is_dark() else QColor(colour).lighter(115),
+        )
     palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor("#8a9099"))
     palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor("#8a9099"))
     palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText, QColor("#8a9099"))

@@ -81,7 +81,9 @@ class MainWindow(QMainWindow):
         self.quick_add = QuickAdd(self)
 
         self.palette_dock = self._dock("Nodes", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.properties_dock = self._dock("Properties", self.properties, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.properties_dock = self._dock(
+            "Properties", self.properties, Qt.DockWidgetArea.RightDockWidgetArea
+        )
         self.problems_dock = self._dock("Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.output_dock = self._dock("Output", self.output, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.problems_dock, self.output_dock)
@@ -212,7 +214,11 @@ class MainWindow(QMainWindow):
         edit.addAction(self._action("&Copy", self.canvas.copy, K.Copy))
         edit.addAction(self._action("&Paste", self.canvas.paste, K.Paste))
         edit.addAction(self._action("&Duplicate", self.canvas.duplicate, "Ctrl+D"))
-        edit.addAction(self._action("De&lete", self.canvas.delete_selected, [QKeySequence(K.Delete), QKeySequence("Backspace")]))
+        edit.addAction(
+            self._action(
+                "De&lete", self.canvas.delete_selected, [QKeySequence(K.Delete), QKeySequence("Backspace")]
+            )
+        )
         edit.addAction(self._action("Select &All", self.canvas.select_all, K.SelectAll))
         edit.addSeparator()
         self.add_node_action = self._action("Add &node…", self.show_quick_add, "Tab")
@@ -223,7 +229,9 @@ class MainWindow(QMainWindow):
         view = self.menu("&View")
         self.frame_action = self._action("&Frame all", self.canvas.frame_all, "F", "frame")
         self.layout_action = self._action("&Auto-layout", self.canvas.auto_layout, "Ctrl+L", "layout")
-        view.insertActions(view.actions()[0] if view.actions() else None, [self.frame_action, self.layout_action])
+        view.insertActions(
+            view.actions()[0] if view.actions() else None, [self.frame_action, self.layout_action]
+        )
         view.insertSeparator(view.actions()[2])
         help_menu = self.menu("&Help")
         help_menu.addAction(self._action("&About Skill Designer", self.about))
@@ -263,7 +271,9 @@ class MainWindow(QMainWindow):
             self.add_dock(self.library_dock, Qt.DockWidgetArea.RightDockWidgetArea)
             self.tabifyDockWidget(self.properties_dock, self.library_dock)
             self.properties_dock.raise_()
-        if _has_module("designer.ui.preview") and hasattr(importlib.import_module("designer.ui.preview"), "install_preview"):
+        if _has_module("designer.ui.preview") and hasattr(
+            importlib.import_module("designer.ui.preview"), "install_preview"
+        ):
             from designer.ui.preview import install_preview
 
             self.preview = install_preview(self)
@@ -326,8 +336,7 @@ class MainWindow(QMainWindow):
             answer = QMessageBox.question(
                 self,
                 "Restore unsaved work?",
-                f"Skill Designer did not close cleanly. Restore the changes to {where} that were "
-                "not saved?",
+                f"Skill Designer did not close cleanly. Restore the changes to {where} that were not saved?",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard,
                 QMessageBox.StandardButton.Yes,
             )
@@ -405,8 +414,6 @@ class MainWindow(QMainWindow):
         if result is not None:
             type_id, params = result
             self.canvas.change_node_type(node_id, type_id, params)
-            self.properties.show_node(None)
-            self.properties.show_node(node_id)
 
     def go_to_problem(self, problem: Problem) -> None:
         if problem is None:
@@ -447,7 +454,9 @@ class MainWindow(QMainWindow):
             self,
             APP_NAME,
             f"{self.document.display_name()} has unsaved changes. Save them?",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Save,
         )
         if answer == QMessageBox.StandardButton.Save:
@@ -459,14 +468,16 @@ class MainWindow(QMainWindow):
             return
         from designer.ui.dialogs.new_skill import NewSkillWizard
 
-        wizard = NewSkillWizard(self, library=self._library)
+        wizard = NewSkillWizard(self, library=self.library)
         if wizard.exec():
             self.set_skill(wizard.skill())
 
     def open_dialog(self) -> None:
         if not self.maybe_save():
             return
-        path, _ = QFileDialog.getOpenFileName(self, "Open skill", str(self.document.skill_dir()), SKILL_FILTER)
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open skill", str(self.document.skill_dir()), SKILL_FILTER
+        )
         if path:
             self.open_file(Path(path), ask=False)
 
@@ -491,7 +502,12 @@ class MainWindow(QMainWindow):
         for node in skill.nodes:  # the sample's files stay where they are
             for key in ("model_path", "labels_path", "source"):
                 value = node.params.get(key)
-                if isinstance(value, str) and value and not value.startswith("$") and (path.parent / value).exists():
+                if (
+                    isinstance(value, str)
+                    and value
+                    and not value.startswith("$")
+                    and (path.parent / value).exists()
+                ):
                     node.params[key] = str((path.parent / value).resolve())
         self.set_skill(skill)
         self.show_status(f"Sample {path.name} opened as a new skill")
@@ -502,7 +518,9 @@ class MainWindow(QMainWindow):
         return self._save_to(self.document.path)
 
     def save_as(self) -> bool:
-        start = str(self.document.path or Path.cwd() / f"{self.canvas.base.settings.name or 'skill'}.skill.json")
+        start = str(
+            self.document.path or Path.cwd() / f"{self.canvas.base.settings.name or 'skill'}.skill.json"
+        )
         path, _ = QFileDialog.getSaveFileName(self, "Save skill", start, SKILL_FILTER)
         if not path:
             return False
@@ -542,11 +560,13 @@ class MainWindow(QMainWindow):
         self._report("Imported POSS/KAN skill", path, report.notes)
 
     def export_kan(self) -> None:
-        from designer.core.skill.kan import dump_kan, export_kan
         from designer.core.skill.files import write_atomic
+        from designer.core.skill.kan import dump_kan, export_kan
 
         name = self.canvas.base.settings.name or "skill"
-        path, _ = QFileDialog.getSaveFileName(self, "Export POSS/KAN skill", str(Path.cwd() / f"{name}.yaml"), KAN_FILTER)
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export POSS/KAN skill", str(Path.cwd() / f"{name}.yaml"), KAN_FILTER
+        )
         if not path:
             return
         try:
@@ -604,4 +624,3 @@ class MainWindow(QMainWindow):
         self.document.discard_recovery()
         self._save_geometry()
         event.accept()
-

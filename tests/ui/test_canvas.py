@@ -10,7 +10,7 @@ from PySide6.QtGui import QDropEvent
 
 from designer.core.skill import SPECS, Settings, Skill, dump_skill, load_skill
 from designer.core.skill.build import add_node, chain
-from designer.ui.canvas import NODE_MIME, Canvas
+from designer.ui.canvas import Canvas
 from designer.ui.palette import NodeList, Palette
 
 SAMPLES = sorted((Path(__file__).parents[2] / "resources" / "samples").glob("*.skill.json"))
@@ -33,7 +33,9 @@ def _palette_mime(palette_list: NodeList, type_id: str) -> QMimeData:
 
 def _drop(canvas: Canvas, mime: QMimeData, at: QPoint) -> None:
     viewport = canvas.graph.viewer()
-    event = QDropEvent(QPointF(at), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(at), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     viewport.dropEvent(event)
 
 
@@ -209,14 +211,18 @@ def test_samples_round_trip_through_the_scene_unchanged(canvas, sample):
 def test_unknown_node_types_show_as_placeholders_and_save_back_unchanged(canvas):
     skill = Skill(settings=Settings(name="Future"))
     cam = add_node(skill, "camera@1", source="clip.mp4")
-    skill.nodes.append(skill.nodes[0].model_copy(update={"id": "future", "type": "heatmap@3", "params": {"cell": 8}}))
+    skill.nodes.append(
+        skill.nodes[0].model_copy(update={"id": "future", "type": "heatmap@3", "params": {"cell": 8}})
+    )
     skill.nodes[-1].__pydantic_extra__ = {"colour_map": "viridis"}
     keep = add_node(skill, "filter@1")
     chain(skill, cam.id, "future", keep.id)
     canvas.load_skill(skill)
     placeholder = canvas.node("future")
     assert placeholder.view.type_title == "Unknown type heatmap@3"
-    assert dump_skill(canvas.skill()) == dump_skill(skill.model_copy(update={"layout": canvas.skill().layout}))
+    assert dump_skill(canvas.skill()) == dump_skill(
+        skill.model_copy(update={"layout": canvas.skill().layout})
+    )
     saved = canvas.skill().node("future")
     assert saved.params == {"cell": 8} and saved.model_extra == {"colour_map": "viridis"}
 

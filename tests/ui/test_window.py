@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from designer.core.skill import Settings, Skill, dump_skill, load_skill, save_skill
+from designer.core.skill import Settings, Skill, load_skill, save_skill
 from designer.core.skill.build import add_node, auto_layout, chain
 from designer.ui.forms.fields import (
     BoolEditor,
@@ -67,7 +67,9 @@ def _skill_with_everything(tmp_path: Path) -> Path:
     cam = add_node(skill, "camera@1", source="clip.mp4")
     det = add_node(skill, "model@1", model_path="model.onnx")
     keep = add_node(skill, "filter@1")
-    box = add_node(skill, "grpc-container@1", container_name="counter", container_image="reg/counter:1", port=5000)
+    box = add_node(
+        skill, "grpc-container@1", container_name="counter", container_image="reg/counter:1", port=5000
+    )
     log = add_node(skill, "insights-log@1")
     chain(skill, cam.id, det.id, keep.id, box.id, log.id)
     path = tmp_path / "forms.skill.json"
@@ -81,7 +83,7 @@ def test_each_property_widget_edits_with_undo_and_redo(qtbot, window, tmp_path, 
     stack = window.canvas.undo_stack()
 
     def check(node_id, name, editor_type, change, expected, steps=1):
-        """``change`` is ``steps`` user edits; undoing them restores the value, redoing them brings it back."""
+        """``change`` is ``steps`` user edits: undoing them restores the value, redoing brings it back."""
         form = _form_for(window, node_id)
         editor = form.editors[name]
         assert isinstance(editor, editor_type), (name, type(editor))
@@ -108,8 +110,20 @@ def test_each_property_widget_edits_with_undo_and_redo(qtbot, window, tmp_path, 
     check("camera-1", "resolution", TextEditor, typed("1280x720"), "1280x720")
     check("camera-1", "loop", BoolEditor, lambda e: e.box.click(), False)
     check("model-1", "confidence_threshold", NumberEditor, lambda e: e.spin.setValue(55), 55)
-    check("model-1", "model_type", ChoiceEditor, lambda e: (e.combo.setCurrentIndex(1), e.combo.activated.emit(1)), "detection")
-    check("model-1", "objectness_premultiplied", ChoiceEditor, lambda e: (e.combo.setCurrentIndex(2), e.combo.activated.emit(2)), False)
+    check(
+        "model-1",
+        "model_type",
+        ChoiceEditor,
+        lambda e: (e.combo.setCurrentIndex(1), e.combo.activated.emit(1)),
+        "detection",
+    )
+    check(
+        "model-1",
+        "objectness_premultiplied",
+        ChoiceEditor,
+        lambda e: (e.combo.setCurrentIndex(2), e.combo.activated.emit(2)),
+        False,
+    )
 
     def add_label(editor):
         editor.entry.setText("traffic light")  # labels may hold spaces
@@ -142,7 +156,9 @@ def test_each_property_widget_edits_with_undo_and_redo(qtbot, window, tmp_path, 
 def test_json_field_checks_syntax_live(qtbot, window):
     canvas = window.canvas
     node_id = canvas.add_node("grpc-container@1")
-    assert window.grpc_dialogs_opened == ["grpc-container@1"]  # dropping the node opens its dialog, as POSS did
+    assert window.grpc_dialogs_opened == [
+        "grpc-container@1"
+    ]  # dropping the node opens its dialog, as POSS did
     form = _form_for(window, node_id)
     editor = form.editors["create_options"]
     editor.text.setPlainText('{"HostConfig": ')
@@ -181,18 +197,23 @@ def test_a_problem_click_selects_its_node_and_focuses_the_field(qtbot, window):
     keep = window.canvas.skill().node(node_id).params
     window.canvas.set_node_params(node_id, {**keep, "topic": "a/#"})
     _settle(qtbot, window)
-    qtbot.waitUntil(lambda: any(p.node_id == node_id and p.param == "topic" for p in window.current_problems()))
+    qtbot.waitUntil(
+        lambda: any(p.node_id == node_id and p.param == "topic" for p in window.current_problems())
+    )
     items = [
         window.problems.topLevelItem(i)
         for i in range(window.problems.topLevelItemCount())
-        if window.problems.topLevelItem(i).text(2) == node_id and window.problems.topLevelItem(i).text(3) == "topic"
+        if window.problems.topLevelItem(i).text(2) == node_id
+        and window.problems.topLevelItem(i).text(3) == "topic"
     ]
     assert items
     window.canvas.select_node("camera")
     window.problems.itemClicked.emit(items[0], 0)
     assert window.canvas.selected_ids() == [node_id]
     assert window.properties.form.node_id == node_id
-    qtbot.waitUntil(lambda: window.properties.form.editors["topic"].line.hasFocus() or not window.isActiveWindow())
+    qtbot.waitUntil(
+        lambda: window.properties.form.editors["topic"].line.hasFocus() or not window.isActiveWindow()
+    )
 
 
 def test_save_then_reopen_gives_the_same_bytes_and_title_shows_changes(qtbot, window, tmp_path, monkeypatch):
@@ -279,9 +300,12 @@ def test_samples_open_as_new_unsaved_skills(qtbot, window):
     window.samples_menu.actions()[2].trigger()
     qtbot.waitUntil(lambda: not window.canvas.is_loading())
     assert window.document.path is None and window.isWindowModified()
-    assert window.canvas.skill().settings.name == load_skill(
-        Path(__file__).parents[2] / "resources" / "samples" / "tutorial-cascade.skill.json"
-    ).settings.name
+    assert (
+        window.canvas.skill().settings.name
+        == load_skill(
+            Path(__file__).parents[2] / "resources" / "samples" / "tutorial-cascade.skill.json"
+        ).settings.name
+    )
 
 
 def _big_skill(tmp_path: Path, count: int = 300) -> Path:
@@ -319,10 +343,14 @@ def test_a_300_node_skill_opens_and_validates_without_stalling_the_window(qtbot,
     timer.timeout.connect(tick)
     timer.start(5)
     QTimer.singleShot(20, lambda: window.open_file(path))
-    qtbot.waitUntil(lambda: not window.canvas.is_loading() and len(window.canvas.skill().nodes) == 300, timeout=60000)
+    qtbot.waitUntil(
+        lambda: not window.canvas.is_loading() and len(window.canvas.skill().nodes) == 300, timeout=60000
+    )
     _settle(qtbot, window)
-    qtbot.waitUntil(lambda: window.current_problems() is not None and "error" not in window.problem_count.text(),
-                    timeout=30000)
+    qtbot.waitUntil(
+        lambda: window.current_problems() is not None and "error" not in window.problem_count.text(),
+        timeout=30000,
+    )
     qtbot.wait(200)
     timer.stop()
     assert len(window.canvas.skill().edges) == 299

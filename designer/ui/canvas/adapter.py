@@ -64,7 +64,13 @@ def to_skill(graph: SkillGraph, base: Skill) -> Skill:
     for item in graph.skill_nodes():
         node_id = item.node_id()
         nodes.append(
-            Node(id=node_id, type=item.type_id(), name=item.name(), params=item.params(), **item.get_property(EXTRA))
+            Node(
+                id=node_id,
+                type=item.type_id(),
+                name=item.name(),
+                params=item.params(),
+                **item.get_property(EXTRA),
+            )
         )
         x, y = graph.position(item)
         layout[node_id] = Position(x=float(x), y=float(y))

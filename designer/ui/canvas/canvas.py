@@ -173,7 +173,9 @@ class Canvas(QWidget):
         else:
             self.graph.change_type(node, type_id, params)
 
-    def connect_nodes(self, source: str, target: str, source_port: str = "out", target_port: str = "in") -> bool:
+    def connect_nodes(
+        self, source: str, target: str, source_port: str = "out", target_port: str = "in"
+    ) -> bool:
         """Link two nodes as the mouse would: refused (with a message) when it breaks a graph rule."""
         reason = self._check_link(source, source_port, target, target_port, set())
         if reason:
@@ -183,14 +185,20 @@ class Canvas(QWidget):
         a.outputs()[source_port].connect_to(b.inputs()[target_port], push_undo=True)
         return True
 
-    def disconnect_nodes(self, source: str, target: str, source_port: str = "out", target_port: str = "in") -> None:
+    def disconnect_nodes(
+        self, source: str, target: str, source_port: str = "out", target_port: str = "in"
+    ) -> None:
         a, b = self.graph.find(source), self.graph.find(target)
         a.outputs()[source_port].disconnect_from(b.inputs()[target_port], push_undo=True)
 
-    def _check_link(self, source: str, source_port: str, target: str, target_port: str, dropped: set) -> str | None:
+    def _check_link(
+        self, source: str, source_port: str, target: str, target_port: str, dropped: set
+    ) -> str | None:
         skill = self.skill().model_copy(deep=True)
         skill.edges = [e for e in skill.edges if e.key() not in dropped]
-        edge = Edge(source=PortRef(node=source, port=source_port), target=PortRef(node=target, port=target_port))
+        edge = Edge(
+            source=PortRef(node=source, port=source_port), target=PortRef(node=target, port=target_port)
+        )
         return link_refusal(skill, edge)
 
     # -- selection and view ----------------------------------------------------------------

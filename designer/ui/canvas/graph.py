@@ -16,7 +16,7 @@ from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QGuiApplication, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsScene
 
-from designer.core.skill.catalog import SPECS, NodeSpec, get_spec
+from designer.core.skill.catalog import SPECS, NodeSpec
 from designer.ui.icons import group_color, node_icon, state_color
 
 IDENTIFIER = "skilldesigner"
@@ -111,7 +111,9 @@ class SkillNodeItem(NodeItem):
             small.setBold(False)
             painter.setFont(small)
             painter.setPen(muted)
-            subtitle = QFontMetricsF(small).elidedText(self.type_title, Qt.TextElideMode.ElideRight, available)
+            subtitle = QFontMetricsF(small).elidedText(
+                self.type_title, Qt.TextElideMode.ElideRight, available
+            )
             painter.drawText(QRectF(44, 23, available, 14), Qt.AlignmentFlag.AlignVCenter, subtitle)
             if self.status_text:
                 colour = muted if self.status_state == "idle" else state_color(self.status_state)
@@ -227,7 +229,9 @@ class SkillGraph(NodeGraph):
         push_undo: bool = True,
     ) -> SkillNode:
         cls = NODE_CLASSES.get(type_id, PlaceholderNode)
-        node = self.create_node(_qualified(cls), name=name, pos=list(pos), push_undo=push_undo, selected=push_undo)
+        node = self.create_node(
+            _qualified(cls), name=name, pos=list(pos), push_undo=push_undo, selected=push_undo
+        )
         # Same node object on undo/redo: what is set now comes back with it.
         node.set_property(NODE_ID, node_id, push_undo=False)
         node.set_property(TYPE_ID, type_id, push_undo=False)

@@ -198,7 +198,11 @@ class ChoiceEditor(Editor):
 
 
 def _choice_text(choice: Any) -> str:
-    return {None: "auto", True: "yes", False: "no"}.get(choice, str(choice)) if not isinstance(choice, str) else choice
+    return (
+        {None: "auto", True: "yes", False: "no"}.get(choice, str(choice))
+        if not isinstance(choice, str)
+        else choice
+    )
 
 
 class BoolEditor(Editor):
@@ -253,9 +257,14 @@ class LabelsEditor(Editor):
         self.list.addItem(item)
 
     def eventFilter(self, watched, event) -> bool:
-        if watched is self.list and event.type() == event.Type.KeyPress and event.key() in (
-            Qt.Key.Key_Delete,
-            Qt.Key.Key_Backspace,
+        if (
+            watched is self.list
+            and event.type() == event.Type.KeyPress
+            and event.key()
+            in (
+                Qt.Key.Key_Delete,
+                Qt.Key.Key_Backspace,
+            )
         ):
             for item in self.list.selectedItems():
                 self.list.takeItem(self.list.row(item))
@@ -302,7 +311,9 @@ class JsonEditor(Editor):
         try:
             parsed = json.loads(text)
         except json.JSONDecodeError as exc:
-            self.status.setText(f"<span style='color:#d64545'>Line {exc.lineno}, column {exc.colno}: {exc.msg}</span>")
+            self.status.setText(
+                f"<span style='color:#d64545'>Line {exc.lineno}, column {exc.colno}: {exc.msg}</span>"
+            )
             return False
         if not isinstance(parsed, dict):
             self.status.setText("<span style='color:#d64545'>Must be a JSON object { … }</span>")
@@ -347,9 +358,7 @@ class RowsEditor(Editor):
         column = QVBoxLayout()
         self._layout.addLayout(column)
         self.table = QTableWidget(0, len(self.columns), self)
-        self.table.setHorizontalHeaderLabels(
-            [row_model.model_fields[c].title or c for c in self.columns]
-        )
+        self.table.setHorizontalHeaderLabels([row_model.model_fields[c].title or c for c in self.columns])
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setVisible(False)
         self.table.setMaximumHeight(130)

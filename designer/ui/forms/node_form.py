@@ -27,15 +27,8 @@ from PySide6.QtWidgets import (
 from designer.core.skill import Problem, Skill, get_spec
 from designer.ui.forms.fields import Editor, editor_for
 from designer.ui.icons import node_icon
+from designer.ui.library import add_model, library_events, model_summary
 from designer.ui.workers import submit
-
-
-def model_line(entry: Any) -> str:
-    """One line about a library model: type, labels, layout and measured cost."""
-    labels = entry.labels
-    shown = ", ".join(labels[:4]) + (f" … ({len(labels)})" if len(labels) > 4 else "")
-    cost = f"{entry.inference_ms:.1f} ms" if entry.inference_ms is not None else "cost not measured"
-    return f"{entry.type} · {entry.info.layout.kind} · {shown or 'no labels'} · {cost}"
 
 
 class ModelPicker(Editor):
@@ -63,6 +56,7 @@ class ModelPicker(Editor):
         self._value = ""
         self.combo.activated.connect(self._chosen)
         self.add_button.clicked.connect(self._add)
+        library_events().models_changed.connect(self.reload)  # added or removed in the Models dock
         self.reload()
 
     def reload(self) -> None:
@@ -84,8 +78,6 @@ class ModelPicker(Editor):
         self.edited.emit()
 
     def _add(self) -> None:
-        from designer.ui.library import add_model
-
         model_id = add_model(self, self.library())
         if model_id:
             self._value = model_id
@@ -95,7 +87,7 @@ class ModelPicker(Editor):
     def _describe(self) -> None:
         entry = self._entries.get(self._value)
         if entry is not None:
-            self.summary.setText(model_line(entry))
+            self.summary.setText(model_summary(entry))
         elif self._value:
             self.summary.setText(f"'{self._value}' is not in the model library.")
         else:
@@ -133,6 +125,7 @@ class NodeForm(QWidget):
         super().__init__(parent)
         self.canvas, self.node_id = canvas, node_id
         node = canvas.skill().node(node_id)
+        self.type_id = node.type
         self.spec = get_spec(node.type)
         self.editors: dict[str, Editor] = {}
         self.messages: dict[str, QLabel] = {}
@@ -144,8 +137,11 @@ class NodeForm(QWidget):
         header = QHBoxLayout()
         badge = QLabel(self)
         badge.setPixmap(node_icon(self.spec).pixmap(28, 28))
-        title = QLabel(f"<b>{self.spec.title if self.spec else 'Unknown node type'}</b><br/>"
-                       f"<span style='color:gray'>{node.type} · id {node_id}</span>", self)
+        title = QLabel(
+            f"<b>{self.spec.title if self.spec else 'Unknown node type'}</b><br/>"
+            f"<span style='color:gray'>{node.type} · id {node_id}</span>",
+            self,
+        )
         header.addWidget(badge)
         header.addWidget(title, 1)
         outer.addLayout(header)
@@ -164,7 +160,8 @@ class NodeForm(QWidget):
         form.addRow("Name", self.name_edit)
         if self.spec is None:
             note = QLabel(
-                "This version does not know this node type. Its parameters are kept and saved back unchanged.",
+                "This version does not know this node type. "
+                "Its parameters are kept and saved back unchanged.",
                 self,
             )
             note.setWordWrap(True)
@@ -172,7 +169,11 @@ class NodeForm(QWidget):
         else:
             for name, info in self.spec.params.model_fields.items():
                 value = node.params.get(name, self.spec.defaults().get(name))
-                editor = ModelPicker(library, self) if name == "model_id" else editor_for(name, info, value, skill_dir)
+                editor = (
+                    ModelPicker(library, self)
+                    if name == "model_id"
+                    else editor_for(name, info, value, skill_dir)
+                )
                 editor.set_value(value)
                 editor.edited.connect(lambda name=name, title=info.title or name: self._edited(name, title))
                 editor.setToolTip(info.description or "")
@@ -247,7 +248,9 @@ class PropertiesPanel(QScrollArea):
 
     dialog_requested = Signal(str)
 
-    def __init__(self, canvas: Any, skill_dir: Callable[[], Path], library: Callable[[], Any], parent=None) -> None:
+    def __init__(
+        self, canvas: Any, skill_dir: Callable[[], Path], library: Callable[[], Any], parent=None
+    ) -> None:
         super().__init__(parent)
         self.canvas, self.skill_dir, self.library = canvas, skill_dir, library
         self.setWidgetResizable(True)
@@ -258,7 +261,10 @@ class PropertiesPanel(QScrollArea):
         self._hint()
 
     def _hint(self) -> None:
-        hint = QLabel("Select a node to edit its properties.\n\nDrag nodes from the palette, or press Tab on the canvas.")
+        hint = QLabel(
+            "Select a node to edit its properties.\n\n"
+            "Drag nodes from the palette, or press Tab on the canvas."
+        )
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         hint.setWordWrap(True)
         hint.setProperty("muted", True)
@@ -280,7 +286,11 @@ class PropertiesPanel(QScrollArea):
         if problems is not None:
             self._problems = problems
         if self.form is not None:
-            if skill.node(self.form.node_id) is None:
+            node = skill.node(self.form.node_id)
+            if node is None:
                 self._hint()
+            elif self.form.type_id != node.type:  # a gRPC node switched Endpoint <-> Container
+                node_id, self.form = self.form.node_id, None
+                self.show_node(node_id)
             else:
                 self.form.refresh(skill, self._problems)
