@@ -108,3 +108,23 @@ def test_grpc_node_turns_red_when_its_server_stops_and_recovers_when_it_returns(
     qtbot.waitUntil(lambda: len(window.preview.insights.messages()) > count + 3, timeout=10000)
     last = window.preview.insights.messages()[-1]
     assert [o["label"] for o in last["insights_meta"]["objects_meta"]] == ["car"], json.dumps(last)
+
+
+def test_a_sending_export_runs_dry_shows_what_it_would_send_and_sends_nothing(
+    make_window, qtbot, fake_server
+):
+    server = fake_server()
+    skill = skill_of(
+        ("camera", "camera@1", {"source": str(CLIP), "loop": True}),
+        ("fake", "grpc-endpoint@1", {"endpoint_url": f"127.0.0.1:{server.port}"}),
+        ("mqtt", "mqtt@1", {"broker_address": "127.0.0.1:9", "topic": "people", "delay_buffer_s": 0.1}),
+        links=[("camera", "fake"), ("fake", "mqtt")],
+        fps=15,
+    )
+    window = make_window(skill, path=None)
+    window.preview.run_action.trigger()
+    status = lambda: window.canvas.statuses.get("mqtt", ("", ""))  # noqa: E731
+    # Nothing listens on port 9: a real send would fail; dry, the node counts what it would send.
+    qtbot.waitUntil(lambda: "not sent, last 1 car" in status()[0], timeout=30000)
+    assert status()[1] == "dry"
+    assert not any(e for e in window.canvas.history if e[0] == "mqtt" and e[2] == "error")
