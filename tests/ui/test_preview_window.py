@@ -63,3 +63,14 @@ def test_closing_the_main_window_while_previewing_stops_the_engine(window, qtbot
     shown_people(window, qtbot)
     window.close()
     assert not engine_threads()
+
+
+def test_opening_another_skill_stops_the_preview_instead_of_running_it(window, qtbot):
+    from preview_helpers import SAMPLES
+
+    window.preview.run_action.trigger()
+    shown_people(window, qtbot)
+    window.open_sample(SAMPLES / "count-crossings.skill.json")
+    qtbot.waitUntil(lambda: not window.preview.running, timeout=5000)
+    qtbot.waitUntil(lambda: not engine_threads(), timeout=5000)
+    assert window.preview.run_action.isEnabled()

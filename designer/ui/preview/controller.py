@@ -104,6 +104,7 @@ class PreviewController(QObject):
         self.realtime = True  # False: files as fast as possible, every frame (benchmarks)
         self.engine: Engine | None = None
         self.skill: Skill | None = None  # what the running engine was built from
+        self._document: Any = None  # the window's document when the run started
         self._generation = 0
         self._build: Task | None = None
         self._retiring: list[Engine] = []
@@ -207,6 +208,7 @@ class PreviewController(QObject):
             self._retire(self.engine)
             self.engine = None
         self.skill = skill
+        self._document = self.window.document
         self._errors.clear()
         self._warnings.clear()
         self._dry_counts.clear()
@@ -356,6 +358,10 @@ class PreviewController(QObject):
 
     def _on_skill_changed(self, skill: Skill) -> None:
         if self.skill is None or self._shut:
+            return
+        if self.window.document is not self._document:  # another skill was opened: not an edit
+            self.stop()
+            self._status("Preview stopped: another skill was opened")
             return
         change = classify(self.skill, skill)
         if change.empty:
