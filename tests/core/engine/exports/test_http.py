@@ -8,6 +8,7 @@ import time
 
 import pytest
 from export_helpers import Events, context, frame, wait_until
+from export_servers import HttpEndpoint
 
 from designer.core.engine.nodes.http import HttpRuntime
 from designer.core.engine.runtime import NodeError
@@ -107,8 +108,6 @@ def test_a_missing_token_variable_is_a_clear_error(tmp_path, http_endpoint):
 
 
 def test_an_endpoint_down_at_start_gets_everything_once_it_listens(tmp_path):
-    from conftest import HttpEndpoint
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
