@@ -6,8 +6,6 @@ autosave writes a recovery copy a few seconds after the last edit.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import threading
 from pathlib import Path
 from typing import Any
@@ -28,10 +26,13 @@ from PySide6.QtWidgets import (
 
 from designer.core.skill import Problem, Skill, dump_skill, load_skill, validate_skill
 from designer.ui.canvas import Canvas
+from designer.ui.dialogs.package import install_package_actions
 from designer.ui.document import Document, pending_recoveries
 from designer.ui.forms import PropertiesPanel
 from designer.ui.icons import icon
+from designer.ui.library import ModelLibraryWidget
 from designer.ui.palette import Palette, QuickAdd
+from designer.ui.preview import install_preview
 from designer.ui.problems import ProblemsList
 from designer.ui.workers import submit
 
@@ -41,13 +42,6 @@ KAN_FILTER = "KAN Skill resources (*.yaml *.yml *.json);;All files (*)"
 AUTOSAVE_MS = 3000
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "resources" / "samples"
 DEFAULT_SKILL = SAMPLES_DIR / "default.skill.json"
-
-
-def _has_module(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None and importlib.import_module(name) is not None
-    except ImportError:
-        return False
 
 
 class MainWindow(QMainWindow):
@@ -99,7 +93,7 @@ class MainWindow(QMainWindow):
 
         self._build_actions()
         self._wire()
-        self._optional_parts()
+        self._install_parts()
         if restore_state:
             self._restore_geometry()
         self._open_initial(path)
@@ -260,25 +254,16 @@ class MainWindow(QMainWindow):
         self.problems.chosen.connect(self.go_to_problem)
         self.properties.dialog_requested.connect(self._on_node_activated)
 
-    def _optional_parts(self) -> None:
-        """Parts built beside the window: each installs its docks and actions when present."""
-        if _has_module("designer.ui.library"):
-            from designer.ui.library import ModelLibraryWidget
-
-            self.library_dock = QDockWidget("Models", self)
-            self.library_dock.setObjectName("ModelsDock")
-            self.library_dock.setWidget(ModelLibraryWidget(self.library, self))
-            self.add_dock(self.library_dock, Qt.DockWidgetArea.RightDockWidgetArea)
-            self.tabifyDockWidget(self.properties_dock, self.library_dock)
-            self.properties_dock.raise_()
-        if _has_module("designer.ui.preview") and hasattr(
-            importlib.import_module("designer.ui.preview"), "install_preview"
-        ):
-            from designer.ui.preview import install_preview
-
-            self.preview = install_preview(self)
-        if _has_module("designer.ui.dialogs.package"):
-            self._add_package_actions()
+    def _install_parts(self) -> None:
+        """The model library page, the live preview and the package menu: each adds its own docks and actions."""
+        self.library_dock = QDockWidget("Models", self)
+        self.library_dock.setObjectName("ModelsDock")
+        self.library_dock.setWidget(ModelLibraryWidget(self.library, self))
+        self.add_dock(self.library_dock, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.properties_dock, self.library_dock)
+        self.properties_dock.raise_()
+        self.preview = install_preview(self)
+        install_package_actions(self)
 
     # -- state --------------------------------------------------------------------------------
 
@@ -395,7 +380,7 @@ class MainWindow(QMainWindow):
     def _on_node_added(self, node_id: str) -> None:
         node = self.canvas.skill().node(node_id)
         if node is not None and node.type.startswith("grpc-"):
-            self._edit_grpc(node_id, created=True)
+            self._edit_grpc(node_id)
 
     def _on_node_activated(self, node_id: str) -> None:
         node = self.canvas.skill().node(node_id)
@@ -404,9 +389,7 @@ class MainWindow(QMainWindow):
         else:
             self.canvas.select_node(node_id)
 
-    def _edit_grpc(self, node_id: str, created: bool = False) -> None:
-        if not _has_module("designer.ui.dialogs.grpc"):
-            return
+    def _edit_grpc(self, node_id: str) -> None:
         from designer.ui.dialogs.grpc import edit_grpc_node
 
         node = self.canvas.skill().node(node_id)
@@ -590,15 +573,7 @@ class MainWindow(QMainWindow):
             box.setDetailedText("\n".join(f"• {note}" for note in notes))
         box.exec()
 
-    def _add_package_actions(self) -> None:
-        """File > Export package…: the core exporter, with progress, off the GUI thread."""
-        from designer.ui.dialogs.package import install_package_actions
-
-        install_package_actions(self)
-
     def edit_settings(self) -> None:
-        if not _has_module("designer.ui.dialogs.settings"):
-            return
         from designer.ui.dialogs.settings import edit_settings
 
         settings = edit_settings(self, self.canvas.base.settings)
