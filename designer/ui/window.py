@@ -255,7 +255,7 @@ class MainWindow(QMainWindow):
         self.properties.dialog_requested.connect(self._on_node_activated)
 
     def _install_parts(self) -> None:
-        """The model library page, the live preview and the package menu: each adds its own docks and actions."""
+        """The model library page, the live preview and the package menu: docks and actions of their own."""
         self.library_dock = QDockWidget("Models", self)
         self.library_dock.setObjectName("ModelsDock")
         self.library_dock.setWidget(ModelLibraryWidget(self.library, self))

@@ -36,7 +36,8 @@ def test_export_then_import_a_package_through_the_menu(qtbot, window, tmp_path, 
 
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(target), ""))
     _action(window, "Import package").trigger()
-    qtbot.waitUntil(lambda: window.document.path is not None and not window.canvas.is_loading(), timeout=60000)
+    opened = lambda: window.document.path is not None and not window.canvas.is_loading()  # noqa: E731
+    qtbot.waitUntil(opened, timeout=60000)
     skill = window.canvas.skill()
     assert {n.type for n in skill.nodes} == {"camera@1", "model@1", "filter@1", "insights-log@1"}
     assert "Package imported" in window.statusBar().currentMessage()
