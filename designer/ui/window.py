@@ -82,8 +82,6 @@ class MainWindow(QMainWindow):
         self.output_dock = self._dock("Output", self.output, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.problems_dock, self.output_dock)
         self.problems_dock.raise_()
-        self.resizeDocks([self.palette_dock, self.properties_dock], [280, 360], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.problems_dock], [170], Qt.Orientation.Vertical)
 
         self.problem_count = QLabel(self)
         self.statusBar().addPermanentWidget(self.problem_count)
@@ -94,6 +92,8 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._wire()
         self._install_parts()
+        self.resizeDocks([self.palette_dock, self.properties_dock], [270, 380], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.problems_dock], [170], Qt.Orientation.Vertical)
         if restore_state:
             self._restore_geometry()
         self._open_initial(path)
