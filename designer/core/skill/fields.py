@@ -38,6 +38,20 @@ def _extra(info: FieldInfo) -> dict:
     return extra if isinstance(extra, dict) else {}
 
 
+def field_bounds(info: FieldInfo) -> tuple[float | None, float | None, bool]:
+    """(lowest, highest, whether the lowest is excluded) from ge/gt/le/lt: for editors' ranges."""
+    low = high = None
+    exclusive = False
+    for meta in info.metadata:
+        for attr in ("ge", "gt"):
+            if getattr(meta, attr, None) is not None:
+                low, exclusive = getattr(meta, attr), attr == "gt"
+        for attr in ("le", "lt"):
+            if getattr(meta, attr, None) is not None:
+                high = getattr(meta, attr)
+    return low, high, exclusive
+
+
 def accepts_placeholder(info: FieldInfo) -> bool:
     return bool(_extra(info).get("deploy"))
 

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.core.skill.fields import field_bounds
 from designer.ui.icons import icon, state_color
 
 ACCELERATION_LABELS = {"Intel iGPU": "Intel iGPU (EFLOW only)"}
@@ -56,14 +57,7 @@ def choices_of(model: type[BaseModel], name: str) -> tuple[str, ...]:
 
 def bounds_of(model: type[BaseModel], name: str) -> tuple[float | None, float | None]:
     """(lowest, highest) allowed value from the field's ge/gt/le/lt constraints."""
-    low = high = None
-    for item in model.model_fields[name].metadata:
-        for attr in ("ge", "gt"):
-            if getattr(item, attr, None) is not None:
-                low = getattr(item, attr)
-        for attr in ("le", "lt"):
-            if getattr(item, attr, None) is not None:
-                high = getattr(item, attr)
+    low, high, _ = field_bounds(model.model_fields[name])
     return low, high
 
 
@@ -109,7 +103,7 @@ def int_spin(model: type[BaseModel], name: str, *, unset: bool = False) -> QSpin
 def float_spin(model: type[BaseModel], name: str, *, decimals: int = 1, step: float = 0.5) -> QDoubleSpinBox:
     """A spin box over the field's range; an exclusive lower bound (gt) starts one step above it."""
     low, high = bounds_of(model, name)
-    exclusive = any(getattr(item, "gt", None) is not None for item in model.model_fields[name].metadata)
+    exclusive = field_bounds(model.model_fields[name])[2]
     spin = QDoubleSpinBox()
     spin.setDecimals(decimals)
     spin.setSingleStep(step)

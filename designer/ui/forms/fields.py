@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.core.skill.fields import PLACEHOLDER_RE
+from designer.core.skill.fields import PLACEHOLDER_RE, field_bounds
 from designer.ui.icons import icon
 
 
@@ -436,16 +436,6 @@ def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
-def _bounds(info: FieldInfo) -> tuple[float | None, float | None]:
-    low = high = None
-    for meta in info.metadata:
-        low = getattr(meta, "ge", None) if getattr(meta, "ge", None) is not None else low
-        low = getattr(meta, "gt", None) if low is None and getattr(meta, "gt", None) is not None else low
-        high = getattr(meta, "le", None) if getattr(meta, "le", None) is not None else high
-        high = getattr(meta, "lt", None) if high is None and getattr(meta, "lt", None) is not None else high
-    return low, high
-
-
 def _float_list(text: str) -> list[float]:
     return [float(part) for part in text.replace(";", ",").split(",") if part.strip()]
 
@@ -484,7 +474,9 @@ def editor_for(name: str, info: FieldInfo, value: Any, skill_dir: Callable[[], P
     if annotation in (int, float):
         if optional:
             return OptionalEditor(annotation, str)
-        low, high = _bounds(info)
+        low, high, exclusive = field_bounds(info)
+        if exclusive and low is not None:  # "more than 0": the spin box starts one step above
+            low = low + 1 if annotation is int else low + 0.001
         return NumberEditor(annotation is int, low, high)
     if origin is list:
         (item,) = typing.get_args(annotation) or (str,)
