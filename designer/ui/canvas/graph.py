@@ -233,6 +233,7 @@ class SkillGraph(NodeGraph):
             _qualified(cls), name=name, pos=list(pos), push_undo=push_undo, selected=push_undo
         )
         # Same node object on undo/redo: what is set now comes back with it.
+        node.set_property("name", name, push_undo=False)  # an empty name stays empty
         node.set_property(NODE_ID, node_id, push_undo=False)
         node.set_property(TYPE_ID, type_id, push_undo=False)
         node.set_property(PARAMS, copy.deepcopy(params), push_undo=False)
