@@ -13,7 +13,8 @@ TYPES = [spec.type_id for spec in SPECS] + ["heatmap@2"]  # one type this versio
 HAS_OUT = {spec.type_id for spec in SPECS if spec.outputs} | {"heatmap@2"}
 HAS_IN = {spec.type_id for spec in SPECS if spec.inputs} | {"heatmap@2"}
 names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=20)
-coords = st.floats(min_value=-5000, max_value=5000, allow_nan=False).map(lambda v: round(v, 2) + 0.0)  # Qt has no -0.0
+# Qt keeps no -0.0: adding 0.0 turns it into 0.0 here too
+coords = st.floats(min_value=-5000, max_value=5000, allow_nan=False).map(lambda v: round(v, 2) + 0.0)
 
 
 @st.composite
