@@ -204,6 +204,26 @@ def test_objects_with_non_finite_boxes_are_dropped_and_the_fix_reported(serve, c
     assert set(result.fixes) == {"dropped objects with a non-finite confidence or box"}
 
 
+def test_attribute_confidences_outside_0_to_1_are_clamped_and_nan_is_zero(serve, connect):
+    class OddAttributes(Recorder):
+        def Process(self, request, context):
+            response = pb2.ProcessResponse(ack=request.seq)
+            obj = response.insights_meta.objects_meta.add(label="person", confidence=1.5)
+            for name, confidence in (("nan", math.nan), ("high", 7.0), ("low", -0.25), ("fine", 0.5)):
+                obj.attributes.add(name=name, label="x", confidence=confidence)
+            return response
+
+    client = connect(serve(OddAttributes(response_type=pb2.INSIGHTS_META_ONLY)))
+    (person,) = client.process(make_frame()).insights_meta["objects_meta"]
+    assert person["confidence"] == 1.0
+    assert {a["name"]: a["confidence"] for a in person["attributes"]} == {
+        "nan": 0.0,
+        "high": 1.0,
+        "low": 0.0,
+        "fine": 0.5,
+    }
+
+
 def test_frame_over_the_client_limit_is_refused_before_sending(serve, connect):
     node = Recorder()
     client = connect(serve(node), max_message_bytes=100_000)
