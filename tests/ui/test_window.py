@@ -328,7 +328,6 @@ def test_a_300_node_skill_opens_and_validates_without_stalling_the_window(qtbot,
 
     Measured as the GUI thread's own CPU time between timer ticks, so other processes
     on a busy machine do not count; bench/ui_bench.py reports wall-clock stalls.
-    One turn, the first paint of the whole scene, is allowed up to 150 ms.
     """
     path = _big_skill(tmp_path)
     stalls = []
@@ -356,7 +355,4 @@ def test_a_300_node_skill_opens_and_validates_without_stalling_the_window(qtbot,
     assert len(window.canvas.skill().edges) == 299
     assert window.canvas.skill().node("filter-150").params["labels"] == ["label 149"]
     assert "No problems" in window.problem_count.text()
-    # Building the scene and validating stay under 100 ms a turn; the first paint of all 300
-    # nodes and their links (Qt calling into NodeGraphQt's items) takes 100-150 ms on its own.
-    assert max(stalls) < 150, f"the longest event-loop turn took {max(stalls):.0f} ms of GUI-thread time"
-    assert sorted(stalls)[-2] < 100, f"two turns took over 100 ms: {sorted(stalls)[-2:]}"
+    assert max(stalls) < 100, f"the longest event-loop turn took {max(stalls):.0f} ms of GUI-thread time"

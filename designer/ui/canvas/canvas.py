@@ -22,6 +22,7 @@ from designer.ui.canvas.graph import NODE_HEIGHT, NODE_ID, NODE_WIDTH, SkillGrap
 NODE_MIME = "application/x-skill-designer-node"  # drag data: a catalog type id
 CHANGE_DELAY_MS = 120
 LOAD_SLICE_MS = 25  # building the scene yields to the event loop this often
+FIT_ALL_LIMIT = 60  # larger skills open on their first nodes (F frames them all)
 PASTE_OFFSET = 40.0
 
 
@@ -108,7 +109,11 @@ class Canvas(QWidget):
         self._loading = False
         viewer = self.graph.viewer()
         viewer.setEnabled(True)
-        self.frame_all()
+        nodes = self.graph.all_nodes()
+        if len(nodes) <= FIT_ALL_LIMIT:
+            self.frame_all()
+        else:  # too many to read when all fit: open on the start of the graph, at full size
+            self.graph.fit(nodes[:FIT_ALL_LIMIT // 4])
         viewer.setUpdatesEnabled(True)
         self.loaded.emit()
 
