@@ -113,7 +113,7 @@ class Canvas(QWidget):
         if len(nodes) <= FIT_ALL_LIMIT:
             self.frame_all()
         else:  # too many to read when all fit: open on the start of the graph, at full size
-            self.graph.fit(nodes[:FIT_ALL_LIMIT // 4])
+            self.graph.fit(nodes[: FIT_ALL_LIMIT // 4])
         viewer.setUpdatesEnabled(True)
         self.loaded.emit()
 
