@@ -147,17 +147,7 @@ def _model_params(values: dict) -> ModelParams:
 
 def _node_overrides(p: ModelParams) -> tuple[dict, str | None, str | None]:
     """The engine's reading of a node's own model settings (see ModelRuntime.open)."""
-    overrides = {
-        key: value
-        for key, value in {
-            "color": None if p.color_order == "auto" else p.color_order,
-            "resize": None if p.resize == "auto" else p.resize,
-            "scale": p.pixel_scale,
-            "mean": tuple(p.mean) if p.mean else None,
-            "std": tuple(p.std) if p.std else None,
-        }.items()
-        if value is not None
-    }
+    overrides = p.preprocess_overrides()
     task = None if p.model_type == "auto" else p.model_type
     layout = None if p.layout == "auto" else p.layout
     return overrides, task, layout

@@ -5,9 +5,12 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
+
 from designer.core.engine.events import FrameEvent, NodeErrorEvent, RunState
 from designer.core.engine.executor import Engine
 from designer.core.engine.runtime import RunContext
+from designer.core.engine.sources import SourceStatus
 from designer.core.skill import Settings, Skill
 from designer.core.skill.build import add_node, connect
 
@@ -64,3 +67,31 @@ def run_skill(skill: Skill, tmp_path: Path, **engine_args) -> tuple[Engine, Reco
     state = engine.start().wait(60)
     assert state in (RunState.FINISHED, RunState.STOPPED, RunState.FAILED), "run did not end in 60 s"
     return engine, recorder, state
+
+
+class StatusLog:
+    """Status events of a live source, from its reader thread; a test can wait for a given state."""
+
+    def __init__(self) -> None:
+        self.events: list[SourceStatus] = []
+        self._cond = threading.Condition()
+
+    def __call__(self, status: SourceStatus) -> None:
+        with self._cond:
+            self.events.append(status)
+            self._cond.notify_all()
+
+    def wait_for(self, state: str, after: int = 0, timeout: float = 20.0) -> int:
+        """Index of the first ``state`` event at or after position ``after``."""
+
+        def found() -> int | None:
+            return next((i for i, e in enumerate(self.events) if i >= after and e.state == state), None)
+
+        with self._cond:
+            if not self._cond.wait_for(lambda: found() is not None, timeout):
+                pytest.fail(f"no {state!r} status within {timeout} s; got {self.events}")
+            return found()
+
+    @property
+    def states(self) -> list[str]:
+        return [e.state for e in self.events]

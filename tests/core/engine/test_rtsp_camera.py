@@ -15,18 +15,17 @@ import selectors
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from engine_helpers import Recorder, camera_to_log, run_skill
+from engine_helpers import Recorder, StatusLog, camera_to_log, run_skill
 from video_factory import read_frame_number, write_video
 
 from designer.core.engine.events import FrameEvent, NodeErrorEvent, NodeWarningEvent, RunState
 from designer.core.engine.executor import Engine
 from designer.core.engine.runtime import RunContext
-from designer.core.engine.sources import SourceError, SourceStatus, open_source
+from designer.core.engine.sources import SourceError, open_source
 
 SERVER = Path(__file__).with_name("rtsp_server.py")
 SYSTEM_PYTHON = os.environ.get("RTSP_SERVER_PYTHON", "/usr/bin/python3")
@@ -120,28 +119,6 @@ def test_the_server_runs_in_a_python_that_has_gstreamer():
         f"gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly "
         f"gstreamer1.0-libav (as .ci/run does)\n{probe.stderr}"
     )
-
-
-class StatusLog:
-    """Status events of a live source; a test can wait for a given state."""
-
-    def __init__(self) -> None:
-        self.events: list[SourceStatus] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, status: SourceStatus) -> None:
-        with self._cond:
-            self.events.append(status)
-            self._cond.notify_all()
-
-    def wait_for(self, state: str, after: int = 0, timeout: float = 20.0) -> int:
-        def found() -> int | None:
-            return next((i for i, e in enumerate(self.events) if i >= after and e.state == state), None)
-
-        with self._cond:
-            if not self._cond.wait_for(lambda: found() is not None, timeout):
-                pytest.fail(f"no {state!r} status within {timeout} s; got {self.events}")
-            return found()
 
 
 def test_a_skill_reads_the_camera_and_frames_flow_in_order(cameras, tmp_path):

@@ -10,11 +10,11 @@ import time
 
 import numpy as np
 import pytest
+from engine_helpers import StatusLog
 from video_factory import MjpegCamera, read_frame_number, write_raw_mjpeg, write_video
 
 from designer.core.engine.sources import (
     SourceError,
-    SourceStatus,
     mask_credentials,
     open_source,
     with_credentials,
@@ -23,34 +23,6 @@ from designer.core.engine.sources import (
 
 def numbers(frames) -> list[int]:
     return [read_frame_number(frame.image) for frame in frames]
-
-
-class StatusLog:
-    """Collects status events from the reader thread; lets a test wait for a given state."""
-
-    def __init__(self) -> None:
-        self.events: list[SourceStatus] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, status: SourceStatus) -> None:
-        with self._cond:
-            self.events.append(status)
-            self._cond.notify_all()
-
-    def wait_for(self, state: str, after: int = 0, timeout: float = 15.0) -> int:
-        """Index of the first ``state`` event at or after position ``after``."""
-
-        def found() -> int | None:
-            return next((i for i, e in enumerate(self.events) if i >= after and e.state == state), None)
-
-        with self._cond:
-            if not self._cond.wait_for(lambda: found() is not None, timeout):
-                pytest.fail(f"no {state!r} status within {timeout} s; got {self.events}")
-            return found()
-
-    @property
-    def states(self) -> list[str]:
-        return [e.state for e in self.events]
 
 
 def free_port() -> int:

@@ -43,17 +43,7 @@ class ModelRuntime(NodeRuntime):
     def open(self) -> None:
         p = self.params
         model_path, labels_path, entry = self._files()
-        node_overrides = {
-            key: value
-            for key, value in {
-                "color": None if p.color_order == "auto" else p.color_order,
-                "resize": None if p.resize == "auto" else p.resize,
-                "scale": p.pixel_scale,
-                "mean": tuple(p.mean) if p.mean else None,
-                "std": tuple(p.std) if p.std else None,
-            }.items()
-            if value is not None
-        }
+        node_overrides = p.preprocess_overrides()
         # What the user set when adding a library model applies; the node's own settings win.
         saved = entry.overrides if entry is not None else None
         overrides = {**(saved.preprocess if saved else {}), **node_overrides}

@@ -75,6 +75,18 @@ class ModelParams(Params):
             return [("model_path", "name either a library model or an ONNX file, not both")]
         return []
 
+    def preprocess_overrides(self) -> dict:
+        """The pre-processing this node sets itself ("auto" and empty left out), as the
+        model inspection takes it: read once here by the engine and the package exporter."""
+        values = {
+            "color": None if self.color_order == "auto" else self.color_order,
+            "resize": None if self.resize == "auto" else self.resize,
+            "scale": self.pixel_scale,
+            "mean": tuple(self.mean) if self.mean else None,
+            "std": tuple(self.std) if self.std else None,
+        }
+        return {key: value for key, value in values.items() if value is not None}
+
 
 MODEL = NodeSpec(
     kind="model",
