@@ -9,8 +9,8 @@ import pytest
 
 from designer.cli import main
 from designer.core.models.layouts import UnknownLayoutError, resolve_layout
-from designer.core.models.registry import DATA_ENV
 from designer.core.models.tensors import TensorInfo
+from designer.core.paths import DATA_ENV
 from designer.core.skill import save_skill
 from designer.core.skill.build import add_node, connect, minimal_skill
 from designer.customnode.endpoint import parse_endpoint

@@ -10,7 +10,7 @@ import pytest
 from onnx_factory import constant_model
 
 from designer.cli import main
-from designer.core.models.registry import DATA_ENV
+from designer.core.paths import DATA_ENV
 from designer.core.skill import save_skill
 from designer.core.skill.build import add_node, connect, minimal_skill
 

@@ -272,7 +272,7 @@ class _MaskingFilter(logging.Filter):
 def _open_run_log() -> tuple[Path | None, logging.Handler | None]:
     """The details of a run (tracebacks of internal errors) go to ``<data folder>/logs/run.log``,
     not to the console, where each error is shown once as a message; None when it cannot open."""
-    from designer.core.models.registry import data_dir
+    from designer.core.paths import data_dir
 
     path = data_dir() / "logs" / "run.log"
     try:

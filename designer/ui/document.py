@@ -7,29 +7,19 @@ disk, so saving, autosave and crash recovery are in one place.
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from designer.core.paths import data_dir
 from designer.core.skill import Skill, dump_skill, load_skill
 from designer.core.skill.files import write_atomic
 
 RECENT_LIMIT = 10
 
 
-def user_data() -> Path:
-    """The user data folder (``$SKILL_DESIGNER_DATA`` overrides it), as the model library uses."""
-    env = os.environ.get("SKILL_DESIGNER_DATA")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("skill-designer", appauthor=False))
-
-
 def recovery_dir() -> Path:
-    return user_data() / "recovery"
+    return data_dir() / "recovery"
 
 
 @dataclass

@@ -33,9 +33,9 @@ from designer.core.models.registry import (
     Registry,
     RegistryFile,
     StoredFile,
-    data_dir,
     slugify,
 )
+from designer.core.paths import data_dir
 
 FileSpec = str | Path | BlobAccess
 LibraryProgress = Callable[[str, int, int], None]
@@ -93,7 +93,7 @@ def resources_dir() -> Path:
 
 
 class ModelLibrary:
-    """The library under ``data`` (see ``registry.data_dir``)."""
+    """The library under ``data`` (see ``designer.core.paths.data_dir``)."""
 
     def __init__(
         self,

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
-import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from designer.core.models.errors import ModelError
@@ -29,7 +28,6 @@ try:  # POSIX: serialise read-modify-write between processes (GUI and CLI at onc
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-DATA_ENV = "SKILL_DESIGNER_DATA"
 REGISTRY_NAME = "model-library.json"
 FORMAT_VERSION = 1
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
@@ -42,16 +40,6 @@ class LibraryError(ModelError):
 
 class RegistryCorruptError(LibraryError):
     """The registry file exists but cannot be read; a backup copy has been made."""
-
-
-def data_dir(override: str | os.PathLike[str] | None = None) -> Path:
-    """The user data folder: the argument, else ``$SKILL_DESIGNER_DATA``, else platformdirs."""
-    if override is not None:
-        return Path(override)
-    env = os.environ.get(DATA_ENV)
-    if env:
-        return Path(env)
-    return Path(platformdirs.user_data_dir("skill-designer", appauthor=False))
 
 
 def slugify(name: str) -> str:

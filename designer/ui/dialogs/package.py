@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
 
-from designer.ui.document import user_data
+from designer.core.paths import data_dir
 from designer.ui.workers import submit
 
 PACKAGE_FILTER = "Skill packages (*.zip);;All files (*)"
@@ -102,7 +102,7 @@ def import_package(window: Any) -> None:
         return
     dialog = _progress_dialog(window, "Importing package")
     library = window.library
-    dest = user_data() / "packages"
+    dest = data_dir() / "packages"
 
     def done(result) -> None:
         dialog.close()

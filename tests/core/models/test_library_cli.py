@@ -10,7 +10,7 @@ import pytest
 
 from designer.cli import main
 from designer.commands.models import CONNECTION_ENV
-from designer.core.models.registry import DATA_ENV
+from designer.core.paths import DATA_ENV
 
 
 @pytest.fixture

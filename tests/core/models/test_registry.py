@@ -11,14 +11,13 @@ import pytest
 
 from designer.core.models.library import ModelLibrary
 from designer.core.models.registry import (
-    DATA_ENV,
     REGISTRY_NAME,
     LibraryError,
     Registry,
     RegistryCorruptError,
-    data_dir,
     slugify,
 )
+from designer.core.paths import DATA_ENV, data_dir
 
 
 def test_data_folder_argument_beats_env_which_beats_platform_default(monkeypatch, tmp_path):
