@@ -161,7 +161,10 @@ class MainWindow(QMainWindow):
         self.add_dock(dock, area)
         return dock
 
-    def _action(self, text: str, slot, shortcut=None, icon_name: str | None = None, tip: str = "") -> QAction:
+    def add_action(
+        self, text: str, slot, shortcut=None, icon_name: str | None = None, tip: str = ""
+    ) -> QAction:
+        """A window action (a menu or toolbar places it): text, slot, shortcut(s), icon, status tip."""
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
@@ -177,10 +180,10 @@ class MainWindow(QMainWindow):
         K = QKeySequence.StandardKey
         stack = self.canvas.undo_stack()
         file = self.menu("&File")
-        self.new_action = self._action("&New skill…", self.new_skill, K.New, "add")
-        self.open_action = self._action("&Open…", self.open_dialog, K.Open, "folder")
-        self.save_action = self._action("&Save", self.save, K.Save, "save")
-        self.save_as_action = self._action("Save &As…", self.save_as, K.SaveAs)
+        self.new_action = self.add_action("&New skill…", self.new_skill, K.New, "add")
+        self.open_action = self.add_action("&Open…", self.open_dialog, K.Open, "folder")
+        self.save_action = self.add_action("&Save", self.save, K.Save, "save")
+        self.save_as_action = self.add_action("Save &As…", self.save_as, K.SaveAs)
         file.addActions([self.new_action, self.open_action])
         self.recent_menu = file.addMenu("Open &Recent")
         self.samples_menu = file.addMenu("Sa&mples")
@@ -191,10 +194,10 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         file.addActions([self.save_action, self.save_as_action])
         file.addSeparator()
-        file.addAction(self._action("&Import POSS/KAN skill…", self.import_kan))
-        file.addAction(self._action("&Export POSS/KAN skill…", self.export_kan))
+        file.addAction(self.add_action("&Import POSS/KAN skill…", self.import_kan))
+        file.addAction(self.add_action("&Export POSS/KAN skill…", self.export_kan))
         self.package_menu_anchor = file.addSeparator()
-        file.addAction(self._action("&Quit", self.close, K.Quit))
+        file.addAction(self.add_action("&Quit", self.close, K.Quit))
 
         edit = self.menu("&Edit")
         self.undo_action = stack.createUndoAction(self, "&Undo")
@@ -204,31 +207,31 @@ class MainWindow(QMainWindow):
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence(K.Redo)])
         edit.addActions([self.undo_action, self.redo_action])
         edit.addSeparator()
-        edit.addAction(self._action("Cu&t", self.canvas.cut, K.Cut))
-        edit.addAction(self._action("&Copy", self.canvas.copy, K.Copy))
-        edit.addAction(self._action("&Paste", self.canvas.paste, K.Paste))
-        edit.addAction(self._action("&Duplicate", self.canvas.duplicate, "Ctrl+D"))
+        edit.addAction(self.add_action("Cu&t", self.canvas.cut, K.Cut))
+        edit.addAction(self.add_action("&Copy", self.canvas.copy, K.Copy))
+        edit.addAction(self.add_action("&Paste", self.canvas.paste, K.Paste))
+        edit.addAction(self.add_action("&Duplicate", self.canvas.duplicate, "Ctrl+D"))
         edit.addAction(
-            self._action(
+            self.add_action(
                 "De&lete", self.canvas.delete_selected, [QKeySequence(K.Delete), QKeySequence("Backspace")]
             )
         )
-        edit.addAction(self._action("Select &All", self.canvas.select_all, K.SelectAll))
+        edit.addAction(self.add_action("Select &All", self.canvas.select_all, K.SelectAll))
         edit.addSeparator()
-        self.add_node_action = self._action("Add &node…", self.show_quick_add, "Tab")
+        self.add_node_action = self.add_action("Add &node…", self.show_quick_add, "Tab")
         self.add_node_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         edit.addAction(self.add_node_action)
-        edit.addAction(self._action("Skill &settings…", self.edit_settings, "Ctrl+,"))
+        edit.addAction(self.add_action("Skill &settings…", self.edit_settings, "Ctrl+,"))
 
         view = self.menu("&View")
-        self.frame_action = self._action("&Frame all", self.canvas.frame_all, "F", "frame")
-        self.layout_action = self._action("&Auto-layout", self.canvas.auto_layout, "Ctrl+L", "layout")
+        self.frame_action = self.add_action("&Frame all", self.canvas.frame_all, "F", "frame")
+        self.layout_action = self.add_action("&Auto-layout", self.canvas.auto_layout, "Ctrl+L", "layout")
         view.insertActions(
             view.actions()[0] if view.actions() else None, [self.frame_action, self.layout_action]
         )
         view.insertSeparator(view.actions()[2])
         help_menu = self.menu("&Help")
-        help_menu.addAction(self._action("&About Skill Designer", self.about))
+        help_menu.addAction(self.add_action("&About Skill Designer", self.about))
 
         for action in (self.new_action, self.open_action, self.save_action):
             self.toolbar.addAction(action)

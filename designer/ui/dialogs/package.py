@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
 
 from designer.core.paths import data_dir
@@ -17,8 +16,8 @@ PACKAGE_FILTER = "Skill packages (*.zip);;All files (*)"
 
 def install_package_actions(window: Any) -> None:
     file_menu = window.menu("&File")
-    export = window._action("Export &package…", lambda: export_package(window), "Ctrl+E")
-    import_ = window._action("Import packa&ge…", lambda: import_package(window), QKeySequence("Ctrl+Shift+I"))
+    export = window.add_action("Export &package…", lambda: export_package(window), "Ctrl+E")
+    import_ = window.add_action("Import packa&ge…", lambda: import_package(window), "Ctrl+Shift+I")
     file_menu.insertActions(window.package_menu_anchor, [export, import_])
 
 
