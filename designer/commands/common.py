@@ -13,15 +13,9 @@ def model_library():
     out of the box. None when the library cannot open: a broken library must
     not stop validating or running skills that name their model files directly.
     """
-    from designer.core.models.library import ModelLibrary
+    from designer.core.models.open import open_model_library
 
-    try:
-        library = ModelLibrary()
-        library.ensure_bundled_sample()
-    except Exception as exc:
-        print(f"warning: the model library is not available: {exc}", file=sys.stderr)
-        return None
-    return library
+    return open_model_library(lambda message: print(f"warning: {message}", file=sys.stderr))
 
 
 def refuse_overwrite(
