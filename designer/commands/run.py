@@ -18,7 +18,7 @@ from designer.core.engine.frame import insight_message
 from designer.core.engine.runtime import RunContext
 from designer.core.package import PackageError, is_package, open_package
 from designer.core.secrets import mask_secrets
-from designer.core.skill import ParamError, SkillFileError, load_skill
+from designer.core.skill import ParamError, Role, SkillFileError, load_skill
 from designer.core.skill.params import parse_assignments
 
 PROGRESS_PERIOD_S = 1.0
@@ -163,7 +163,7 @@ class _Console:
         frames = self.engine.frames_read
         parts = [f"{frames} frames", f"{frames / elapsed:.1f} fps"]
         for node_id, stats in metrics.nodes.items():
-            if node_id != self.engine.plan.camera.node_id and stats.frames_in:
+            if node_id != self.engine.plan.camera.id and stats.frames_in:
                 parts.append(f"{node_id} {stats.p50_ms:.1f} ms")
         return " | ".join(parts)
 
@@ -187,7 +187,7 @@ class _InsightsSink:
         self.lines = 0
         self.failure = ""
         self.file = open(path, "w", encoding="utf-8")  # closed in close()
-        self.export = next((i for i, n in engine.plan.nodes.items() if n.spec.role == "export"), None)
+        self.export = next((i for i, n in engine.plan.nodes.items() if n.spec.role is Role.EXPORT), None)
 
     def __call__(self, event: object) -> None:
         if not isinstance(event, FrameEvent) or event.node_id != self.export:
@@ -339,7 +339,7 @@ def _run_logged(engine: Engine, args: argparse.Namespace, log_path: Path | None)
     if internal and log_path is not None and log_path.exists() and log_path.stat().st_size:
         print(f"details of the errors above (for a bug report): {log_path}", file=sys.stderr)
     camera = engine.plan.camera
-    if camera.node_id in console.errors and str(camera.params.source).strip().isdigit():
+    if camera.id in console.errors and str(camera.params.source).strip().isdigit():
         print(
             f"hint: no webcam {camera.params.source} here? Try the skill on a video file or a "
             "camera URL: skill-designer run SKILL --source clip.mp4",

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from designer.core.engine.events import (
@@ -36,8 +36,8 @@ from designer.core.engine.queues import END, FrameQueue
 from designer.core.engine.runtime import NodeError, NodeRuntime, RunContext
 from designer.core.engine.sources import SourceError, SourceStatus, VideoSource, open_source
 from designer.core.secrets import has_secrets, mask_secrets
-from designer.core.skill import Problem, Skill, find_placeholders, get_spec, substitute, validate_skill
-from designer.core.skill.catalog import NodeSpec, Params, Role
+from designer.core.skill import CompiledNode, Problem, Skill, compile_skill, find_placeholders, substitute
+from designer.core.skill.catalog import Params, Role, get_spec
 from designer.core.skill.validate import check_params
 
 log = logging.getLogger(__name__)
@@ -58,50 +58,29 @@ class SkillNotRunnable(Exception):
 
 
 @dataclass
-class PlanNode:
-    node_id: str
-    spec: NodeSpec
-    params: Params
-    children: list[str] = field(default_factory=list)
-
-
-@dataclass
 class Plan:
-    """The skill as the engine runs it: parsed parameters, nodes in topological order."""
+    """The skill as the engine runs it: the camera, then the nodes it feeds in the order frames
+    reach them."""
 
-    camera: PlanNode
-    nodes: dict[str, PlanNode]  # process and export nodes, topological order
+    camera: CompiledNode
+    nodes: dict[str, CompiledNode]  # process and export nodes
     fps: int
 
 
 def compile_plan(skill: Skill, models: Any = None) -> Plan:
-    """Check the (substituted) skill and turn it into a Plan; SkillNotRunnable on errors."""
-    problems = [p for p in validate_skill(skill, models) if p.is_error]
-    if problems:
-        raise SkillNotRunnable(problems)
-    children: dict[str, list[str]] = {n.id: [] for n in skill.nodes}
-    for edge in skill.edges:
-        if edge.target.node not in children[edge.source.node]:  # a duplicated link is one link
-            children[edge.source.node].append(edge.target.node)
-    parsed = {}
-    for node in skill.nodes:
-        spec = get_spec(node.type)
-        _, params = check_params(spec, node.id, node.params)
-        parsed[node.id] = PlanNode(node.id, spec, params, children[node.id])
-    camera = next(p for p in parsed.values() if p.spec.role is Role.SOURCE)
-    order: list[str] = []
-    frontier = list(camera.children)
-    while frontier:
-        node_id = frontier.pop(0)
-        order.append(node_id)
-        frontier.extend(parsed[node_id].children)
-    return Plan(camera=camera, nodes={i: parsed[i] for i in order}, fps=skill.settings.fps)
+    """Compile the (substituted) skill into a Plan; SkillNotRunnable on errors."""
+    compiled = compile_skill(skill, models)
+    if not compiled.ok or compiled.camera is None:
+        raise SkillNotRunnable(compiled.errors)
+    camera = compiled.camera
+    nodes = {node_id: compiled.nodes[node_id] for node_id in compiled.downstream(camera.id)}
+    return Plan(camera=camera, nodes=nodes, fps=skill.settings.fps)
 
 
 class _Worker:
     """One node's thread: takes frames from its queue, runs the runtime, feeds its children."""
 
-    def __init__(self, engine: Engine, node: PlanNode) -> None:
+    def __init__(self, engine: Engine, node: CompiledNode) -> None:
         self.engine = engine
         self.node = node
         self.runtime: NodeRuntime | None = None
@@ -114,15 +93,15 @@ class _Worker:
         self._repeats = 0  # errors like the last one, not emitted since
         self._executor: ThreadPoolExecutor | None = None
         self._pool_size = 0
-        self.thread = threading.Thread(target=self._run, name=f"node-{node.node_id}", daemon=True)
+        self.thread = threading.Thread(target=self._run, name=f"node-{node.id}", daemon=True)
 
     @property
     def node_id(self) -> str:
-        return self.node.node_id
+        return self.node.id
 
     def open(self) -> None:
         try:
-            runtime_cls = runtime_for(self.node.spec.kind)
+            runtime_cls = runtime_for(self.node.spec)
             if runtime_cls is None:
                 raise NodeError(self.node_id, f"{self.node.spec.title} cannot run in this version yet.")
             self.runtime = runtime_cls(self.node_id, self.node.params, self.engine.context)
@@ -415,7 +394,7 @@ class Engine:
         camera = self.camera_metrics.snapshot()
         if self._source is not None:
             camera = replace(camera, dropped=self._source.dropped)
-        stats = {self.plan.camera.node_id: camera}
+        stats = {self.plan.camera.id: camera}
         stats.update({node_id: w.metrics.snapshot() for node_id, w in self._workers.items()})
         return MetricsEvent(stats)
 
@@ -485,15 +464,15 @@ class Engine:
             )
         except SourceError as exc:
             self.camera_metrics.failed = True
-            self.emit(NodeErrorEvent(camera.node_id, str(exc), fatal=True))
-            raise _RunFailed(f"node {camera.node_id}: {exc}") from None
+            self.emit(NodeErrorEvent(camera.id, str(exc), fatal=True))
+            raise _RunFailed(f"node {camera.id}: {exc}") from None
         self.lossless = self.context.lossless = not self._source.is_live and not self.realtime
 
     def _on_source_status(self, status: SourceStatus) -> None:
         if status.state == "failed" and self._source is None:
             return  # failing to open: the SourceError says it, once, as the camera's error
         if status.state in ("reconnecting", "failed"):
-            self.emit(NodeWarningEvent(self.plan.camera.node_id, status.message))
+            self.emit(NodeWarningEvent(self.plan.camera.id, status.message))
 
     def _open_workers(self) -> None:
         workers = {node_id: _Worker(self, node) for node_id, node in self.plan.nodes.items()}
@@ -570,7 +549,7 @@ class Engine:
         self.emit(self.metrics())
         failure = self._source.failure if self._source is not None else None
         if failure and not self._stop.is_set():
-            self._set_state(RunState.FAILED, f"node {self.plan.camera.node_id}: {failure}")
+            self._set_state(RunState.FAILED, f"node {self.plan.camera.id}: {failure}")
         elif self._stop.is_set():
             self._set_state(RunState.STOPPED, f"stopped after {self.frames_read} frames")
         else:

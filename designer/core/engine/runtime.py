@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from designer.core.engine.frame import Frame
 from designer.core.skill.catalog import Params
@@ -76,7 +76,6 @@ class NodeRuntime:
     nodes downstream, or None to stop it there; exports return None.
     """
 
-    kind: ClassVar[str]
     concurrency: int = 1
     """Frames the engine may hand to ``process`` at once (then it must be thread-safe);
     results still leave the node in frame order."""

@@ -1,16 +1,14 @@
 """Field helpers shared by the node parameter models.
 
-Two markers travel in a field's JSON schema extra, so the form generator,
-the validator and the exporter read them from one place:
-
-- ``deploy``: the value may be a ``$param(name)`` placeholder, filled per
-  deployment (camera URL, endpoints).
-- ``secret``: the value must never be written into an exported package.
+Markers say what a parameter means. They travel in a field's JSON schema
+extra, so the forms, the validator, the preview, the engine and the exporter
+read them from one place instead of lists of parameter names (see ``Mark``).
 """
 
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from typing import Any
 
 from pydantic import Field
@@ -24,18 +22,48 @@ ACCELERATIONS = ("CPU", "Nvidia dGPU", "Intel iGPU", "Nvidia Jetson (Jetpack 5)"
 CAMERA_URL_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https")
 
 
-def deploy_field(default: Any = ..., *, secret: bool = False, **kwargs: Any) -> Any:
-    """A field whose value may be a ``$param(name)`` placeholder."""
+class Mark(StrEnum):
+    """What a parameter means, beyond its type."""
+
+    DEPLOY = "deploy"  # per device: the value may be a $param(name) placeholder
+    SECRET = "secret"  # a credential: masked in messages, never written into exported files
+    READS = "reads"  # names a file the skill reads (found next to the skill file, packaged)
+    WRITES = "writes"  # names a file the skill writes (in the run's output folder)
+    WRITES_FOLDER = "writes_folder"  # names a folder the skill writes into
+    MODEL = "model"  # the id of a model in the model library
+    JSON = "json"  # a JSON text
+    RESTART = "restart"  # a running node must be reopened when it changes
+
+
+def field(default: Any = ..., *, marks: tuple[Mark, ...] = (), file_types: str = "", **kwargs: Any) -> Any:
+    """A pydantic field carrying markers; ``file_types`` is the file dialog's filter for READS."""
     extra = dict(kwargs.pop("json_schema_extra", None) or {})
-    extra["deploy"] = True
-    if secret:
-        extra["secret"] = True
-    return Field(default, json_schema_extra=extra, **kwargs)
+    extra.update({str(mark): True for mark in marks})
+    if file_types:
+        extra["file_types"] = file_types
+    return Field(default, json_schema_extra=extra or None, **kwargs)
+
+
+def deploy_field(
+    default: Any = ..., *, secret: bool = False, marks: tuple[Mark, ...] = (), **kwargs: Any
+) -> Any:
+    """A field whose value may be a ``$param(name)`` placeholder."""
+    extra_marks = (Mark.DEPLOY, Mark.SECRET) if secret else (Mark.DEPLOY,)
+    return field(default, marks=extra_marks + marks, **kwargs)
 
 
 def _extra(info: FieldInfo) -> dict:
     extra = info.json_schema_extra
     return extra if isinstance(extra, dict) else {}
+
+
+def has_mark(info: FieldInfo, mark: str) -> bool:
+    return bool(_extra(info).get(str(mark)))
+
+
+def file_types(info: FieldInfo) -> str:
+    """The file dialog filter of a READS field."""
+    return str(_extra(info).get("file_types") or "All files (*)")
 
 
 def field_bounds(info: FieldInfo) -> tuple[float | None, float | None, bool]:
@@ -53,12 +81,12 @@ def field_bounds(info: FieldInfo) -> tuple[float | None, float | None, bool]:
 
 
 def accepts_placeholder(info: FieldInfo) -> bool:
-    return bool(_extra(info).get("deploy"))
+    return has_mark(info, Mark.DEPLOY)
 
 
 def is_secret(info: FieldInfo) -> bool:
     """A credential: masked in messages, never written into exported files."""
-    return bool(_extra(info).get("secret"))
+    return has_mark(info, Mark.SECRET)
 
 
 def placeholders_in(value: Any) -> list[str]:

@@ -1,41 +1,33 @@
 """Whether one more link may join a skill: the graph rules an editor checks before connecting.
 
 The validator reports what is wrong with a whole skill; this answers the
-narrower question an editor asks while the user drags a link, with one
-reason per broken rule, so the refusal can be shown as it happens.
+narrower question an editor asks while the user drags a link, with the
+validator's own rule for the link itself (``edge_problem``) and the graph-wide
+rules (one input, no cycle, no duplicate) phrased for the link being drawn.
 """
 
 from __future__ import annotations
 
-from designer.core.skill.catalog import Role, get_spec
-from designer.core.skill.document import Edge, Skill
+from designer.core.skill.catalog import get_spec
+from designer.core.skill.document import Edge, Node, Skill
+from designer.core.skill.validate import edge_problem
 
 
 def link_refusal(skill: Skill, edge: Edge) -> str | None:
     """Why ``edge`` cannot be added to ``skill``, or None when it may."""
     src, dst = edge.source, edge.target
-    source_node, target_node = skill.node(src.node), skill.node(dst.node)
-    if source_node is None or target_node is None:
+    nodes = {n.id: n for n in skill.nodes}
+    if src.node not in nodes or dst.node not in nodes:
         return "Both ends of a link must be nodes of this skill."
-    if src.node == dst.node:
-        return f"{_name(source_node)} cannot feed itself."
-    source_spec, target_spec = get_spec(source_node.type), get_spec(target_node.type)
-    if source_spec is not None:
-        if source_spec.output_port(src.port) is None:
-            if source_spec.input_port(src.port) is not None:
-                return "Links run from an output (bottom) to an input (top)."
-            return f"{_name(source_node)} has no output {src.port!r}."
-    if target_spec is not None:
-        if target_spec.role is Role.SOURCE or not target_spec.inputs:
-            return f"{_name(target_node)} is a source: nothing can feed it."
-        if target_spec.input_port(dst.port) is None:
-            return f"{_name(target_node)} has no input {dst.port!r}."
+    problem = edge_problem(edge, {i: get_spec(n.type) for i, n in nodes.items()}, lambda i: _name(nodes[i]))
+    if problem is not None:
+        return problem.message
     for existing in skill.edges:
         if existing.key() == edge.key():
             return "These ports are already linked."
         if existing.target.node == dst.node and existing.target.port == dst.port:
             return (
-                f"{_name(target_node)} already takes its frames from {existing.source.node!r}: "
+                f"{_name(nodes[dst.node])} already takes its frames from {existing.source.node!r}: "
                 "a node has one input link (outputs may fan out)."
             )
     if _reaches(skill, dst.node, src.node):
@@ -43,7 +35,7 @@ def link_refusal(skill: Skill, edge: Edge) -> str | None:
     return None
 
 
-def _name(node) -> str:
+def _name(node: Node) -> str:
     return f"{node.name or node.type} ({node.id})"
 
 

@@ -6,6 +6,7 @@ and changes one thing, so the problem found is the one the rule is about.
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
@@ -13,7 +14,9 @@ import onnxruntime as ort
 import pytest
 from onnx_factory import blob_detector, color_classifier, write_labels
 
+import designer.core.skill.compiled as compiled_module
 import designer.core.skill.validate as validate_module
+from designer.core.skill.catalog import SPECS
 from designer.core.models.library import ModelLibrary
 from designer.core.models.registry import REGISTRY_NAME
 from designer.core.skill import Severity, Skill, Tag, has_errors, validate_skill
@@ -22,6 +25,8 @@ from designer.core.skill.document import Node
 from designer.core.skill.files import load_skill, save_skill
 
 from .helpers import VALID_PARAMS, ModelSummary, ModelTable, cascade, codes
+
+CATALOG_MODULES = {importlib.import_module(spec.params.__module__) for spec in SPECS}
 
 
 def _node(skill: Skill, node_id: str) -> Node:
@@ -457,8 +462,11 @@ def test_a_broken_model_library_is_a_problem_not_a_crash(tmp_path):
 
 
 def test_every_emitted_code_has_a_case():
-    source = Path(validate_module.__file__).read_text(encoding="utf-8")
+    rules = (validate_module, compiled_module, *CATALOG_MODULES)
+    source = "\n".join(Path(module.__file__).read_text(encoding="utf-8") for module in rules)
     emitted = set(re.findall(r'(?:error|warning)\(\s*"([a-z-]+)"', source))
+    emitted |= {need.code for spec in SPECS for need in spec.needs()}
+    emitted |= set(re.findall(r'"([a-z]+-[a-z-]+)",\s*\)\s*\]', source))  # a cross-check's own code
     tested = {case[2] for case in BROKEN} | {
         "model-missing",
         "acceleration-unsupported",

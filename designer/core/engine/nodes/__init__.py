@@ -1,4 +1,4 @@
-"""Node runtimes, one module per node kind.
+"""Node runtimes, one module per node type, named by the catalog's ``NodeSpec.runtime``.
 
 Imported lazily: a skill without a model node never loads onnxruntime, and
 the headless runner starts fast.
@@ -9,27 +9,12 @@ from __future__ import annotations
 import importlib
 
 from designer.core.engine.runtime import NodeRuntime
-
-RUNTIMES = {
-    "model": "model:ModelRuntime",
-    "filter": "filter:FilterRuntime",
-    "grpc-endpoint": "grpc:GrpcRuntime",
-    "grpc-container": "grpc:GrpcRuntime",
-    "tracker": "tracker:TrackerRuntime",
-    "zone": "zone:ZoneRuntime",
-    "insights-log": "insights_log:InsightsLogRuntime",
-    "video-snippet": "video_snippet:VideoSnippetRuntime",
-    "iothub": "iothub:IotHubRuntime",
-    "iotedge": "iotedge:IotEdgeRuntime",
-    "mqtt": "mqtt:MqttRuntime",
-    "http": "http:HttpRuntime",
-}
+from designer.core.skill.catalog import NodeSpec
 
 
-def runtime_for(kind: str) -> type[NodeRuntime] | None:
-    """The runtime class of a catalog node kind; None when this version cannot run it."""
-    target = RUNTIMES.get(kind)
-    if target is None:
+def runtime_for(spec: NodeSpec) -> type[NodeRuntime] | None:
+    """The runtime class of a node type; None when it has none (the camera: the engine's source)."""
+    if not spec.runtime:
         return None
-    module, name = target.split(":")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    module, name = spec.runtime.split(":")
+    return getattr(importlib.import_module(module), name)

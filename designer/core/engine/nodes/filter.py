@@ -8,7 +8,6 @@ from designer.core.skill.catalog.process import FilterParams
 
 
 class FilterRuntime(NodeRuntime):
-    kind = "filter"
     params: FilterParams
 
     def process(self, frame: Frame) -> Frame:

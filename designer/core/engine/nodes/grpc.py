@@ -75,7 +75,6 @@ def merge_objects(upstream: list[ObjectMeta], returned: list[ObjectMeta]) -> lis
 
 
 class GrpcRuntime(NodeRuntime):
-    kind = "grpc-endpoint"
     params: GrpcEndpointParams | GrpcContainerParams
     _answered = False  # the server answered a frame in this run
     _given_up = False  # a lossless retry window ran out; frames fail at once until it answers

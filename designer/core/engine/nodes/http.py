@@ -40,7 +40,6 @@ def first_line(text: str) -> str:
 
 
 class HttpRuntime(ExportRuntime):
-    kind = "http"
     gated = False
     params: HttpParams
 

@@ -21,7 +21,6 @@ from designer.core.skill.catalog.exports import InsightsLogParams
 class InsightsLogRuntime(NodeRuntime):
     """Each open starts the file afresh: a run's log holds that run's frames only."""
 
-    kind = "insights-log"
     params: InsightsLogParams
 
     def __init__(self, node_id: str, params: Params, context: RunContext) -> None:

@@ -14,7 +14,6 @@ from designer.core.skill.catalog.exports import IotEdgeParams, edge_output_name
 
 
 class IotEdgeRuntime(IotClientExport):
-    kind = "iotedge"
     params: IotEdgeParams
 
     def connect(self) -> None:

@@ -88,7 +88,6 @@ class IotClientExport(ExportRuntime):
 
 
 class IotHubRuntime(IotClientExport):
-    kind = "iothub"
     params: IotHubParams
 
     def connect(self) -> None:

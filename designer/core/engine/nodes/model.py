@@ -37,7 +37,6 @@ def _threading(threads: int, lossless: bool) -> tuple[int, int]:
 
 
 class ModelRuntime(NodeRuntime):
-    kind = "model"
     params: ModelParams
 
     def open(self) -> None:

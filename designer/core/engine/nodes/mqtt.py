@@ -30,7 +30,6 @@ _REFUSALS = {
 
 
 class MqttRuntime(ExportRuntime):
-    kind = "mqtt"
     params: MqttParams
 
     def connect(self) -> None:

@@ -38,7 +38,6 @@ class _Motion:
 class TrackerRuntime(NodeRuntime):
     """Writes ``tracking_info`` on every object the tracker confirms; never drops objects."""
 
-    kind = "tracker"
     params: TrackerParams
 
     def __init__(self, node_id: str, params: Params, context: RunContext) -> None:

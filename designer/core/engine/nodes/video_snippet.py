@@ -102,7 +102,6 @@ _END = object()
 
 
 class VideoSnippetRuntime(ExportRuntime):
-    kind = "video-snippet"
     params: VideoSnippetParams
     outbox_limit: ClassVar[int] = 200  # clips waiting for upload
     flush_timeout_s: ClassVar[float] = 10.0

@@ -43,7 +43,6 @@ FOREIGN_ID_BASE = 1 << 40
 class ZoneRuntime(NodeRuntime):
     """Counts, emits an event when a count changes, and writes the counts to ``other_meta``."""
 
-    kind = "zone"
     params: ZoneParams
 
     def __init__(self, node_id: str, params: Params, context: RunContext) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from designer.core.skill.catalog import exports, process, sources
-from designer.core.skill.catalog.spec import FRAME, Group, NodeSpec, Params, Port, Role
+from designer.core.skill.catalog.spec import FRAME, Data, Group, Need, NodeSpec, Params, Port, Role
 
 SPECS: tuple[NodeSpec, ...] = sources.SPECS + process.SPECS + exports.SPECS
 CATALOG: dict[str, NodeSpec] = {spec.type_id: spec for spec in SPECS}
@@ -26,4 +26,17 @@ def search(text: str) -> list[NodeSpec]:
     ]
 
 
-__all__ = ["CATALOG", "FRAME", "SPECS", "Group", "NodeSpec", "Params", "Port", "Role", "get_spec", "search"]
+__all__ = [
+    "CATALOG",
+    "FRAME",
+    "SPECS",
+    "Data",
+    "Group",
+    "Need",
+    "NodeSpec",
+    "Params",
+    "Port",
+    "Role",
+    "get_spec",
+    "search",
+]

@@ -7,7 +7,7 @@ import re
 from pydantic import Field, field_validator
 
 from designer.core.skill.catalog.spec import Group, NodeSpec, Params, Role
-from designer.core.skill.fields import check_host_port, check_url, deploy_field
+from designer.core.skill.fields import Mark, check_host_port, check_url, deploy_field
 
 PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 MODULE_NAME_RE = re.compile(r"^(\$param\([^)]*\)|[A-Za-z0-9_.-]+)$")
@@ -25,7 +25,11 @@ class VideoSnippetParams(Params):
         120.0, ge=0, title="Delay buffer (s)", description="Seconds between the starts of two clips."
     )
     output_folder: str = deploy_field(
-        "snippets", min_length=1, title="Local folder", description="Where clips are written."
+        "snippets",
+        marks=(Mark.WRITES_FOLDER,),
+        min_length=1,
+        title="Local folder",
+        description="Where clips are written.",
     )
     blob_container: str = deploy_field(
         "", title="Blob container", description="Azure Blob container to upload to; empty = local only."
@@ -56,6 +60,8 @@ VIDEO_SNIPPET = NodeSpec(
     role=Role.EXPORT,
     params=VideoSnippetParams,
     description="Records MP4 clips when objects appear; uploads them to Azure Blob storage if set.",
+    runtime="designer.core.engine.nodes.video_snippet:VideoSnippetRuntime",
+    icon="clip",
     outputs=(),
     keywords=("mp4", "clip", "recording", "blob", "storage"),
 )
@@ -85,6 +91,8 @@ IOTHUB = NodeSpec(
     role=Role.EXPORT,
     params=IotHubParams,
     description="Sends insight messages upstream to Azure IoT Hub.",
+    runtime="designer.core.engine.nodes.iothub:IotHubRuntime",
+    icon="cloud",
     outputs=(),
     keywords=("azure", "iot", "hub", "telemetry"),
 )
@@ -121,6 +129,8 @@ IOTEDGE = NodeSpec(
     role=Role.EXPORT,
     params=IotEdgeParams,
     description="Sends insight messages to another module on the device through an edgeHub route.",
+    runtime="designer.core.engine.nodes.iotedge:IotEdgeRuntime",
+    icon="edge",
     outputs=(),
     keywords=("azure", "iot", "edge", "module", "route"),
 )
@@ -163,6 +173,8 @@ MQTT = NodeSpec(
     role=Role.EXPORT,
     params=MqttParams,
     description="Publishes insight messages to an MQTT broker.",
+    runtime="designer.core.engine.nodes.mqtt:MqttRuntime",
+    icon="broadcast",
     outputs=(),
     keywords=("mqtt", "broker", "publish", "mosquitto"),
 )
@@ -191,6 +203,8 @@ HTTP = NodeSpec(
     role=Role.EXPORT,
     params=HttpParams,
     description="POSTs every frame's insight message as a JSON body.",
+    runtime="designer.core.engine.nodes.http:HttpRuntime",
+    icon="globe",
     outputs=(),
     keywords=("http", "webhook", "post", "rest"),
 )
@@ -198,7 +212,11 @@ HTTP = NodeSpec(
 
 class InsightsLogParams(Params):
     path: str = deploy_field(
-        "insights.jsonl", min_length=1, title="File", description="JSON Lines file, one message per frame."
+        "insights.jsonl",
+        marks=(Mark.WRITES,),
+        min_length=1,
+        title="File",
+        description="JSON Lines file, one message per frame.",
     )
 
 
@@ -210,6 +228,8 @@ INSIGHTS_LOG = NodeSpec(
     role=Role.EXPORT,
     params=InsightsLogParams,
     description="Writes every frame's insight message to a local JSON Lines file.",
+    runtime="designer.core.engine.nodes.insights_log:InsightsLogRuntime",
+    icon="document",
     outputs=(),
     keywords=("log", "jsonl", "file", "debug"),
 )

@@ -8,8 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from designer.core.skill.catalog.spec import Group, NodeSpec, Params, Role
-from designer.core.skill.fields import ACCELERATIONS, check_host_port, deploy_field
+from designer.core.skill.catalog.spec import Data, Group, Need, NodeSpec, Params, Port, Role
+from designer.core.skill.fields import ACCELERATIONS, Mark, check_host_port, deploy_field, field
+from designer.core.skill.problems import Problem, error
 
 LAYOUTS = ("auto", "yolov5", "yolov8", "ssd", "boxes_scores", "classification")
 CONTAINER_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -29,21 +30,31 @@ def _clean_labels(labels: list[str]) -> list[str]:
 
 
 class ModelParams(Params):
-    model_id: str = Field(
+    model_id: str = field(
         "",
+        marks=(Mark.MODEL, Mark.RESTART),
         title="Model",
         description="Id of a model in the model library. Leave empty to name files instead.",
     )
-    model_path: str = Field(
-        "", title="ONNX file", description="An ONNX file, when the model is not in the library."
-    )
-    labels_path: str = Field(
+    model_path: str = field(
         "",
+        marks=(Mark.READS, Mark.RESTART),
+        file_types="ONNX models (*.onnx);;All files (*)",
+        title="ONNX file",
+        description="An ONNX file, when the model is not in the library.",
+    )
+    labels_path: str = field(
+        "",
+        marks=(Mark.READS, Mark.RESTART),
+        file_types="Label files (*.txt);;All files (*)",
         title="Label file",
         description="One label per line. Empty: labels come from the model's metadata.",
     )
-    model_type: Literal["auto", "detection", "classification"] = Field(
-        "auto", title="Model type", description="Object detection or classification; auto = from the model."
+    model_type: Literal["auto", "detection", "classification"] = field(
+        "auto",
+        marks=(Mark.RESTART,),
+        title="Model type",
+        description="Object detection or classification; auto = from the model.",
     )
     confidence_threshold: int = Field(
         30, ge=0, le=100, title="Confidence threshold (%)", description="Drop results below it."
@@ -88,6 +99,18 @@ class ModelParams(Params):
         return {key: value for key, value in values.items() if value is not None}
 
 
+def model_task(node) -> str:
+    """A compiled model node's task: its own setting, else what the library says of its model."""
+    task = node.params.model_type if node.params is not None else "auto"
+    if task == "auto" and node.model is not None:
+        task = node.model.task
+    return task
+
+
+def _is_classifier(node) -> bool:
+    return model_task(node) == "classification"
+
+
 MODEL = NodeSpec(
     kind="model",
     version=1,
@@ -95,6 +118,27 @@ MODEL = NodeSpec(
     group=Group.PROCESS,
     role=Role.MODEL,
     params=ModelParams,
+    runtime="designer.core.engine.nodes.model:ModelRuntime",
+    icon="model",
+    inputs=(
+        Port(
+            "in",
+            needs=(
+                Need(
+                    Data.BOXES,
+                    "classifier-on-whole-frame",
+                    "No detector or gRPC node runs before this classifier, so it classifies the whole frame.",
+                    when=_is_classifier,
+                ),
+            ),
+        ),
+    ),
+    outputs=(
+        Port(
+            "out",
+            provides=lambda node: frozenset({Data.CLASSES if _is_classifier(node) else Data.BOXES}),
+        ),
+    ),
     description=(
         "Runs an ONNX detector or classifier. A classifier after a detector classifies each "
         "box's crop and adds the result as an attribute of the object."
@@ -123,9 +167,15 @@ FILTER = NodeSpec(
     group=Group.PROCESS,
     role=Role.TRANSFORM,
     params=FilterParams,
+    runtime="designer.core.engine.nodes.filter:FilterRuntime",
+    icon="filter",
     description="Keeps the objects whose label is listed and whose confidence is high enough.",
     keywords=("labels", "confidence", "threshold"),
 )
+
+
+#: A custom server may detect, track and classify.
+CUSTOM_RESULTS = frozenset({Data.BOXES, Data.TRACKS, Data.CLASSES})
 
 
 def _grpc_endpoint(value: str) -> str:
@@ -150,6 +200,9 @@ GRPC_ENDPOINT = NodeSpec(
     group=Group.PROCESS,
     role=Role.TRANSFORM,
     params=GrpcEndpointParams,
+    runtime="designer.core.engine.nodes.grpc:GrpcRuntime",
+    icon="plug",
+    outputs=(Port("out", provides=CUSTOM_RESULTS),),
     description="Sends each frame to your own gRPC server (custom-node contract) at an address.",
     keywords=("grpc", "custom", "server", "endpoint"),
 )
@@ -177,8 +230,8 @@ class GrpcContainerParams(Params):
     container_image: str = deploy_field(
         min_length=1, title="Image URL", description="e.g. myregistry.azurecr.io/counter:1.0"
     )
-    create_options: str = Field(
-        "", title="Create options", description="Docker create options as a JSON object."
+    create_options: str = field(
+        "", marks=(Mark.JSON,), title="Create options", description="Docker create options as a JSON object."
     )
     restart_policy: Literal["always", "never", "on-failure", "on-unhealthy"] = Field(
         "always", title="Restart policy"
@@ -254,6 +307,22 @@ class GrpcContainerParams(Params):
         return self.preview_endpoint or f"127.0.0.1:{self.port}"
 
 
+def _container_acceleration(node, skill) -> list[Problem]:
+    """A container image is built for one acceleration: the skill's."""
+    p, acceleration = node.params, skill.settings.acceleration
+    if p is None or p.acceleration == acceleration:
+        return []
+    return [
+        error(
+            "acceleration-unsupported",
+            f"Container {p.container_name!r} is built for {p.acceleration}, but the "
+            f"skill runs on {acceleration}.",
+            node.id,
+            "acceleration",
+        )
+    ]
+
+
 GRPC_CONTAINER = NodeSpec(
     kind="grpc-container",
     version=1,
@@ -261,6 +330,10 @@ GRPC_CONTAINER = NodeSpec(
     group=Group.PROCESS,
     role=Role.TRANSFORM,
     params=GrpcContainerParams,
+    runtime="designer.core.engine.nodes.grpc:GrpcRuntime",
+    icon="container",
+    outputs=(Port("out", provides=CUSTOM_RESULTS),),
+    checks=(_container_acceleration,),
     description=(
         "Your gRPC server shipped as a container next to the skill; the exporter deploys it. "
         "The preview reaches it at a local endpoint."
@@ -289,6 +362,9 @@ TRACKER = NodeSpec(
     group=Group.PROCESS,
     role=Role.TRANSFORM,
     params=TrackerParams,
+    runtime="designer.core.engine.nodes.tracker:TrackerRuntime",
+    icon="tracker",
+    outputs=(Port("out", provides=frozenset({Data.TRACKS})),),
     description="Gives each object a tracking id that stays the same across frames (ByteTrack).",
     keywords=("track", "bytetrack", "id"),
 )
@@ -336,6 +412,23 @@ ZONE = NodeSpec(
     group=Group.PROCESS,
     role=Role.TRANSFORM,
     params=ZoneParams,
+    runtime="designer.core.engine.nodes.zone:ZoneRuntime",
+    icon="zone",
+    inputs=(
+        Port(
+            "in",
+            needs=(
+                Need(
+                    Data.TRACKS,
+                    "zone-needs-tracker",
+                    "A line counts objects with tracking ids: add an Object Tracker before it, or no "
+                    "crossing will be counted.",
+                    when=lambda node: node.params is not None and node.params.roi_type == "LINE",
+                ),
+            ),
+        ),
+    ),
+    outputs=(Port("out", provides=frozenset({Data.EVENTS})),),
     description="Counts objects crossing a line (per direction) or inside a polygon; emits events.",
     keywords=("line", "polygon", "count", "roi", "zone", "crossing"),
 )

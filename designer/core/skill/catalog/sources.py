@@ -6,8 +6,9 @@ import re
 
 from pydantic import Field, field_validator
 
-from designer.core.skill.catalog.spec import Group, NodeSpec, Params, Role
-from designer.core.skill.fields import deploy_field
+from designer.core.secrets import mask_secrets, url_scheme
+from designer.core.skill.catalog.spec import Data, Group, NodeSpec, Params, Port, Role
+from designer.core.skill.fields import CAMERA_URL_SCHEMES, PLACEHOLDER_RE, Mark, deploy_field
 
 RESOLUTION_RE = re.compile(r"^(\d{2,5}x\d{2,5})?$")
 
@@ -15,6 +16,8 @@ RESOLUTION_RE = re.compile(r"^(\d{2,5}x\d{2,5})?$")
 class CameraParams(Params):
     source: str = deploy_field(
         min_length=1,
+        marks=(Mark.READS,),
+        file_types="Video files (*.mp4 *.avi *.mkv *.mov *.webm);;All files (*)",
         title="Source",
         description=(
             "Webcam index (0, 1, ...), an RTSP or HTTP URL (rtsp://host:554/stream), or a video "
@@ -42,6 +45,21 @@ class CameraParams(Params):
             raise ValueError("use WIDTHxHEIGHT, for example 1280x720, or leave it empty")
         return value
 
+    def cross_checks(self) -> list[tuple[str, ...]]:
+        """A URL with a scheme OpenCV would take for a file name (htp://, file://, udp://) is named."""
+        scheme = None if PLACEHOLDER_RE.search(self.source) else url_scheme(self.source)
+        if scheme is None or scheme in CAMERA_URL_SCHEMES:
+            return []
+        allowed = ", ".join(f"{s}://" for s in CAMERA_URL_SCHEMES)
+        return [
+            (
+                "source",
+                f"The camera source {mask_secrets(self.source)!r} uses {scheme}://, which is not "
+                f"supported: use {allowed}, a webcam index or a video file path.",
+                "camera-scheme-unsupported",
+            )
+        ]
+
 
 CAMERA = NodeSpec(
     kind="camera",
@@ -51,7 +69,10 @@ CAMERA = NodeSpec(
     role=Role.SOURCE,
     params=CameraParams,
     description="Frames from a webcam, an RTSP/HTTP camera or a video file. Every skill has one.",
+    runtime="",  # the engine opens the source itself
+    icon="camera",
     inputs=(),
+    outputs=(Port("out", provides=frozenset({Data.FRAMES})),),
     keywords=("rtsp", "webcam", "video", "source"),
 )
 
