@@ -254,19 +254,20 @@ GLYPHS: dict[str, Glyph] = {
     "save": _save,
     "undo": _undo,
     "redo": _redo,
+    # node drawings, named by a node spec's ``icon``
     "camera": _camera,
     "model": _model,
     "filter": _filter,
-    "grpc-endpoint": _plug,
-    "grpc-container": _container,
+    "plug": _plug,
+    "container": _container,
     "tracker": _tracker,
     "zone": _zone,
-    "video-snippet": _clip,
-    "iothub": _cloud,
-    "iotedge": _edge,
-    "mqtt": _broadcast,
-    "http": _globe,
-    "insights-log": _document,
+    "clip": _clip,
+    "cloud": _cloud,
+    "edge": _edge,
+    "broadcast": _broadcast,
+    "globe": _globe,
+    "document": _document,
     "unknown": _unknown,
     "run": _run,
     "stop": _stop,
@@ -331,4 +332,4 @@ def node_icon(spec: NodeSpec | None) -> QIcon:
     """A node type's icon in its group colour; the placeholder glyph for unknown types."""
     if spec is None:
         return icon("unknown", UNKNOWN_COLOR)
-    return icon(spec.kind, group_color(spec.group))
+    return icon(spec.icon, group_color(spec.group))

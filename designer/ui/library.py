@@ -12,7 +12,7 @@ import html
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QShowEvent
@@ -46,6 +46,11 @@ from PySide6.QtWidgets import (
 from designer.ui import workers
 from designer.ui.dialogs.fields import FieldRow, PairTable, section_label
 from designer.ui.icons import icon, state_color
+from designer.ui.session import LibraryGetter
+
+if TYPE_CHECKING:
+    from designer.core.models.library import ModelLibrary
+    from designer.core.models.registry import ModelEntry
 
 UNAVAILABLE = (
     "The model library could not be opened (see the output for why); check that the user data "
@@ -79,7 +84,7 @@ def _labels_text(labels: list[str], limit: int = 3) -> str:
     return f"{len(labels)} label{'s' if len(labels) != 1 else ''} ({head})"
 
 
-def model_summary(entry: Any) -> str:
+def model_summary(entry: ModelEntry) -> str:
     """One line for a model picker: type, labels, output layout and measured cost per frame."""
     return (
         f"{TASK_LABELS.get(entry.type, entry.type)} · {_labels_text(entry.labels)} · "
@@ -87,7 +92,7 @@ def model_summary(entry: Any) -> str:
     )
 
 
-def model_details(entry: Any) -> list[tuple[str, str]]:
+def model_details(entry: ModelEntry) -> list[tuple[str, str]]:
     """What ``skill-designer models show`` prints, as (field, value) rows."""
     info, p = entry.info, entry.info.preprocess
     rows = [
@@ -142,11 +147,11 @@ class ModelLibraryWidget(QWidget):
     models_changed = Signal()
     model_added = Signal(str)
 
-    def __init__(self, library_getter: Callable[[], Any], parent: QWidget | None = None) -> None:
+    def __init__(self, library_getter: LibraryGetter, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._library_getter = library_getter
-        self._library: Any = None
-        self.entries: list = []
+        self._library: ModelLibrary | None = None
+        self.entries: list[ModelEntry] = []
         self._details: list[QDialog] = []
         self.loading = False
         self.removed_message = ""
@@ -226,7 +231,7 @@ class ModelLibraryWidget(QWidget):
 
     # -- reading -------------------------------------------------------------------------------
 
-    def library(self) -> Any:
+    def library(self) -> ModelLibrary | None:
         """The library once the first listing made it (None before)."""
         return self._library
 
@@ -254,13 +259,13 @@ class ModelLibraryWidget(QWidget):
         self.status.setStyleSheet("")
         self._run(self._list, on_done=self._listed)
 
-    def _list(self) -> tuple[Any, list]:
+    def _list(self) -> tuple[ModelLibrary, list[ModelEntry]]:
         library = self._library if self._library is not None else self._library_getter()
         if library is None:
             raise RuntimeError(UNAVAILABLE)
         return library, library.list()
 
-    def _listed(self, result: tuple[Any, list]) -> None:
+    def _listed(self, result: tuple[ModelLibrary, list[ModelEntry]]) -> None:
         self._library, self.entries = result
         self.loading = False
         selected = self.selected_id()
@@ -330,7 +335,7 @@ class ModelLibraryWidget(QWidget):
         self.status.setText(f"Removing {model_id}…")
         self._run(self._library.remove, model_id, on_done=self._removed)
 
-    def _removed(self, entry: Any) -> None:
+    def _removed(self, entry: ModelEntry) -> None:
         self.removed_message = f"Removed {entry.id} ({entry.name})."
         self.models_changed.emit()
         library_events().models_changed.emit()  # reloads this page and every model picker
@@ -390,7 +395,7 @@ class ModelLibraryWidget(QWidget):
 class ModelDetailsDialog(QDialog):
     """Everything the library knows about one model (inspection, cost, source)."""
 
-    def __init__(self, entry: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, entry: ModelEntry, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Model {entry.name}")
         self.setWindowIcon(icon("model"))
@@ -472,7 +477,13 @@ class AddRequest:
         return self.model_url.split("?", 1)[0] + (" (SAS)" if "?" in self.model_url else " (Azure sign-in)")
 
 
-def add_to_library(library: Any, request: AddRequest, *, progress=None, cancelled=None) -> Any:
+def add_to_library(
+    library: ModelLibrary,
+    request: AddRequest,
+    *,
+    progress: Callable[[float, str], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> ModelEntry:
     """Add the model; downloads report progress and stop at the next chunk once cancelled.
 
     A cancel that arrives after the library took the model removes it again, so a
@@ -844,7 +855,7 @@ class _ModelReviewPage(QWizardPage):
         layout.addLayout(bar)
         layout.addWidget(self.status)
         self.task: workers.Task | None = None
-        self.entry: Any = None
+        self.entry: ModelEntry | None = None
         self.fractions: list[float] = []  # what the bar showed, for whoever watches it
 
     @property
@@ -930,7 +941,7 @@ class _ModelReviewPage(QWizardPage):
         if not (self.task is not None and self.task.is_cancelled()):
             self.status.setText(text)
 
-    def _added(self, entry: Any) -> None:
+    def _added(self, entry: ModelEntry) -> None:
         self.entry = entry
         self.progress.setRange(0, 1000)
         self.progress.setValue(1000)
@@ -956,7 +967,7 @@ class _ModelReviewPage(QWizardPage):
 class AddExternalModelWizard(QWizard):
     """Add external model, as in POSS: Basics, Model files, Tags, Review + Create."""
 
-    def __init__(self, library: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, library: ModelLibrary, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.library = library
         self.existing_ids: set[str] = set()
@@ -1019,7 +1030,7 @@ class AddExternalModelWizard(QWizard):
         super().done(result)
 
 
-def add_model(parent: QWidget | None, library: Any) -> str | None:
+def add_model(parent: QWidget | None, library: ModelLibrary | None) -> str | None:
     """Run the Add external model wizard; the new model's id, or None when nothing was added."""
     if library is None:
         QMessageBox.warning(parent, "Add external model", UNAVAILABLE)

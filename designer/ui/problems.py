@@ -1,12 +1,16 @@
-"""The problems dock: every validation problem, live; a click takes you to the node and field."""
+"""The problems dock: every validation problem, live; a click takes you to the node and field.
+
+It follows the session's problems and asks the session to focus what was clicked.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem
+from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
 from designer.core.skill import Problem
 from designer.ui.icons import icon
+from designer.ui.session import Session
 
 PROBLEM_ROLE = Qt.ItemDataRole.UserRole
 
@@ -14,7 +18,7 @@ PROBLEM_ROLE = Qt.ItemDataRole.UserRole
 class ProblemsList(QTreeWidget):
     chosen = Signal(object)  # the Problem clicked
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setColumnCount(4)
         self.setHeaderLabels(["Problem", "Code", "Node", "Parameter"])
@@ -28,6 +32,8 @@ class ProblemsList(QTreeWidget):
         header.setStretchLastSection(False)
         self.itemClicked.connect(lambda item, _col: self.chosen.emit(item.data(0, PROBLEM_ROLE)))
         self.itemActivated.connect(lambda item, _col: self.chosen.emit(item.data(0, PROBLEM_ROLE)))
+        self.chosen.connect(session.focus_problem)
+        session.problems_changed.connect(self.show_problems)
 
     def show_problems(self, problems: list[Problem]) -> None:
         self.clear()

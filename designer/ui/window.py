@@ -1,14 +1,17 @@
-"""The main window: palette, canvas, properties, problems and output docks; menus; files.
+"""The main window: it assembles the parts (palette, canvas, properties, problems, output,
+model library, preview, package actions) around one ``Session`` and is their ``Shell``.
 
-Validation runs on a worker after every edit (the newest result wins);
-autosave writes a recovery copy a few seconds after the last edit.
+Parts get the session (what is open: document, skill, problems, library, run state) and the
+window as a shell (docks, actions, status, log); none of them reaches into the window. The
+window itself keeps files (open, save, recent, samples, KAN) and the recovery copy written a
+few seconds after the last edit.
 """
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -24,17 +27,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.core.skill import Problem, Skill, dump_skill, load_skill, validate_skill
+from designer.core.skill import Problem, Skill, dump_skill, load_skill
+from designer.core.skill.catalog import get_spec
+from designer.core.skill.fields import Mark
 from designer.ui.canvas import Canvas
+from designer.ui.dialogs.node_dialogs import has_own_dialog
 from designer.ui.dialogs.package import install_package_actions
 from designer.ui.document import Document, pending_recoveries
 from designer.ui.forms import PropertiesPanel
 from designer.ui.icons import icon
 from designer.ui.library import ModelLibraryWidget
 from designer.ui.palette import Palette, QuickAdd
-from designer.ui.preview import install_preview
+from designer.ui.preview import PreviewController, install_preview
 from designer.ui.problems import ProblemsList
+from designer.ui.session import Session
+from designer.ui.shell import Shortcut
 from designer.ui.workers import submit
+
+if TYPE_CHECKING:
+    from designer.core.models.library import ModelLibrary
 
 APP_NAME = "Skill Designer"
 SKILL_FILTER = "Skills (*.skill.json);;All files (*)"
@@ -45,19 +56,19 @@ DEFAULT_SKILL = SAMPLES_DIR / "default.skill.json"
 
 
 class MainWindow(QMainWindow):
+    """Assembles the designer; implements ``designer.ui.shell.Shell`` for its parts."""
+
     def __init__(self, path: Path | None = None, *, restore_state: bool = True) -> None:
         super().__init__()
         self.setObjectName("MainWindow")
         self.setWindowIcon(icon("model", "#3b78d8"))
-        self.document = Document()
-        self._library: Any = None
-        self._library_lock = threading.Lock()
-        self._problems: list[Problem] = []
-        self._validation_round = 0
+        self.session = Session(parent=self)
+        self._unsaved_document = True
         self._menus: dict[str, QMenu] = {}
+        self._sections: dict[str, QAction] = {}  # menu title -> where parts' actions go
         for title in ("&File", "&Edit", "&View", "&Run", "&Help"):
             self.menu(title)
-        self.preview: Any = None
+        self.preview: PreviewController | None = None
 
         self.canvas = Canvas(self)
         self.setCentralWidget(self.canvas)
@@ -67,8 +78,8 @@ class MainWindow(QMainWindow):
         self.addToolBar(self.toolbar)
 
         self.palette = Palette(self)
-        self.properties = PropertiesPanel(self.canvas, self.document.skill_dir, self.library, self)
-        self.problems = ProblemsList(self)
+        self.properties = PropertiesPanel(self.canvas, self.session.skill_dir, self.session.library, self)
+        self.problems = ProblemsList(self.session, self)
         self.output = QPlainTextEdit(self)
         self.output.setReadOnly(True)
         self.output.setMaximumBlockCount(5000)
@@ -98,7 +109,18 @@ class MainWindow(QMainWindow):
             self._restore_geometry()
         self._open_initial(path)
 
-    # -- the contract other parts of the designer use ------------------------------------------
+    # -- the shell: what the parts of the designer may use ------------------------------------
+
+    @property
+    def document(self) -> Document:
+        return self.session.document
+
+    def library(self) -> ModelLibrary | None:
+        """The session's model library (benchmarks and tests open it through the window)."""
+        return self.session.library()
+
+    def widget(self) -> QWidget:
+        return self
 
     def menu(self, title: str) -> QMenu:
         if title not in self._menus:
@@ -108,7 +130,7 @@ class MainWindow(QMainWindow):
     def show_status(self, text: str, timeout_ms: int = 5000) -> None:
         self.statusBar().showMessage(text, timeout_ms)
 
-    def status_widgets_area(self, widget: QWidget) -> None:
+    def add_status_widget(self, widget: QWidget) -> None:
         self.statusBar().addPermanentWidget(widget)
 
     def add_dock(self, dock: QDockWidget, area: Qt.DockWidgetArea) -> None:
@@ -121,17 +143,11 @@ class MainWindow(QMainWindow):
         self.problems_dock.show()
         self.problems_dock.raise_()
 
-    def library(self) -> Any:
-        """The user's model library, opened on first use (it imports numpy and the Azure SDK)."""
-        with self._library_lock:  # asked for from workers too
-            if self._library is None:
-                from designer.commands.common import model_library
-
-                self._library = model_library()
-            return self._library
-
     def log(self, text: str) -> None:
         self.output.appendPlainText(text)
+
+    def open_skill(self, skill: Skill, path: Path | None = None) -> None:
+        self.set_skill(skill, path)
 
     def set_skill(self, skill: Skill, path: Path | None = None, *, unsaved: bool | None = None) -> None:
         """Replace the open document (after asking about unsaved changes, done by the caller).
@@ -139,8 +155,7 @@ class MainWindow(QMainWindow):
         A new or sample skill (no path) counts as unsaved, so closing asks about it.
         """
         self.document.discard_recovery()
-        self.document = Document(path)
-        self.properties.skill_dir = self.document.skill_dir
+        self.session.set_document(Document(path))
         self._unsaved_document = path is None if unsaved is None else unsaved
         self.canvas.load_skill(skill)  # large skills finish loading later: see _on_loaded
         self._update_title()
@@ -162,18 +177,36 @@ class MainWindow(QMainWindow):
         return dock
 
     def add_action(
-        self, text: str, slot, shortcut=None, icon_name: str | None = None, tip: str = ""
+        self,
+        text: str,
+        slot: Callable[[], object],
+        shortcut: Shortcut | None = None,
+        icon_name: str | None = None,
+        tip: str = "",
+        *,
+        menu: str | None = None,
+        toolbar: bool = False,
     ) -> QAction:
-        """A window action (a menu or toolbar places it): text, slot, shortcut(s), icon, status tip."""
+        """A window action: text, slot, shortcut(s), icon, status tip; put into ``menu`` (before
+        the window's own closing entries, such as Quit) and/or the toolbar when asked."""
         action = QAction(text, self)
         if shortcut is not None:
-            action.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
+            keys = list(shortcut) if isinstance(shortcut, list | tuple) else [shortcut]
+            action.setShortcuts([QKeySequence(key) for key in keys])
         if icon_name:
             action.setIcon(icon(icon_name))
         if tip:
             action.setStatusTip(tip)
         action.triggered.connect(lambda _checked=False: slot())
         self.addAction(action)
+        if menu is not None:
+            section = self._sections.get(menu)
+            if section is not None:
+                self.menu(menu).insertAction(section, action)
+            else:
+                self.menu(menu).addAction(action)
+        if toolbar:
+            self.toolbar.addAction(action)
         return action
 
     def _build_actions(self) -> None:
@@ -196,7 +229,7 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         file.addAction(self.add_action("&Import POSS/KAN skill…", self.import_kan))
         file.addAction(self.add_action("&Export POSS/KAN skill…", self.export_kan))
-        self.package_menu_anchor = file.addSeparator()
+        self._sections["&File"] = file.addSeparator()  # parts' file actions go above it
         file.addAction(self.add_action("&Quit", self.close, K.Quit))
 
         edit = self.menu("&Edit")
@@ -244,7 +277,15 @@ class MainWindow(QMainWindow):
         self._refresh_recent()
 
     def _wire(self) -> None:
-        self.canvas.skill_changed.connect(self._on_skill_changed)
+        session = self.session
+        session.read_skill_with(self.canvas.skill)
+        self.canvas.skill_changed.connect(session.set_skill)
+        session.skill_changed.connect(self._on_skill_changed)
+        session.problems_changed.connect(self._show_problems)
+        session.validation_failed.connect(lambda message: self.log(f"Validation failed: {message}"))
+        session.node_status_changed.connect(self.canvas.set_node_status)
+        session.node_statuses_cleared.connect(self.canvas.clear_node_status)
+        session.focus_requested.connect(self.go_to)
         self.canvas.loaded.connect(self._on_loaded)
         self.canvas.selection_changed.connect(self._on_selection)
         self.canvas.message.connect(lambda text: self.show_status(text, 8000))
@@ -254,19 +295,18 @@ class MainWindow(QMainWindow):
         self.canvas.undo_stack().cleanChanged.connect(self._update_title)
         self.palette.chosen.connect(lambda type_id: self.canvas.add_node(type_id))
         self.quick_add.chosen.connect(lambda type_id: self.canvas.add_node(type_id))
-        self.problems.chosen.connect(self.go_to_problem)
         self.properties.dialog_requested.connect(self._on_node_activated)
 
     def _install_parts(self) -> None:
         """The model library page, the live preview and the package menu: docks and actions of their own."""
         self.library_dock = QDockWidget("Models", self)
         self.library_dock.setObjectName("ModelsDock")
-        self.library_dock.setWidget(ModelLibraryWidget(self.library, self))
+        self.library_dock.setWidget(ModelLibraryWidget(self.session.library, self))
         self.add_dock(self.library_dock, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.properties_dock, self.library_dock)
         self.properties_dock.raise_()
-        self.preview = install_preview(self)
-        install_package_actions(self)
+        self.preview = install_preview(self.session, self)
+        install_package_actions(self.session, self)
 
     # -- state --------------------------------------------------------------------------------
 
@@ -344,25 +384,12 @@ class MainWindow(QMainWindow):
     # -- reacting to edits -------------------------------------------------------------------------
 
     def _on_skill_changed(self, skill: Skill) -> None:
-        self._validation_round += 1
-        round_ = self._validation_round
-        library = self._library
-        submit(
-            lambda: validate_skill(skill, library),
-            on_done=lambda problems: self._validated(round_, problems),
-            on_error=lambda message: self.log(f"Validation failed: {message}"),
-            parent=self,
-        )
         self.properties.refresh(skill)
         if not self.canvas.undo_stack().isClean():
             self._autosave.start()
         self._update_title()
 
-    def _validated(self, round_: int, problems: list[Problem]) -> None:
-        if round_ != self._validation_round:
-            return  # an older skill's result: a newer one is on its way
-        self._problems = problems
-        self.problems.show_problems(problems)
+    def _show_problems(self, problems: list[Problem]) -> None:
         self.canvas.show_problems(problems)
         self.properties.refresh(self.canvas.skill(), problems)
         errors = sum(p.is_error for p in problems)
@@ -372,9 +399,6 @@ class MainWindow(QMainWindow):
         )
         self.problems_dock.setWindowTitle(f"Problems ({len(problems)})" if problems else "Problems")
 
-    def current_problems(self) -> list[Problem]:
-        return list(self._problems)
-
     def _on_selection(self, node_ids: list[str]) -> None:
         self.properties.show_node(node_ids[0] if len(node_ids) == 1 else None)
         if len(node_ids) == 1:
@@ -382,12 +406,12 @@ class MainWindow(QMainWindow):
 
     def _on_node_added(self, node_id: str) -> None:
         node = self.canvas.skill().node(node_id)
-        if node is not None and node.type.startswith("grpc-"):
+        if node is not None and has_own_dialog(node.type):
             self._edit_grpc(node_id)
 
     def _on_node_activated(self, node_id: str) -> None:
         node = self.canvas.skill().node(node_id)
-        if node is not None and node.type.startswith("grpc-"):
+        if node is not None and has_own_dialog(node.type):
             self._edit_grpc(node_id)
         else:
             self.canvas.select_node(node_id)
@@ -401,17 +425,17 @@ class MainWindow(QMainWindow):
             type_id, params = result
             self.canvas.change_node_type(node_id, type_id, params)
 
-    def go_to_problem(self, problem: Problem) -> None:
-        if problem is None:
-            return
-        if problem.node_id and self.canvas.node(problem.node_id) is not None:
-            self.canvas.select_node(problem.node_id)
-            self.properties.show_node(problem.node_id)
+    def go_to(self, node_id: str | None, param: str | None = None) -> None:
+        """Show a node and one of its fields (a problem clicked, a preview that could not start);
+        None is the skill's own settings."""
+        if node_id and self.canvas.node(node_id) is not None:
+            self.canvas.select_node(node_id)
+            self.properties.show_node(node_id)
             self.properties_dock.show()
             self.properties_dock.raise_()
             if self.properties.form is not None:
-                self.properties.form.focus_param(problem.param)
-        elif problem.node_id is None:
+                self.properties.form.focus_param(param)
+        elif node_id is None:
             self.edit_settings()
 
     def show_quick_add(self) -> None:
@@ -454,7 +478,7 @@ class MainWindow(QMainWindow):
             return
         from designer.ui.dialogs.new_skill import NewSkillWizard
 
-        wizard = NewSkillWizard(self, library=self.library)
+        wizard = NewSkillWizard(self, library=self.session.library)
         if wizard.exec():
             self.set_skill(wizard.skill())
 
@@ -485,8 +509,9 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             return
         skill = load_skill(path)
-        for node in skill.nodes:  # the sample's files stay where they are
-            for key in ("model_path", "labels_path", "source"):
+        for node in skill.nodes:  # the files the sample reads stay where they are
+            spec = get_spec(node.type)
+            for key in spec.fields_marked(Mark.READS) if spec is not None else ():
                 value = node.params.get(key)
                 if (
                     isinstance(value, str)
@@ -520,7 +545,6 @@ class MainWindow(QMainWindow):
         except Exception as exc:
             QMessageBox.critical(self, "Cannot save skill", f"{path}: {exc}")
             return False
-        self.properties.skill_dir = self.document.skill_dir
         self.canvas.undo_stack().setClean()
         self._remember(path)
         self._update_title()

@@ -1,4 +1,5 @@
-"""A stand-in main window offering exactly what the preview uses of MainWindow, and helpers.
+"""A stand-in window: a real Session and a small Shell, with a canvas stand-in wired to the
+session as MainWindow wires the real canvas; and helpers.
 
 The preview tests run against it and, where the real MainWindow exists, against that too.
 """
@@ -10,12 +11,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from collections.abc import Callable
+
 from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QToolBar, QWidget
 
 from designer.core.engine.executor import ENGINE_THREAD_PREFIXES
 from designer.core.skill import Skill, load_skill
+from designer.ui.document import Document
 from designer.ui.preview import install_preview
+from designer.ui.session import Session
+from designer.ui.shell import Shortcut
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "resources" / "samples"
@@ -52,21 +59,19 @@ class StandInCanvas(QObject):
         self.selected.append(node_id)
 
 
-class StandInDocument:
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-
-    def skill_dir(self) -> Path:
-        return self.path.parent if self.path is not None else Path.cwd()
-
-
 class StandInWindow(QMainWindow):
-    """The MainWindow contract of the preview (canvas, document, toolbar, menus, docks, status)."""
+    """A Shell (toolbar, menus, docks, status, log) around a Session fed by a stand-in canvas."""
 
     def __init__(self, skill: Skill, path: Path | None) -> None:
         super().__init__()
         self.canvas = StandInCanvas(skill)
-        self.document = StandInDocument(path)
+        self.session = Session(validate=False, parent=self)
+        self.session.set_document(Document(path))
+        self.session.read_skill_with(self.canvas.skill)
+        self.canvas.skill_changed.connect(self.session.set_skill)
+        self.session.node_status_changed.connect(self.canvas.set_node_status)
+        self.session.node_statuses_cleared.connect(self.canvas.clear_node_status)
+        self.session.focus_requested.connect(lambda node_id, _param: self.canvas.select_node(node_id))
         self.toolbar = QToolBar("Main", self)
         self.addToolBar(self.toolbar)
         self.setCentralWidget(QWidget(self))
@@ -75,8 +80,37 @@ class StandInWindow(QMainWindow):
         self.docks: list[QDockWidget] = []
         self.status_widgets: list[QWidget] = []
         self.problems_revealed = 0
-        self._library = None
+        self.logged: list[str] = []
         self.preview = None
+
+    @property
+    def document(self) -> Document:
+        return self.session.document
+
+    def widget(self) -> QWidget:
+        return self
+
+    def add_action(
+        self,
+        text: str,
+        slot: Callable[[], object],
+        shortcut: Shortcut | None = None,
+        icon_name: str | None = None,
+        tip: str = "",
+        *,
+        menu: str | None = None,
+        toolbar: bool = False,
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setStatusTip(tip)
+        action.triggered.connect(lambda _checked=False: slot())
+        if menu is not None:
+            self.menu(menu).addAction(action)
+        if toolbar:
+            self.toolbar.addAction(action)
+        return action
 
     def menu(self, title: str) -> QMenu:
         if title not in self.menus:
@@ -87,7 +121,7 @@ class StandInWindow(QMainWindow):
         self.messages.append(text)
         self.statusBar().showMessage(text, timeout_ms)
 
-    def status_widgets_area(self, widget: QWidget) -> None:
+    def add_status_widget(self, widget: QWidget) -> None:
         self.status_widgets.append(widget)
         self.statusBar().addPermanentWidget(widget)
 
@@ -98,16 +132,19 @@ class StandInWindow(QMainWindow):
     def reveal_problems(self) -> None:
         self.problems_revealed += 1
 
-    def library(self):
-        if self._library is None:
-            from designer.commands.common import model_library
+    def log(self, text: str) -> None:
+        self.logged.append(text)
 
-            self._library = model_library()
-        return self._library
+    def maybe_save(self) -> bool:
+        return True
+
+    def open_skill(self, skill: Skill, path: Path | None = None) -> None:
+        self.set_skill(skill, path)
 
     def set_skill(self, skill: Skill, path: Path | None = None) -> None:
+        """Open another document, as MainWindow does: the document first, then its skill."""
+        self.session.set_document(Document(path))
         self.canvas.edit(skill)
-        self.document.path = path
 
     def closeEvent(self, event) -> None:
         if self.preview is not None:
@@ -147,7 +184,7 @@ def make_window_fixture(qtbot, tmp_path, monkeypatch):
     def make(skill: Skill | None = None, path: Path | None = DEFAULT_SKILL) -> StandInWindow:
         window = StandInWindow(skill or default_skill(), path)
         qtbot.addWidget(window)
-        install_preview(window, probe_webcams=False)
+        window.preview = install_preview(window.session, window, probe_webcams=False)
         window.resize(1200, 800)
         window.show()
         made.append(window)

@@ -229,7 +229,7 @@ def test_parameter_edits_go_to_the_engine_and_graph_edits_restart():
 
     model = skill.model_copy(deep=True)
     model.node("detector").params["model_path"] = "other.onnx"
-    assert "loads another model" in classify(skill, model).restart
+    assert "must reopen" in classify(skill, model).restart
 
     camera = skill.model_copy(deep=True)
     camera.node("camera").params["source"] = "1"

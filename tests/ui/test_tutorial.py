@@ -88,7 +88,7 @@ def test_build_the_tutorial_skill_by_drag_and_drop_save_reopen_and_undo_to_empty
     _edit(window, hub, delay_buffer_s=30.0)
     canvas.rename_node(keep, "People and cars")
 
-    qtbot.waitUntil(lambda: window._validation_round > 0)
+    qtbot.waitUntil(lambda: window.session.validation_round > 0)
     qtbot.waitUntil(
         lambda: "No problems" in window.problem_count.text() or "0 error" in window.problem_count.text(),
         timeout=30000,

@@ -46,7 +46,7 @@ def window(qtbot, monkeypatch):
 def _settle(qtbot, win: MainWindow) -> None:
     """Wait for the debounced skill change and its validation."""
     skill = win.canvas.skill()
-    qtbot.waitUntil(lambda: win._validation_round > 0 and win.canvas.skill() is skill, timeout=3000)
+    qtbot.waitUntil(lambda: win.session.validation_round > 0 and win.canvas.skill() is skill, timeout=3000)
     qtbot.wait(50)
 
 
@@ -198,7 +198,7 @@ def test_a_problem_click_selects_its_node_and_focuses_the_field(qtbot, window):
     window.canvas.set_node_params(node_id, {**keep, "topic": "a/#"})
     _settle(qtbot, window)
     qtbot.waitUntil(
-        lambda: any(p.node_id == node_id and p.param == "topic" for p in window.current_problems())
+        lambda: any(p.node_id == node_id and p.param == "topic" for p in window.session.problems)
     )
     items = [
         window.problems.topLevelItem(i)
@@ -347,7 +347,7 @@ def test_a_300_node_skill_opens_and_validates_without_stalling_the_window(qtbot,
     )
     _settle(qtbot, window)
     qtbot.waitUntil(
-        lambda: window.current_problems() is not None and "error" not in window.problem_count.text(),
+        lambda: window.session.problems is not None and "error" not in window.problem_count.text(),
         timeout=30000,
     )
     qtbot.wait(200)

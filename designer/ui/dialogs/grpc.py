@@ -35,6 +35,8 @@ from PySide6.QtWidgets import (
 from designer.core.skill.catalog import get_spec
 from designer.core.skill.catalog.process import (
     ARCH_ACCELERATIONS,
+    GRPC_CONTAINER,
+    GRPC_ENDPOINT,
     GrpcContainerParams,
     GrpcEndpointParams,
 )
@@ -57,8 +59,8 @@ from designer.ui.dialogs.fields import (
 )
 from designer.ui.icons import icon, state_color
 
-ENDPOINT = "grpc-endpoint@1"
-CONTAINER = "grpc-container@1"
+ENDPOINT = GRPC_ENDPOINT.type_id
+CONTAINER = GRPC_CONTAINER.type_id
 TYPES = ((CONTAINER, "Container"), (ENDPOINT, "Endpoint URL"))  # POSS's order and wording
 _OWN_FIELDS = set(GrpcEndpointParams.model_fields) | set(GrpcContainerParams.model_fields)
 
@@ -281,7 +283,7 @@ class GrpcNodeDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("gRPC Custom Processing")
-        self.setWindowIcon(icon("grpc-endpoint"))
+        self.setWindowIcon(icon(GRPC_ENDPOINT.icon))
         self.skill_dir = skill_dir
         self._original = dict(params)
         self._extras = {k: v for k, v in params.items() if k not in _OWN_FIELDS}
@@ -540,7 +542,7 @@ class GrpcNodeDialog(QDialog):
             (ENDPOINT, self._endpoint_params(), self.endpoint_rows),
             (CONTAINER, self._container_params(), self.container_rows),
         ):
-            problems, _parsed = check_params(get_spec(type_id), "grpc", params)
+            problems, _parsed = check_params(get_spec(type_id), "dialog", params)
             errors: dict[str, str] = {}
             for problem in problems:
                 if problem.is_error and problem.param:

@@ -8,8 +8,7 @@ the validation result and a summary of the graph the user will get.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -22,15 +21,20 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from designer.core.skill import Settings, Skill, validate_skill
+from designer.core.skill import Problem, Settings, Skill, validate_skill
 from designer.core.skill.build import add_node, auto_layout, chain, minimal_skill
 from designer.core.skill.catalog import get_spec
+from designer.core.skill.catalog.process import MODEL
 from designer.ui import workers
 from designer.ui.dialogs.fields import FieldRow, acceleration_label, problem_list_html
 from designer.ui.dialogs.settings import HELP, BasicsForm, TagsEditor, settings_errors
 from designer.ui.icons import icon
+from designer.ui.session import LibraryGetter
 
-MINIMAL, WITH_MODEL, EMPTY = "minimal", "model", "empty"
+if TYPE_CHECKING:
+    from designer.core.models.library import ModelLibrary
+
+MINIMAL, WITH_MODEL, EMPTY = "minimal", "with-model", "empty"
 TEMPLATES = (
     (MINIMAL, "Camera Input → Filter → Insights Log"),
     (WITH_MODEL, "Camera Input → Run ML Model → Filter → Insights Log"),
@@ -47,7 +51,7 @@ def build_skill(settings: Settings, template: str, model_id: str = "") -> Skill:
     if template == WITH_MODEL:
         camera, keep, log = (n.id for n in skill.nodes)
         skill.edges.clear()
-        model = add_node(skill, "model@1", model_id=model_id)
+        model = add_node(skill, MODEL.type_id, model_id=model_id)
         chain(skill, camera, model.id, keep, log)
     return auto_layout(skill)
 
@@ -75,7 +79,7 @@ def graph_summary(skill: Skill) -> str:
 
 
 class BasicsPage(QWizardPage):
-    def __init__(self, library_getter: Callable[[], Any] | None) -> None:
+    def __init__(self, library_getter: LibraryGetter | None) -> None:
         super().__init__()
         self.setTitle("Basics")
         self.setSubTitle("Name the skill and choose where it runs.")
@@ -119,7 +123,7 @@ class BasicsPage(QWizardPage):
         self.model.clear()
         for entry in entries:
             if entry.type == "detection":
-                self.model.addItem(icon("model"), f"{entry.name} ({entry.id})", entry.id)
+                self.model.addItem(icon(MODEL.icon), f"{entry.name} ({entry.id})", entry.id)
         # keep the user's choice; else the bundled sample detector; else the first model
         for wanted in (current, BUNDLED_ID):
             if wanted is not None and self.model.findData(wanted) >= 0:
@@ -226,7 +230,7 @@ class ReviewPage(QWizardPage):
         self.problems.setText(head + problem_list_html(problems))
 
 
-def _validate(skill: Skill, library_getter: Callable[[], Any] | None) -> list:
+def _validate(skill: Skill, library_getter: LibraryGetter | None) -> list[Problem]:
     library = library_getter() if library_getter is not None else None
     return validate_skill(skill, models=library)
 
@@ -234,7 +238,9 @@ def _validate(skill: Skill, library_getter: Callable[[], Any] | None) -> list:
 class NewSkillWizard(QWizard):
     """New skill: ``skill()`` is the result once ``exec()`` was accepted."""
 
-    def __init__(self, parent: QWidget | None = None, library: Any = None) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, library: LibraryGetter | ModelLibrary | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("New skill")
         self.setWindowIcon(icon("add"))

@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog, QWidget
 
 from designer.core.paths import data_dir
+from designer.ui.session import Session
+from designer.ui.shell import Shell
 from designer.ui.workers import submit
 
 PACKAGE_FILTER = "Skill packages (*.zip);;All files (*)"
 
 
-def install_package_actions(window: Any) -> None:
-    file_menu = window.menu("&File")
-    export = window.add_action("Export &package…", lambda: export_package(window), "Ctrl+E")
-    import_ = window.add_action("Import packa&ge…", lambda: import_package(window), "Ctrl+Shift+I")
-    file_menu.insertActions(window.package_menu_anchor, [export, import_])
+def install_package_actions(session: Session, shell: Shell) -> None:
+    shell.add_action("Export &package…", lambda: export_package(session, shell), "Ctrl+E", menu="&File")
+    shell.add_action("Import packa&ge…", lambda: import_package(session, shell), "Ctrl+Shift+I", menu="&File")
 
 
-def _progress_dialog(window: Any, title: str) -> QProgressDialog:
+def _progress_dialog(window: QWidget, title: str) -> QProgressDialog:
     dialog = QProgressDialog(title, "", 0, 100, window)
     dialog.setWindowTitle(title)
     dialog.setCancelButton(None)  # packaging is short and atomic: nothing half-written to cancel
@@ -35,26 +35,27 @@ def _show_step(dialog: QProgressDialog, fraction: float, step: str) -> None:
     dialog.setValue(int(100 * fraction))
 
 
-def _steps(progress):
+def _steps(progress: Callable[[float, str], None]) -> Callable[[str, int, int], None]:
     """The core reports (step, done, total); the worker takes (fraction, text)."""
     return lambda step, done, total: progress(done / total if total else 0.0, step)
 
 
-def export_package(window: Any) -> None:
+def export_package(session: Session, shell: Shell) -> None:
     from designer.core.package import export_package as export
 
-    skill = window.canvas.skill()
+    window = shell.widget()
+    skill = session.skill()
     name = skill.settings.name or "skill"
-    start = (window.document.skill_dir() / f"{name}.zip").as_posix()
+    start = (session.skill_dir() / f"{name}.zip").as_posix()
     target, _ = QFileDialog.getSaveFileName(window, "Export skill package", start, PACKAGE_FILTER)
     if not target:
         return
     out = Path(target if target.endswith(".zip") else target + ".zip")
     dialog = _progress_dialog(window, "Exporting package")
-    library = window.library
+    library, skill_path = session.library, session.document.path
 
     def work(progress):
-        return export(skill, window.document.path, out, library=library(), progress=_steps(progress))
+        return export(skill, skill_path, out, library=library(), progress=_steps(progress))
 
     def done(report) -> None:
         dialog.close()
@@ -68,9 +69,9 @@ def export_package(window: Any) -> None:
             )
         if report.params:
             lines.append("Per-device values ($param): " + ", ".join(report.params))
-        window.log("Exported package " + lines[0])
+        shell.log("Exported package " + lines[0])
         for text in lines[1:] + [f"warning: {w}" for w in report.warnings]:
-            window.log("  " + text)
+            shell.log("  " + text)
         box = QMessageBox(window)
         box.setWindowTitle("Package exported")
         box.setIcon(QMessageBox.Icon.Information)
@@ -82,7 +83,7 @@ def export_package(window: Any) -> None:
 
     def failed(message: str) -> None:
         dialog.close()
-        window.reveal_problems()
+        shell.reveal_problems()
         QMessageBox.critical(window, "Cannot export package", message)
 
     on_progress = lambda fraction, step: _show_step(dialog, fraction, step)  # noqa: E731
@@ -90,28 +91,29 @@ def export_package(window: Any) -> None:
     dialog.show()
 
 
-def import_package(window: Any) -> None:
+def import_package(session: Session, shell: Shell) -> None:
     from designer.core.package import import_package as unpack
     from designer.core.skill import load_skill
 
-    if not window.maybe_save():
+    if not shell.maybe_save():
         return
+    window = shell.widget()
     source, _ = QFileDialog.getOpenFileName(window, "Import skill package", str(Path.cwd()), PACKAGE_FILTER)
     if not source:
         return
     dialog = _progress_dialog(window, "Importing package")
-    library = window.library
+    library = session.library
     dest = data_dir() / "packages"
 
     def done(result) -> None:
         dialog.close()
         skill_path, report = result
-        window.set_skill(load_skill(skill_path), skill_path)
-        window.log(f"Imported package {source} into {report.folder}")
+        shell.open_skill(load_skill(skill_path), skill_path)
+        shell.log(f"Imported package {source} into {report.folder}")
         for note in report.notes:
-            window.log(f"  note: {note}")
+            shell.log(f"  note: {note}")
         added = ", ".join(report.models_added) or "none"
-        window.show_status(f"Package imported; models added to the library: {added}", 10000)
+        shell.show_status(f"Package imported; models added to the library: {added}", 10000)
 
     def failed(message: str) -> None:
         dialog.close()

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.core.skill.fields import PLACEHOLDER_RE, field_bounds
+from designer.core.skill.fields import PLACEHOLDER_RE, Mark, field_bounds, file_types, has_mark, is_secret
 from designer.ui.icons import icon
 
 
@@ -99,11 +99,23 @@ class TextEditor(Editor):
 
 
 class PathEditor(TextEditor):
-    """A path typed or picked; inside the skill's folder it is written relative to it."""
+    """A path typed or picked; inside the skill's folder it is written relative to it.
 
-    def __init__(self, folder: bool, skill_dir: Callable[[], Path], filters: str = "", parent=None) -> None:
+    ``folder`` picks a folder; ``save`` picks a file to write (it need not exist yet);
+    otherwise an existing file to read, offered with ``filters``.
+    """
+
+    def __init__(
+        self,
+        folder: bool,
+        skill_dir: Callable[[], Path],
+        filters: str = "",
+        parent: QWidget | None = None,
+        *,
+        save: bool = False,
+    ) -> None:
         super().__init__(parent=parent)
-        self.folder, self.skill_dir, self.filters = folder, skill_dir, filters
+        self.folder, self.save, self.skill_dir, self.filters = folder, save, skill_dir, filters
         browse = _button("folder", "Choose a folder…" if folder else "Choose a file…", self)
         browse.clicked.connect(self._browse)
         self._layout.addWidget(browse)
@@ -112,6 +124,9 @@ class PathEditor(TextEditor):
         start = str(self.skill_dir())
         if self.folder:
             chosen = QFileDialog.getExistingDirectory(self, "Choose a folder", start)
+        elif self.save:
+            target = str(self.skill_dir() / self.value()) if self.value() else start
+            chosen, _ = QFileDialog.getSaveFileName(self, "Write to file", target, self.filters)
         else:
             chosen, _ = QFileDialog.getOpenFileName(self, "Choose a file", start, self.filters)
         if chosen:
@@ -440,31 +455,20 @@ def _float_list(text: str) -> list[float]:
     return [float(part) for part in text.replace(";", ",").split(",") if part.strip()]
 
 
-FILE_FIELDS = {
-    "model_path": "ONNX models (*.onnx);;All files (*)",
-    "labels_path": "Label files (*.txt);;All files (*)",
-    "source": "Video files (*.mp4 *.avi *.mkv *.mov *.webm);;All files (*)",
-}
-FOLDER_FIELDS = {"output_folder"}
-JSON_FIELDS = {"create_options"}
-
-
-def is_secret(info: FieldInfo) -> bool:
-    extra = info.json_schema_extra
-    return isinstance(extra, dict) and bool(extra.get("secret"))
-
-
 def editor_for(name: str, info: FieldInfo, value: Any, skill_dir: Callable[[], Path]) -> Editor:
-    """The widget for one parameter, from its type; a ``$param(...)`` value is edited as text."""
+    """The widget for one parameter, from its type and field markers (``Mark``); a
+    ``$param(...)`` value is edited as text."""
     annotation, optional = _unwrap_optional(info.annotation)
     origin = typing.get_origin(annotation)
     if isinstance(value, str) and PLACEHOLDER_RE.search(value) and annotation is not str:
         return TextEditor()
-    if name in JSON_FIELDS:
+    if has_mark(info, Mark.JSON):
         return JsonEditor()
-    if name in FILE_FIELDS or name == "path":
-        return PathEditor(False, skill_dir, FILE_FIELDS.get(name, "All files (*)"))
-    if name in FOLDER_FIELDS:
+    if has_mark(info, Mark.READS):
+        return PathEditor(False, skill_dir, file_types(info))
+    if has_mark(info, Mark.WRITES):
+        return PathEditor(False, skill_dir, file_types(info), save=True)
+    if has_mark(info, Mark.WRITES_FOLDER):
         return PathEditor(True, skill_dir)
     if origin is Literal:
         choices = list(typing.get_args(annotation))

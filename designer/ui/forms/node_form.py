@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -25,16 +25,23 @@ from PySide6.QtWidgets import (
 )
 
 from designer.core.skill import Problem, Skill, get_spec
+from designer.core.skill.fields import Mark, has_mark
+from designer.ui.dialogs.node_dialogs import has_own_dialog
 from designer.ui.forms.fields import Editor, editor_for
 from designer.ui.icons import node_icon
 from designer.ui.library import add_model, library_events, model_summary
+from designer.ui.session import LibraryGetter
 from designer.ui.workers import submit
+
+if TYPE_CHECKING:
+    from designer.core.models.registry import ModelEntry
+    from designer.ui.canvas import Canvas
 
 
 class ModelPicker(Editor):
     """A model from the library, with what it is; "Add external model…" right here."""
 
-    def __init__(self, library: Callable[[], Any], parent: QWidget | None = None) -> None:
+    def __init__(self, library: LibraryGetter, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.library = library
         column = QVBoxLayout()
@@ -52,7 +59,7 @@ class ModelPicker(Editor):
         self.summary.setProperty("muted", True)
         column.addLayout(row)
         column.addWidget(self.summary)
-        self._entries: dict[str, Any] = {}
+        self._entries: dict[str, ModelEntry] = {}
         self._value = ""
         self.combo.activated.connect(self._chosen)
         self.add_button.clicked.connect(self._add)
@@ -60,9 +67,10 @@ class ModelPicker(Editor):
         self.reload()
 
     def reload(self) -> None:
-        submit(lambda: self.library().list(), on_done=self._listed, parent=self)
+        library = self.library
+        submit(lambda: _entries(library), on_done=self._listed, parent=self)
 
-    def _listed(self, entries: list) -> None:
+    def _listed(self, entries: list[ModelEntry]) -> None:
         self._entries = {e.id: e for e in entries}
         self.combo.blockSignals(True)
         self.combo.clear()
@@ -109,6 +117,12 @@ class ModelPicker(Editor):
         self.combo.setFocus()
 
 
+def _entries(library: LibraryGetter) -> list[ModelEntry]:
+    """The library's models (on a worker: the first call opens the library); none without one."""
+    opened = library()
+    return opened.list() if opened is not None else []
+
+
 class NodeForm(QWidget):
     """Name, type and every parameter of one node; problems shown in place."""
 
@@ -116,10 +130,10 @@ class NodeForm(QWidget):
 
     def __init__(
         self,
-        canvas: Any,
+        canvas: Canvas,
         node_id: str,
         skill_dir: Callable[[], Path],
-        library: Callable[[], Any],
+        library: LibraryGetter,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -171,7 +185,7 @@ class NodeForm(QWidget):
                 value = node.params.get(name, self.spec.defaults().get(name))
                 editor = (
                     ModelPicker(library, self)
-                    if name == "model_id"
+                    if has_mark(info, Mark.MODEL)
                     else editor_for(name, info, value, skill_dir)
                 )
                 editor.set_value(value)
@@ -197,7 +211,7 @@ class NodeForm(QWidget):
                 form.addRow(label, box)
                 self.editors[name], self.messages[name] = editor, message
         outer.addLayout(form)
-        if self.spec is not None and self.spec.kind.startswith("grpc-"):
+        if self.spec is not None and has_own_dialog(self.spec.type_id):
             button = QPushButton("Open gRPC node dialog…", self)
             button.clicked.connect(lambda: self.dialog_requested.emit(self.node_id))
             outer.addWidget(button)
@@ -249,7 +263,11 @@ class PropertiesPanel(QScrollArea):
     dialog_requested = Signal(str)
 
     def __init__(
-        self, canvas: Any, skill_dir: Callable[[], Path], library: Callable[[], Any], parent=None
+        self,
+        canvas: Canvas,
+        skill_dir: Callable[[], Path],
+        library: LibraryGetter,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.canvas, self.skill_dir, self.library = canvas, skill_dir, library

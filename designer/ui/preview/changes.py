@@ -10,9 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from designer.core.skill import Role, Skill, get_spec
-
-# Parameters that swap what a node loads: a new run is clearer than a silent reopen.
-RESTART_PARAMS = {"model": {"model_path", "model_id", "labels_path", "model_type"}}
+from designer.core.skill.fields import Mark
 
 
 @dataclass
@@ -46,9 +44,10 @@ def classify(old: Skill, new: Skill) -> SkillChange:
         defaults = spec.defaults()
         values = {k: v for k, v in node.params.items() if before.get(k, defaults.get(k)) != v}
         values.update({k: defaults[k] for k in before.keys() - node.params.keys() if k in defaults})
-        swapped = sorted(values.keys() & RESTART_PARAMS.get(spec.kind, set()))
+        # Parameters marked RESTART swap what a node loads: a new run is clearer than a silent reopen.
+        swapped = sorted(values.keys() & set(spec.fields_marked(Mark.RESTART)))
         if swapped:
-            return SkillChange(restart=f"node {node_id} loads another model ({', '.join(swapped)})")
+            return SkillChange(restart=f"node {node_id} must reopen ({', '.join(swapped)} changed)")
         if values:
             change.params[node_id] = values
     return change

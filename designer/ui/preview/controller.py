@@ -1,4 +1,4 @@
-"""Run / Stop, and everything a running preview does to the window.
+"""Run / Stop, and everything a running preview does: through the session and the shell.
 
 The controller owns at most one running Engine. Building one (validation, model library look
 ups) and stopping one (waiting for inference in flight) happen on worker threads; the GUI only
@@ -14,23 +14,29 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import fields
+from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel
 
 from designer.core.engine.events import MetricsEvent, NodeStats, RunState, StatusEvent
 from designer.core.engine.executor import ENGINE_THREAD_PREFIXES, Engine, SkillNotRunnable
 from designer.core.engine.runtime import RunContext
-from designer.core.skill import ParamError, Problem, Role, Severity, Skill, validate_skill
-from designer.ui.icons import icon
+from designer.core.skill import NodeSpec, ParamError, Problem, Role, Severity, Skill, validate_skill
+from designer.core.skill.catalog.process import ZoneParams
+from designer.ui.document import Document
 from designer.ui.preview.changes import classify
 from designer.ui.preview.insights import InsightsDock
 from designer.ui.preview.panel import PreviewDock
 from designer.ui.preview.relay import EngineRelay
+from designer.ui.session import LibraryGetter, Session
+from designer.ui.shell import Shell
 from designer.ui.workers import Task, submit
+
+if TYPE_CHECKING:
+    from designer.core.models.library import ModelLibrary
 
 SHUTDOWN_S = 1.0  # closing the window waits this long at most for the engine
 WARNING_SHOWN_S = 4.0  # a node warning stays on the node this long
@@ -53,6 +59,17 @@ def _plays_a_file(engine: Engine) -> bool:
     return not source.isdigit() and "://" not in source
 
 
+def counts_own_messages(spec: NodeSpec) -> bool:
+    """Whether an export's runtime counts the messages its gating lets through (it delivers
+    through an outbox and reports ``delivery_stats``); one that writes every frame does not."""
+    module, _, name = spec.runtime.partition(":")
+    try:
+        runtime = getattr(import_module(module), name)
+    except (ImportError, AttributeError):
+        return False
+    return hasattr(runtime, "delivery_stats")
+
+
 def engine_threads() -> list[threading.Thread]:
     """Threads of any engine in this process (the source, node and node-pool threads)."""
     return [t for t in threading.enumerate() if t.is_alive() and t.name.startswith(ENGINE_THREAD_PREFIXES)]
@@ -70,7 +87,7 @@ class NotRunnable(Exception):
 def _build_engine(
     skill: Skill,
     skill_dir: Path,
-    library_getter: Callable[[], Any],
+    library_getter: LibraryGetter,
     source: str | None,
     send_for_real: bool,
     realtime: bool,
@@ -98,13 +115,13 @@ class PreviewController(QObject):
     running_changed = Signal(bool)
     engine_started = Signal(object)  # the Engine, once started (tests and benchmarks)
 
-    def __init__(self, window: Any, *, probe_webcams: bool = True) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(self, session: Session, shell: Shell, *, probe_webcams: bool = True) -> None:
+        super().__init__(shell.widget())
+        self.session, self.shell = session, shell
         self.realtime = True  # False: files as fast as possible, every frame (benchmarks)
         self.engine: Engine | None = None
         self.skill: Skill | None = None  # what the running engine was built from
-        self._document: Any = None  # the window's document when the run started
+        self._document: Document | None = None  # the session's document when the run started
         self._generation = 0
         self._build: Task | None = None
         self._retiring: list[Engine] = []
@@ -117,33 +134,31 @@ class PreviewController(QObject):
         self._shut = False
 
         self.relay = EngineRelay(self)
-        self.dock = PreviewDock(window, probe_webcams=probe_webcams)
-        self.insights = InsightsDock(window)
+        self.dock = PreviewDock(shell.widget(), probe_webcams=probe_webcams)
+        self.insights = InsightsDock(shell.widget())
         self.summary = QLabel("")
         self.summary.setObjectName("preview-summary")
         self.summary.setToolTip("Preview: source fps, end-to-end latency, dropped frames, process CPU")
         typical = "source 30.0 fps | latency 999 ms | 9999 dropped | CPU 100%"
         self.summary.setMinimumWidth(self.summary.fontMetrics().horizontalAdvance(typical))
 
-        self.run_action = QAction(icon("run"), "&Run preview", self)
-        self.run_action.setShortcut(QKeySequence(Qt.Key.Key_F5))
-        self.run_action.setToolTip("Run the skill on the preview source (F5)")
-        self.stop_action = QAction(icon("stop"), "&Stop preview", self)
-        self.stop_action.setShortcut(QKeySequence("Shift+F5"))
-        self.stop_action.setToolTip("Stop the preview (Shift+F5)")
+        self.run_action = shell.add_action(
+            "&Run preview", self.run, "F5", "run", "Run the skill on the preview source (F5)",
+            menu="&Run", toolbar=True,
+        )
+        self.stop_action = shell.add_action(
+            "&Stop preview", self.stop, "Shift+F5", "stop", "Stop the preview (Shift+F5)",
+            menu="&Run", toolbar=True,
+        )
+        self.run_action.setToolTip(self.run_action.statusTip())
+        self.stop_action.setToolTip(self.stop_action.statusTip())
         self.stop_action.setEnabled(False)
-        self.run_action.triggered.connect(self.run)
-        self.stop_action.triggered.connect(self.stop)
+        self.running_changed.connect(session.set_running)
 
-        window.toolbar.addAction(self.run_action)
-        window.toolbar.addAction(self.stop_action)
-        menu = window.menu("&Run")
-        menu.addAction(self.run_action)
-        menu.addAction(self.stop_action)
-        window.add_dock(self.dock, Qt.DockWidgetArea.RightDockWidgetArea)
-        window.add_dock(self.insights, Qt.DockWidgetArea.BottomDockWidgetArea)
-        window.status_widgets_area(self.summary)
-        window.canvas.skill_changed.connect(self._on_skill_changed)
+        shell.add_dock(self.dock, Qt.DockWidgetArea.RightDockWidgetArea)
+        shell.add_dock(self.insights, Qt.DockWidgetArea.BottomDockWidgetArea)
+        shell.add_status_widget(self.summary)
+        session.skill_changed.connect(self._on_skill_changed)
 
         self.relay.frame_ready.connect(self.dock.show_frame)
         self.relay.messages_ready.connect(self._on_messages)
@@ -169,7 +184,7 @@ class PreviewController(QObject):
         """Validate the canvas skill and start it (on a worker thread); errors block the run."""
         if self._shut:
             return
-        self._launch(self.window.canvas.skill(), restart_reason="")
+        self._launch(self.session.skill(), restart_reason="")
 
     def stop(self) -> None:
         """Stop at once: the engine stops on a thread of its own; the GUI does not wait."""
@@ -208,7 +223,7 @@ class PreviewController(QObject):
             self._retire(self.engine)
             self.engine = None
         self.skill = skill
-        self._document = self.window.document
+        self._document = self.session.document
         self._errors.clear()
         self._warnings.clear()
         self._dry_counts.clear()
@@ -220,8 +235,8 @@ class PreviewController(QObject):
         self._build = submit(
             _build_engine,
             skill,
-            self.window.document.skill_dir(),
-            self.window.library,
+            self.session.skill_dir(),
+            self.session.library,
             self.dock.picker.source(),
             self.dock.send_box.isChecked(),
             self.realtime,
@@ -231,9 +246,9 @@ class PreviewController(QObject):
             parent=self,
         )
 
-    def _library(self) -> Any:
+    def _library(self) -> ModelLibrary | None:
         try:
-            return self.window.library()
+            return self.session.library()
         except Exception as exc:  # a broken library must not stop skills that name their files
             self._status(f"Model library not available: {exc}")
             return None
@@ -249,11 +264,11 @@ class PreviewController(QObject):
         self.engine = engine
         plan = engine.plan
         self.relay.attach(engine)
-        canvas = self.window.canvas
-        canvas.clear_node_status()
-        for node_id in [plan.camera.node_id, *plan.nodes]:
+        self.session.clear_node_statuses()
+        for node_id in [plan.camera.id, *plan.nodes]:
             dry = self._is_dry(node_id)
-            canvas.set_node_status(node_id, "dry run" if dry else "starting...", "dry" if dry else "running")
+            text, state = ("dry run", "dry") if dry else ("starting...", "running")
+            self.session.set_node_status(node_id, text, state)
         exports = [i for i, n in plan.nodes.items() if n.spec.role is Role.EXPORT]
         self.dock.set_branches(exports, self._zone_makers(engine, exports))
         self.dock.video.set_placeholder("Starting...")
@@ -276,8 +291,8 @@ class PreviewController(QObject):
         self._status(f"Cannot preview: {message}", 10000)
         self.dock.stopped(f"Cannot preview:\n{message}")
         if node_id:
-            self.window.canvas.select_node(node_id)
-        self.window.reveal_problems()
+            self.session.focus(node_id)
+        self.shell.reveal_problems()
 
     def _retire(self, engine: Engine) -> None:
         """Stop ``engine`` on a thread of its own (inference in flight may take a moment)."""
@@ -298,14 +313,14 @@ class PreviewController(QObject):
     def _idle(self) -> None:
         self.run_action.setEnabled(not self._shut)
         self.stop_action.setEnabled(False)
-        self.window.canvas.clear_node_status()
+        self.session.clear_node_statuses()
         self.summary.setText("")
         self.dock.stopped()
         self.running_changed.emit(False)
 
     def _restart_if_running(self, reason: str) -> None:
         if self.running and self.skill is not None:
-            self._launch(self.window.canvas.skill(), restart_reason=reason)
+            self._launch(self.session.skill(), restart_reason=reason)
 
     def _on_pause(self, paused: bool) -> None:
         """A file pauses in the engine (nothing read, nothing sent); live video only holds the
@@ -346,7 +361,7 @@ class PreviewController(QObject):
                     continue
                 seen.add(node_id)
                 node = engine.plan.nodes[node_id]
-                if node.spec.kind == "zone":
+                if isinstance(node.params, ZoneParams):  # a zone: drawn with its counts
                     from designer.core.engine.nodes.zone import zone_shape_from_meta
 
                     found.append(lambda meta, params=node.params: zone_shape_from_meta(params, meta))
@@ -359,7 +374,7 @@ class PreviewController(QObject):
     def _on_skill_changed(self, skill: Skill) -> None:
         if self.skill is None or self._shut:
             return
-        if self.window.document is not self._document:  # another skill was opened: not an edit
+        if self.session.document is not self._document:  # another skill was opened: not an edit
             self.stop()
             self._status("Preview stopped: another skill was opened")
             return
@@ -400,7 +415,7 @@ class PreviewController(QObject):
     def _on_node_error(self, node_id: str, message: str, fatal: bool) -> None:
         stats = self.engine.metrics().nodes.get(node_id) if self.engine is not None else None
         self._errors[node_id] = (message, stats.errors if stats else 0)
-        self.window.canvas.set_node_status(node_id, message, "error")
+        self.session.set_node_status(node_id, message, "error")
         self._log(f"preview: node {node_id}: error: {message}")
         if fatal:
             self._status(f"node {node_id}: {message}", 10000)
@@ -409,7 +424,7 @@ class PreviewController(QObject):
         self._warnings[node_id] = (message, time.monotonic())
         self._log(f"preview: node {node_id}: warning: {message}")
         if node_id not in self._errors:
-            self.window.canvas.set_node_status(node_id, message, "warning")
+            self.session.set_node_status(node_id, message, "warning")
 
     def _on_state(self, event: StatusEvent) -> None:
         if event.state is RunState.RUNNING:
@@ -432,11 +447,10 @@ class PreviewController(QObject):
         engine = self.engine
         if engine is None:
             return
-        canvas = self.window.canvas
         now = time.monotonic()
         for node_id, stats in metrics.nodes.items():
             state, text = self._node_line(node_id, stats, now)
-            canvas.set_node_status(node_id, text, state)
+            self.session.set_node_status(node_id, text, state)
         self.summary.setText(self._summary_line(metrics, engine))
 
     def _node_line(self, node_id: str, stats: NodeStats, now: float) -> tuple[str, str]:
@@ -465,7 +479,7 @@ class PreviewController(QObject):
         the Insights Log writes every frame, so every result the relay saw counts.
         """
         node = self.engine.plan.nodes[node_id] if self.engine is not None else None
-        if node is not None and node.spec.kind != "insights-log":
+        if node is not None and counts_own_messages(node.spec):
             count, last = getattr(stats, "messages", 0), getattr(stats, "last_message", None)
         else:
             count, last = self._dry_counts.get(node_id, 0), self._last_messages.get(node_id)
@@ -473,7 +487,7 @@ class PreviewController(QObject):
         return f"{line}, last {message_summary(last)}" if last else line
 
     def _summary_line(self, metrics: MetricsEvent, engine: Engine) -> str:
-        camera = metrics.nodes.get(engine.plan.camera.node_id, NodeStats())
+        camera = metrics.nodes.get(engine.plan.camera.id, NodeStats())
         dropped = sum(s.dropped for s in metrics.nodes.values())
         latency = self.relay.latency_s()
         wall, cpu = time.monotonic(), time.process_time()
@@ -487,10 +501,8 @@ class PreviewController(QObject):
         return " | ".join(parts)
 
     def _status(self, text: str, timeout_ms: int = 5000) -> None:
-        self.window.show_status(text, timeout_ms)
+        self.shell.show_status(text, timeout_ms)
 
     def _log(self, text: str) -> None:
-        """Node errors and warnings also go to the window's output dock, when it has one."""
-        log = getattr(self.window, "log", None)
-        if callable(log):
-            log(text)
+        """Node errors and warnings also go to the output dock."""
+        self.shell.log(text)
