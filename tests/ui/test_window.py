@@ -197,9 +197,7 @@ def test_a_problem_click_selects_its_node_and_focuses_the_field(qtbot, window):
     keep = window.canvas.skill().node(node_id).params
     window.canvas.set_node_params(node_id, {**keep, "topic": "a/#"})
     _settle(qtbot, window)
-    qtbot.waitUntil(
-        lambda: any(p.node_id == node_id and p.param == "topic" for p in window.session.problems)
-    )
+    qtbot.waitUntil(lambda: any(p.node_id == node_id and p.param == "topic" for p in window.session.problems))
     items = [
         window.problems.topLevelItem(i)
         for i in range(window.problems.topLevelItemCount())

@@ -143,12 +143,22 @@ class PreviewController(QObject):
         self.summary.setMinimumWidth(self.summary.fontMetrics().horizontalAdvance(typical))
 
         self.run_action = shell.add_action(
-            "&Run preview", self.run, "F5", "run", "Run the skill on the preview source (F5)",
-            menu="&Run", toolbar=True,
+            "&Run preview",
+            self.run,
+            "F5",
+            "run",
+            "Run the skill on the preview source (F5)",
+            menu="&Run",
+            toolbar=True,
         )
         self.stop_action = shell.add_action(
-            "&Stop preview", self.stop, "Shift+F5", "stop", "Stop the preview (Shift+F5)",
-            menu="&Run", toolbar=True,
+            "&Stop preview",
+            self.stop,
+            "Shift+F5",
+            "stop",
+            "Stop the preview (Shift+F5)",
+            menu="&Run",
+            toolbar=True,
         )
         self.run_action.setToolTip(self.run_action.statusTip())
         self.stop_action.setToolTip(self.stop_action.statusTip())
