@@ -19,6 +19,7 @@ from designer.core.engine.runtime import RunContext
 from designer.core.package import PackageError, is_package, open_package
 from designer.core.secrets import mask_secrets
 from designer.core.skill import ParamError, Role, SkillFileError, load_skill
+from designer.core.skill.fields import Mark
 from designer.core.skill.params import parse_assignments
 
 PROGRESS_PERIOD_S = 1.0
@@ -245,14 +246,13 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _check_insights_path(engine: Engine, path: str) -> str | None:
-    """Two writers on one file interleave their lines: refuse --insights on a log's own file."""
-    for node_id, node in engine.plan.nodes.items():
-        log_path = getattr(node.params, "path", None)
-        if node.spec.kind == "insights-log" and log_path:
-            if _same_file(Path(path), engine.context.resolve_output(log_path)):
+    """Two writers on one file interleave their lines: refuse --insights on a node's own output file."""
+    for node in engine.plan.nodes.values():
+        for param, written in node.marked(Mark.WRITES):
+            if _same_file(Path(path), engine.context.resolve_output(str(written))):
                 return (
-                    f"--insights {path} is the file the Insights Log node '{node_id}' writes "
-                    f"(parameter 'path'); two writers on one file corrupt it: choose another file "
+                    f"--insights {path} is the file the {node.spec.title} node '{node.id}' writes "
+                    f"(parameter '{param}'); two writers on one file corrupt it: choose another file "
                     "or leave out --insights"
                 )
     return None

@@ -7,6 +7,9 @@ from itertools import pairwise
 from typing import Any
 
 from designer.core.skill.catalog import get_spec
+from designer.core.skill.catalog.exports import INSIGHTS_LOG
+from designer.core.skill.catalog.process import FILTER
+from designer.core.skill.catalog.sources import CAMERA
 from designer.core.skill.document import Edge, Layout, Node, PortRef, Position, Settings, Skill
 
 ROW_HEIGHT = 120.0
@@ -58,9 +61,9 @@ def chain(skill: Skill, *node_ids: str) -> None:
 def minimal_skill(name: str, source: str = "0") -> Skill:
     """The smallest valid skill: Camera Input -> Filter -> Insights Log."""
     skill = Skill(settings=Settings(name=name))
-    camera = add_node(skill, "camera@1", source=source)
-    keep = add_node(skill, "filter@1")
-    log = add_node(skill, "insights-log@1")
+    camera = add_node(skill, CAMERA.type_id, source=source)
+    keep = add_node(skill, FILTER.type_id)
+    log = add_node(skill, INSIGHTS_LOG.type_id)
     chain(skill, camera.id, keep.id, log.id)
     return auto_layout(skill)
 

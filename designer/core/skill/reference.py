@@ -14,7 +14,7 @@ from annotated_types import Ge, Gt, Le, Lt, MaxLen, MinLen
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined, to_jsonable_python
 
-from designer.core.skill.catalog import SPECS, Group, NodeSpec, get_spec
+from designer.core.skill.catalog import SPECS, Group, NodeSpec, get_spec, newest
 from designer.core.skill.fields import accepts_placeholder, is_secret
 
 MARKDOWN_COMMAND = "skill-designer nodes --markdown > docs/nodes.md"
@@ -43,28 +43,17 @@ def _type_name(annotation: Any) -> tuple[str, list[Any] | None]:
 
 def _range(info: FieldInfo) -> str:
     """``0..100``, ``> 0``, ``<= 600``, ``length >= 1``: the constraints the validator applies."""
-    low = high = ""
-    lengths = []
-    for item in info.metadata:
-        if isinstance(item, Ge):
-            low = f"{item.ge}"
-        elif isinstance(item, Gt):
-            low = f"> {item.gt}"
-        elif isinstance(item, Le):
-            high = f"{item.le}"
-        elif isinstance(item, Lt):
-            high = f"< {item.lt}"
-        elif isinstance(item, MinLen) and item.min_length > 0:
-            lengths.append(f"at least {item.min_length} long")
-        elif isinstance(item, MaxLen):
-            lengths.append(f"at most {item.max_length} long")
-    if low and high and not low.startswith(">") and not high.startswith("<"):
-        text = f"{low}..{high}"
-    else:
-        parts = [f">= {low}" if low and not low.startswith(">") else low]
-        parts.append(f"<= {high}" if high and not high.startswith("<") else high)
-        text = ", ".join(p for p in parts if p)
-    return ", ".join(p for p in [text, *lengths] if p)
+    bounds = {type(item): item for item in info.metadata}
+    low = {Ge: lambda m: f">= {m.ge}", Gt: lambda m: f"> {m.gt}"}
+    high = {Le: lambda m: f"<= {m.le}", Lt: lambda m: f"< {m.lt}"}
+    texts = [show(bounds[kind]) for kind, show in (low | high).items() if kind in bounds]
+    if Ge in bounds and Le in bounds:
+        texts = [f"{bounds[Ge].ge}..{bounds[Le].le}"]
+    if MinLen in bounds and bounds[MinLen].min_length > 0:
+        texts.append(f"at least {bounds[MinLen].min_length} long")
+    if MaxLen in bounds:
+        texts.append(f"at most {bounds[MaxLen].max_length} long")
+    return ", ".join(texts)
 
 
 def parameter_reference(spec: NodeSpec) -> list[dict[str, Any]]:
@@ -106,11 +95,7 @@ def node_reference(spec: NodeSpec, *, with_params: bool = True) -> dict[str, Any
 
 def find_spec(name: str) -> NodeSpec | None:
     """A node type by its type id (``model@1``) or its kind (``model``), the newest version."""
-    spec = get_spec(name)
-    if spec is not None:
-        return spec
-    versions = [s for s in SPECS if s.kind == name.strip().lower()]
-    return max(versions, key=lambda s: s.version) if versions else None
+    return get_spec(name) or newest(name.strip().lower())
 
 
 def _default_text(row: dict[str, Any]) -> str:

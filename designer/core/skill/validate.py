@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Protocol, get_args
+from typing import Any, Protocol, get_args
 
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from designer.core.secrets import mask_secrets, url_scheme
-from designer.core.skill.catalog import NodeSpec, get_spec
+from designer.core.skill.catalog import NodeSpec, Params, get_spec
 from designer.core.skill.document import Edge, Skill
 from designer.core.skill.fields import (
     ACCELERATIONS,
@@ -69,7 +69,7 @@ def _nested_placeholders_allowed(info: FieldInfo, value: object) -> bool:
     return True
 
 
-def _parse_or_none(spec: NodeSpec, concrete: dict) -> object | None:
+def _parse_or_none(spec: NodeSpec, concrete: dict) -> Params | None:
     """The model without its placeholder values (a format check refused one), if it still parses."""
     try:
         return spec.params.model_validate(concrete)
@@ -77,25 +77,38 @@ def _parse_or_none(spec: NodeSpec, concrete: dict) -> object | None:
         return None
 
 
-def check_params(spec: NodeSpec, node_id: str, params: dict) -> tuple[list[Problem], object | None]:
+def check_params(spec: NodeSpec, node_id: str, params: dict) -> tuple[list[Problem], Params | None]:
     """Check one node's parameters; returns the problems and the parsed model (None if invalid).
 
     Values holding a ``$param(...)`` placeholder are checked after substitution,
     at run time; here they only need to be in a field that accepts one.
     """
+    problems, concrete, placeholders = _sort_values(spec, node_id, params)
+    try:
+        # Placeholders included: deploy fields accept them, so the cross-field checks still run.
+        parsed = spec.params.model_validate({**concrete, **{n: params[n] for n in placeholders}})
+    except ValidationError as exc:
+        errors = [err for err in exc.errors() if _field_name(err["loc"]) not in placeholders]
+        problems += [_value_problem(spec, node_id, err) for err in errors]
+        parsed = None if errors else _parse_or_none(spec, concrete)
+        if parsed is None:
+            return problems, None
+    cross_checks = getattr(type(parsed), "cross_checks", None)  # on the class: no pydantic lookup
+    for name, message, *code in cross_checks(parsed) if cross_checks else ():
+        problems.append(error(code[0] if code else "param-invalid", message, node_id, name))
+    return problems, parsed
+
+
+def _sort_values(spec: NodeSpec, node_id: str, params: dict) -> tuple[list[Problem], dict, set[str]]:
+    """Unknown names and misplaced placeholders as problems; the concrete values apart from the
+    names holding a placeholder."""
     problems: list[Problem] = []
     fields = spec.params.model_fields
     concrete, placeholders = {}, set()
     for name, value in params.items():
         if name not in fields:
-            problems.append(
-                warning(
-                    "unknown-parameter",
-                    f"{spec.title} has no parameter {name!r}; it is kept but ignored.",
-                    node_id,
-                    name,
-                )
-            )
+            message = f"{spec.title} has no parameter {name!r}; it is kept but ignored."
+            problems.append(warning("unknown-parameter", message, node_id, name))
         elif isinstance(value, str) and PLACEHOLDER_RE.search(value):
             placeholders.add(name)
             if not accepts_placeholder(fields[name]):
@@ -105,33 +118,17 @@ def check_params(spec: NodeSpec, node_id: str, params: dict) -> tuple[list[Probl
             if nested and not _nested_placeholders_allowed(fields[name], value):
                 problems.append(_placeholder_refused(fields[name], name, node_id))
             concrete[name] = value
-    try:
-        # Placeholders included: deploy fields accept them, so the cross-field checks still run.
-        parsed = spec.params.model_validate({**concrete, **{n: params[n] for n in placeholders}})
-    except ValidationError as exc:
-        errors = [err for err in exc.errors() if _field_name(err["loc"]) not in placeholders]
-        parsed = None if errors else _parse_or_none(spec, concrete)
-        for err in errors:
-            name = _field_name(err["loc"])
-            title = fields[name].title if name in fields else None
-            if err["type"] == "missing":
-                problems.append(
-                    error(
-                        "param-required",
-                        f"{title or name} is required.",
-                        node_id,
-                        name,
-                    )
-                )
-            else:
-                msg = err["msg"].removeprefix("Value error, ")
-                problems.append(error("param-invalid", f"{title or name}: {msg}", node_id, name))
-        if parsed is None:
-            return problems, None
-    cross_checks = getattr(type(parsed), "cross_checks", None)  # on the class: no pydantic lookup
-    for name, message, *code in cross_checks(parsed) if cross_checks else ():
-        problems.append(error(code[0] if code else "param-invalid", message, node_id, name))
-    return problems, parsed
+    return problems, concrete, placeholders
+
+
+def _value_problem(spec: NodeSpec, node_id: str, err: Any) -> Problem:
+    name = _field_name(err["loc"])
+    fields = spec.params.model_fields
+    title = (fields[name].title if name in fields else None) or name
+    if err["type"] == "missing":
+        return error("param-required", f"{title} is required.", node_id, name)
+    message = err["msg"].removeprefix("Value error, ")
+    return error("param-invalid", f"{title}: {message}", node_id, name)
 
 
 def check_settings(skill: Skill) -> list[Problem]:

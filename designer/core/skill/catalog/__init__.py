@@ -13,6 +13,12 @@ def get_spec(type_id: str) -> NodeSpec | None:
     return CATALOG.get(type_id)
 
 
+def newest(kind: str) -> NodeSpec | None:
+    """The newest version of a node kind (``model`` -> ``model@1``)."""
+    versions = [spec for spec in SPECS if spec.kind == kind]
+    return max(versions, key=lambda spec: spec.version) if versions else None
+
+
 def search(text: str) -> list[NodeSpec]:
     """Palette search: case-insensitive match on title, type id and keywords."""
     needle = text.strip().lower()
@@ -38,5 +44,6 @@ __all__ = [
     "Port",
     "Role",
     "get_spec",
+    "newest",
     "search",
 ]
