@@ -204,31 +204,43 @@ def _is_float(o: TensorInfo) -> bool:
     return "float" in o.dtype or "double" in o.dtype
 
 
+def _named(o: TensorInfo, *words: str) -> bool:
+    return any(word in o.name.lower() for word in words)
+
+
+def _is_box_tensor(o: TensorInfo) -> bool:
+    return len(o.shape) in (2, 3) and fixed(o.shape[-1]) == 4 and _is_float(o)
+
+
+def _is_count_tensor(o: TensorInfo) -> bool:
+    return _named(o, "num") and all(fixed(d) == 1 for d in o.shape)
+
+
+def _is_class_tensor(o: TensorInfo) -> bool:
+    return len(o.shape) <= 2 and (_named(o, "label", "class") or not _is_float(o))
+
+
+def _is_score_tensor(o: TensorInfo) -> bool:
+    return _is_float(o) and 1 <= len(o.shape) <= 3
+
+
 def _match_boxes_scores(outputs: list[TensorInfo], hint: int | None, strict: bool) -> dict | None:
-    boxes = [o for o in outputs if len(o.shape) in (2, 3) and fixed(o.shape[-1]) == 4 and _is_float(o)]
-    boxes.sort(key=lambda o: "box" not in o.name.lower())
+    """Separate boxes, scores (and classes, count) tensors, told apart by shape, type and name."""
+    boxes = sorted((o for o in outputs if _is_box_tensor(o)), key=lambda o: not _named(o, "box"))
     if not boxes or len(outputs) < 2:
         return None
     box = boxes[0]
     rest = [o for o in outputs if o is not box]
-    count = next((o for o in rest if "num" in o.name.lower() and all(fixed(d) == 1 for d in o.shape)), None)
+    count = next((o for o in rest if _is_count_tensor(o)), None)
     rest = [o for o in rest if o is not count]
-    classes = next(
-        (
-            o
-            for o in rest
-            if len(o.shape) <= 2
-            and ("label" in o.name.lower() or "class" in o.name.lower() or not _is_float(o))
-        ),
-        None,
-    )
-    rest = [o for o in rest if o is not classes and _is_float(o) and 1 <= len(o.shape) <= 3]
-    rest.sort(key=lambda o: not any(k in o.name.lower() for k in ("score", "conf", "prob")))
-    if not rest:
+    classes = next((o for o in rest if _is_class_tensor(o)), None)
+    scores = [o for o in rest if o is not classes and _is_score_tensor(o)]
+    scores.sort(key=lambda o: not _named(o, "score", "conf", "prob"))
+    if not scores:
         return None
     return {
         "boxes_output": box.name,
-        "scores_output": rest[0].name,
+        "scores_output": scores[0].name,
         "classes_output": classes.name if classes is not None else None,
         "count_output": count.name if count is not None else None,
         "box_format": "yxyx" if "detection_boxes" in box.name else "xyxy",

@@ -24,14 +24,44 @@ def infer_preprocess(
     scaled to 0..1 (uint8 input fed raw), plain resize except for ultralytics exports
     (letterbox), no mean/std. A dynamic spatial size needs ``imgsz`` metadata or an override.
     """
+    _check_input(image_input, overrides, where)
+    shape = image_input.shape
+    data_format = overrides.get("data_format") or _data_format(shape)
+    channels = fixed(shape[1] if data_format == "NCHW" else shape[3])
+    sides = dict(zip(("height", "width"), shape[2:] if data_format == "NCHW" else shape[1:3], strict=True))
+    size = _metadata_size(metadata)
+    values: dict[str, Any] = {
+        "width": fixed(sides["width"]) or (size[1] if size else None),
+        "height": fixed(sides["height"]) or (size[0] if size else None),
+        "data_format": data_format,
+        "color": "GRAY" if channels == 1 else "RGB",
+        "dtype": _DTYPES[image_input.dtype],
+        "scale": 1.0 if image_input.dtype == "uint8" else 1.0 / 255.0,
+        "resize": "letterbox" if _is_ultralytics(metadata) else "stretch",
+    }
+    for key, side in sides.items():
+        if key in overrides and fixed(side) not in (None, overrides[key]):
+            raise ModelError(
+                f"{where}: input {image_input.describe()} has a fixed {key} of {values[key]}; "
+                f"the override {key}={overrides[key]} cannot apply"
+            )
+    values.update(overrides)
+    _check_size(values, image_input, where)
+    try:
+        return PreprocessSettings(**values)
+    except ValidationError as exc:
+        raise ModelError(f"{where}: invalid pre-processing settings: {plain_errors(exc)}") from None
+
+
+def _check_input(image_input: TensorInfo, overrides: dict[str, Any], where: str) -> None:
+    """Known override names, an image batch, a supported element type."""
     unknown = set(overrides) - set(PreprocessSettings.model_fields)
     if unknown:
         raise ModelError(
             f"{where}: unknown pre-processing setting(s) {', '.join(sorted(unknown))}; "
             f"valid ones are {', '.join(PreprocessSettings.model_fields)}"
         )
-    shape = image_input.shape
-    if len(shape) != 4:
+    if len(image_input.shape) != 4:
         raise ModelError(
             f"{where}: input {image_input.describe()} is not an image batch "
             "[N, C, H, W] or [N, H, W, C]; only image models are supported"
@@ -41,30 +71,10 @@ def infer_preprocess(
             f"{where}: input {image_input.describe()} has type {image_input.dtype}; "
             "supported input types are float32, float16 and uint8"
         )
-    data_format = overrides.get("data_format") or _data_format(shape)
-    channels = fixed(shape[1] if data_format == "NCHW" else shape[3])
-    height, width = (shape[2], shape[3]) if data_format == "NCHW" else (shape[1], shape[2])
-    size = _metadata_size(metadata)
-    values: dict[str, Any] = {
-        "width": fixed(width) or (size[1] if size else None),
-        "height": fixed(height) or (size[0] if size else None),
-        "data_format": data_format,
-        "color": "GRAY" if channels == 1 else "RGB",
-        "dtype": _DTYPES[image_input.dtype],
-        "scale": 1.0 if image_input.dtype == "uint8" else 1.0 / 255.0,
-        "resize": "letterbox" if _is_ultralytics(metadata) else "stretch",
-    }
-    for key in ("width", "height"):
-        if (
-            key in overrides
-            and fixed(values[key])
-            and fixed(width if key == "width" else height) not in (None, overrides[key])
-        ):
-            raise ModelError(
-                f"{where}: input {image_input.describe()} has a fixed {key} of {values[key]}; "
-                f"the override {key}={overrides[key]} cannot apply"
-            )
-    values.update(overrides)
+
+
+def _check_size(values: dict[str, Any], image_input: TensorInfo, where: str) -> None:
+    """A known input size that fits in memory on a device."""
     if values["width"] is None or values["height"] is None:
         raise ModelError(
             f"{where}: input {image_input.describe()} has a dynamic spatial size; "
@@ -79,10 +89,6 @@ def infer_preprocess(
                 "give a smaller size with --preprocess width=... height=..., or export the model "
                 "with a smaller input"
             )
-    try:
-        return PreprocessSettings(**values)
-    except ValidationError as exc:
-        raise ModelError(f"{where}: invalid pre-processing settings: {plain_errors(exc)}") from None
 
 
 def plain_errors(exc: ValidationError) -> str:
