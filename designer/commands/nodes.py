@@ -1,4 +1,8 @@
-"""`skill-designer nodes [TYPE]`: the node reference, from the catalog (what docs/nodes.md holds)."""
+"""`skill-designer nodes [TYPE]`: the node reference, from the catalog (what docs/nodes.md holds).
+
+``--markdown-table`` prints the README's "Nodes" table, so that table is generated too (a test
+compares the two) and adding a node type cannot leave the README behind.
+"""
 
 from __future__ import annotations
 
@@ -21,10 +25,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("type", nargs="?", metavar="TYPE", help="a node type: model@1, grpc-endpoint, ...")
     parser.add_argument("--json", action="store_true", help="print JSON for machines")
     parser.add_argument("--markdown", action="store_true", help="print the whole reference as Markdown")
+    parser.add_argument(
+        "--markdown-table",
+        action="store_true",
+        help=f"print the node table of the README (section {README_SECTION!r})",
+    )
     parser.set_defaults(func=run)
 
 
+README_SECTION = "### Nodes"
+README_TABLE_COMMAND = "skill-designer nodes --markdown-table"
+
+
+def readme_table() -> str:
+    """The README's node table: one row per node type, in catalog order, with its first sentence."""
+    rows = ["| group | node | type id | what it does |", "|---|---|---|---|"]
+    for spec in SPECS:
+        first = spec.description.split(". ")[0].rstrip(".") + "."
+        rows.append(f"| {spec.group.value} | {spec.title} | `{spec.type_id}` | {first.replace('|', '/')} |")
+    return "\n".join(rows)
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.markdown_table:
+        print(readme_table())
+        return 0
     if args.markdown:
         print(reference_markdown())
         return 0

@@ -1,4 +1,4 @@
-"""Issue 12, item 7: credentials never reach a message, a log line or an exported file."""
+"""Credentials never reach a message, a log line or an exported file."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 12, item 13: an exception in a node is visible on the server, plainly named on the client;
+"""An exception in a node is visible on the server, plainly named on the client;
 serve() says where it listens; events without a timestamp get the frame's."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 12, item 6: no command overwrites a file without --force, and none ever overwrites its input."""
+"""No command overwrites a file without --force, and none ever overwrites its input."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from designer.cli import main
 from designer.core.skill import save_skill
 from designer.core.skill.build import minimal_skill
 
-KAN = Path(__file__).resolve().parent / "data" / "kan" / "tutorial-cascade.yaml"
+KAN = Path(__file__).resolve().parents[1] / "data" / "kan" / "tutorial-cascade.yaml"
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Issue 12, item 8 (and the pre-processing message of item 10): no traceback reaches the user."""
+"""No traceback reaches the user."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from designer.core.paths import DATA_ENV
 from designer.core.skill import save_skill
 from designer.core.skill.build import add_node, connect, minimal_skill
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

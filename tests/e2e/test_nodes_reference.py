@@ -1,15 +1,18 @@
-"""Issue 12, item 11: `skill-designer nodes` and docs/nodes.md, both generated from the catalog."""
+"""`skill-designer nodes` and docs/nodes.md, both generated from the catalog."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from pathlib import Path
 
 from designer.cli import main
+from designer.commands.nodes import README_SECTION, README_TABLE_COMMAND, readme_table
 from designer.core.skill.catalog import SPECS, get_spec
 from designer.core.skill.reference import reference_markdown
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def out(capsys, *argv: str) -> tuple[int, str]:
@@ -61,3 +64,22 @@ def test_docs_nodes_md_is_current():
         "docs/nodes.md is stale: run `skill-designer nodes --markdown > docs/nodes.md`"
     )
     assert all(f"(`{spec.type_id}`)" in current for spec in SPECS)
+
+
+def _readme_table(text: str, heading: str) -> str:
+    """The first Markdown table after ``heading``: its contiguous ``|`` lines."""
+    after = text.split(f"\n{heading}\n", 1)[1].splitlines()
+    start = next(i for i, line in enumerate(after) if line.startswith("|"))
+    rows = [line for line in itertools.takewhile(lambda line: line.startswith("|"), after[start:])]
+    return "\n".join(rows)
+
+
+def test_readme_node_table_is_current(capsys):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert main(["nodes", "--markdown-table"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed == readme_table()
+    assert _readme_table(readme, README_SECTION) == readme_table(), (
+        f"the README's node table is stale: replace it with the output of `{README_TABLE_COMMAND}`"
+    )
+    assert {s.type_id for s in SPECS} <= set(re.findall(r"`([a-z-]+@\d+)`", readme_table()))

@@ -1,4 +1,4 @@
-"""Issue 12, item 12: run says a container node's container is not started by it, and how to start it."""
+"""Run says a container node's container is not started by it, and how to start it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from designer.core.skill import save_skill
 from designer.customnode.samples import FakeDetection
 from designer.customnode.server import CustomNodeServer
 
-CLIP = Path(__file__).resolve().parents[1] / "resources" / "video" / "vtest.avi"
+CLIP = Path(__file__).resolve().parents[2] / "resources" / "video" / "vtest.avi"
 
 
 def free_port() -> int:

@@ -1,4 +1,4 @@
-"""Issue 12, items 3, 4 and 9: a node that fails on a frame loses nothing upstream; SIGTERM stops
+"""A node that fails on a frame loses nothing upstream; SIGTERM stops
 gracefully; repeated gRPC errors are printed once with a count."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from designer.customnode import pb2
 from designer.customnode.insights import object_meta
 from designer.customnode.server import CustomNode, CustomNodeServer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Flaky(CustomNode):

@@ -1,4 +1,4 @@
-"""Issue 12, items 1 and 8 (run): two writers on one file are refused; a full disk is one clear error."""
+"""Two writers on one file are refused; a full disk is one clear error."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from designer.cli import main
 from designer.core.skill import save_skill, validate_skill
 from designer.core.skill.build import add_node, connect, minimal_skill
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CLIP = ROOT / "resources" / "video" / "vtest.avi"
 
 

@@ -1,4 +1,4 @@
-"""Issue 12, item 14: what a newcomer reads says the truth (docs, list titles, hints)."""
+"""What a newcomer reads says the truth (docs, list titles, hints)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from designer.core.skill.build import add_node, connect, minimal_skill
 from designer.customnode.endpoint import parse_endpoint
 from designer.customnode.errors import InvalidEndpointError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = (ROOT / "docs" / "custom-nodes.md").read_text(encoding="utf-8")
 
 

@@ -1,4 +1,4 @@
-"""Issue 12, item 10: validate tells the truth, and small messages say what they mean."""
+"""Validate tells the truth, and small messages say what they mean."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from designer.core.skill import save_skill, validate_skill
 from designer.core.skill.build import add_node, connect, minimal_skill
 from designer.core.skill.document import Edge, PortRef
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "resources" / "models" / "color-classifier.onnx"
 
 
