@@ -456,12 +456,20 @@ def _float_list(text: str) -> list[float]:
 
 
 def editor_for(name: str, info: FieldInfo, value: Any, skill_dir: Callable[[], Path]) -> Editor:
-    """The widget for one parameter, from its type and field markers (``Mark``); a
+    """The widget for one parameter, from its field markers (``Mark``) and then its type; a
     ``$param(...)`` value is edited as text."""
     annotation, optional = _unwrap_optional(info.annotation)
-    origin = typing.get_origin(annotation)
     if isinstance(value, str) and PLACEHOLDER_RE.search(value) and annotation is not str:
         return TextEditor()
+    return (
+        _marked_editor(info, skill_dir)
+        or _scalar_editor(name, info, annotation, optional)
+        or _list_editor(annotation)
+        or TextEditor(secret=is_secret(info))
+    )
+
+
+def _marked_editor(info: FieldInfo, skill_dir: Callable[[], Path]) -> Editor | None:
     if has_mark(info, Mark.JSON):
         return JsonEditor()
     if has_mark(info, Mark.READS):
@@ -470,7 +478,11 @@ def editor_for(name: str, info: FieldInfo, value: Any, skill_dir: Callable[[], P
         return PathEditor(False, skill_dir, file_types(info), save=True)
     if has_mark(info, Mark.WRITES_FOLDER):
         return PathEditor(True, skill_dir)
-    if origin is Literal:
+    return None
+
+
+def _scalar_editor(name: str, info: FieldInfo, annotation: Any, optional: bool) -> Editor | None:
+    if typing.get_origin(annotation) is Literal:
         choices = list(typing.get_args(annotation))
         return ChoiceEditor([None, *choices] if optional else choices)
     if annotation is bool:
@@ -482,12 +494,17 @@ def editor_for(name: str, info: FieldInfo, value: Any, skill_dir: Callable[[], P
         if exclusive and low is not None:  # "more than 0": the spin box starts one step above
             low = low + 1 if annotation is int else low + 0.001
         return NumberEditor(annotation is int, low, high)
-    if origin is list:
-        (item,) = typing.get_args(annotation) or (str,)
-        if item is str:
-            return LabelsEditor()
-        if item is float:
-            return OptionalEditor(_float_list, lambda v: ", ".join(str(x) for x in v))
-        if isinstance(item, type) and issubclass(item, BaseModel):
-            return RowsEditor(item)
-    return TextEditor(secret=is_secret(info))
+    return None
+
+
+def _list_editor(annotation: Any) -> Editor | None:
+    if typing.get_origin(annotation) is not list:
+        return None
+    (item,) = typing.get_args(annotation) or (str,)
+    if item is str:
+        return LabelsEditor()
+    if item is float:
+        return OptionalEditor(_float_list, lambda v: ", ".join(str(x) for x in v))
+    if isinstance(item, type) and issubclass(item, BaseModel):
+        return RowsEditor(item)
+    return None
