@@ -21,7 +21,8 @@ from pathlib import Path
 PACKAGE = "designer.customnode"
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_PROTO = PACKAGE_DIR.parents[1] / "proto" / "custom_node.proto"
-STUB_NAMES = ("custom_node_pb2.py", "custom_node_pb2_grpc.py")
+# The .pyi gives the messages, built at run time from a descriptor, types a checker can read.
+STUB_NAMES = ("custom_node_pb2.py", "custom_node_pb2.pyi", "custom_node_pb2_grpc.py")
 PROTO_COPY = "custom_node.proto"
 
 _TOP_LEVEL_IMPORT = re.compile(r"^import custom_node_pb2 as (\w+)$", re.MULTILINE)
@@ -45,6 +46,7 @@ def generate(proto: Path = DEFAULT_PROTO, out_dir: Path = PACKAGE_DIR) -> list[P
             "grpc_tools.protoc",
             f"-I{proto.parent}",
             f"--python_out={raw_dir}",
+            f"--pyi_out={raw_dir}",
             f"--grpc_python_out={raw_dir}",
             proto.name,
         ]

@@ -41,7 +41,9 @@ def build(folder: Path) -> Path:
         [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["batch", len(COLOURS)])],
         initializer=[numpy_helper.from_array(weights, "weights"), numpy_helper.from_array(bias, "bias")],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="skill-designer")
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="skill-designer"
+    )
     model.ir_version = 8
     model.metadata_props.append(onnx.StringStringEntryProto(key="names", value=",".join(COLOURS)))
     onnx.checker.check_model(model)

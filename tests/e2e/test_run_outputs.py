@@ -62,6 +62,8 @@ def test_a_full_disk_is_one_clear_error_naming_the_file(skill_file, capsys):
 
 
 def test_the_insights_file_holds_strict_json_lines(skill_file, tmp_path):
-    assert main(["run", str(skill_file), "--max-frames", "3", "--realtime", "off", "--insights", "x.jsonl"]) == 0
+    assert (
+        main(["run", str(skill_file), "--max-frames", "3", "--realtime", "off", "--insights", "x.jsonl"]) == 0
+    )
     for line in (tmp_path / "x.jsonl").read_text().splitlines():
         json.loads(line)

@@ -38,6 +38,7 @@ from designer.core.engine.sources import SourceError, SourceStatus, VideoSource,
 from designer.core.secrets import has_secrets, mask_secrets
 from designer.core.skill import CompiledNode, Problem, Skill, compile_skill, find_placeholders, substitute
 from designer.core.skill.catalog import Params, Role, get_spec
+from designer.core.skill.catalog.sources import CameraParams
 from designer.core.skill.validate import check_params
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,21 @@ def compile_plan(skill: Skill, models: Any = None) -> Plan:
     return Plan(camera=camera, nodes=nodes, fps=skill.settings.fps)
 
 
+def _valid_params(node: CompiledNode) -> Params:
+    """A node's parsed parameters: the engine runs only skills without errors, so they parsed."""
+    if node.params is None:
+        raise NodeError(node.id, "its parameters are invalid: run skill-designer validate")
+    return node.params
+
+
+def _resolution(text: str) -> tuple[int, int] | None:
+    """``"640x480"`` (the catalog checks the shape) -> (640, 480); empty -> the camera's own."""
+    if not text:
+        return None
+    width, height = text.split("x")
+    return int(width), int(height)
+
+
 class _Worker:
     """One node's thread: takes frames from its queue, runs the runtime, feeds its children."""
 
@@ -104,7 +120,7 @@ class _Worker:
             runtime_cls = runtime_for(self.node.spec)
             if runtime_cls is None:
                 raise NodeError(self.node_id, f"{self.node.spec.title} cannot run in this version yet.")
-            self.runtime = runtime_cls(self.node_id, self.node.params, self.engine.context)
+            self.runtime = runtime_cls(self.node_id, _valid_params(self.node), self.engine.context)
             self.runtime.open()
             self.metrics.delivery = getattr(self.runtime, "delivery_stats", None)
         except Exception as exc:
@@ -175,7 +191,7 @@ class _Worker:
 
     def _deliver(self, frame: Frame, started: float, future: Future | None) -> None:
         try:
-            out = future.result() if future is not None else self.runtime.process(frame)
+            out = future.result() if future is not None else self._process(frame)
         except Exception as exc:
             self.metrics.error()
             message = self._report(exc)
@@ -189,6 +205,11 @@ class _Worker:
             self.engine.emit(FrameEvent(self.node_id, frame))
         if out is not None:
             self.engine.fan_out(self.children, out)
+
+    def _process(self, frame: Frame) -> Frame | None:
+        if self.runtime is None:  # _loop drops frames while the runtime is closed
+            raise NodeError(self.node_id, "the node is not open")
+        return self.runtime.process(frame)
 
     def _report(self, exc: Exception) -> str:
         """Emit the error unless the same one (numbers aside: frame ids, seqs) was emitted in the
@@ -215,6 +236,8 @@ class _Worker:
     def _apply_pending(self) -> None:
         with self.lock:
             params, self.pending = self.pending, None
+        if params is None:
+            return
         self.node.params = params
         try:
             if self.runtime is not None and self.runtime.update(params):
@@ -227,6 +250,8 @@ class _Worker:
         self.open()
 
     def _close_runtime(self) -> None:
+        if self.runtime is None:
+            return
         try:
             self.runtime.close()
         except Exception as exc:
@@ -379,7 +404,8 @@ class Engine:
         worker = self._workers.get(node_id)
         with worker.lock if worker is not None else nullcontext():
             current = worker.pending if worker is not None and worker.pending is not None else node.params
-            problems, params = check_params(node.spec, node_id, {**current.model_dump(mode="json"), **values})
+            written = current.model_dump(mode="json") if current is not None else dict(node.raw.params)
+            problems, params = check_params(node.spec, node_id, {**written, **values})
             errors = [p for p in problems if p.is_error]
             if errors or params is None:
                 raise ValueError(
@@ -427,9 +453,9 @@ class Engine:
             if self._stop.is_set():  # stopped while the camera was opening: release it, no more
                 raise _RunFailed("stopped while opening the camera")
             self._open_workers()
-            if not self._stop.is_set():
+            if not self._stop.is_set() and self._source is not None:
                 self._set_state(RunState.RUNNING, self._source.name)
-                self._pump()
+                self._pump(self._source)
             self._finish()
         except _RunFailed as exc:
             self._shutdown()
@@ -448,6 +474,8 @@ class Engine:
     def _open_source(self) -> None:
         camera = self.plan.camera
         params = camera.params
+        if not isinstance(params, CameraParams):  # compile_plan refuses a skill with errors
+            raise _RunFailed(f"node {camera.id}: the camera's parameters are invalid")
         spec = params.source
         if not spec.isdigit() and "://" not in spec:
             spec = str(self.context.resolve_path(spec))
@@ -460,7 +488,7 @@ class Engine:
                 username=params.username,
                 password=params.password,
                 on_status=self._on_source_status,
-                resolution=tuple(map(int, params.resolution.split("x"))) if params.resolution else None,
+                resolution=_resolution(params.resolution),
             )
         except SourceError as exc:
             self.camera_metrics.failed = True
@@ -500,7 +528,7 @@ class Engine:
             frontier.extend(worker.children)
         return live
 
-    def _pump(self) -> None:
+    def _pump(self, source: VideoSource) -> None:
         roots = [self._workers[c] for c in self.plan.camera.children]
         next_metrics = time.monotonic() + METRICS_PERIOD_S
         held = False
@@ -517,14 +545,15 @@ class Engine:
                 continue
             if held:
                 held = False
-                self._source.rebase()
+                source.rebase()
             try:
-                item = self._source.read(timeout=METRICS_PERIOD_S)
+                item = source.read(timeout=METRICS_PERIOD_S)
+                timed_out = False
             except TimeoutError:
-                item = False
-            if item is None:
+                item, timed_out = None, True
+            if item is None and not timed_out:
                 break
-            if item is not False:
+            if item is not None:
                 image = item.image
                 image.flags.writeable = False
                 frame = Frame(image=image, frame_id=str(item.index), timestamp=item.timestamp)

@@ -220,9 +220,7 @@ class ByteTracker:
         tracks.add(_measure(xyxy[new]), class_id[new], self._frame)
         return ids
 
-    def _associate(
-        self, xyxy: np.ndarray, confidence: np.ndarray, class_id: np.ndarray
-    ) -> np.ndarray:
+    def _associate(self, xyxy: np.ndarray, confidence: np.ndarray, class_id: np.ndarray) -> np.ndarray:
         """The track row each detection continues; -1 for none, -2 for a box that is no object."""
         tracks = self._tracks
         recent = tracks.last_seen == self._frame - 1  # followed their object until this frame

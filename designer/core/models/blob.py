@@ -83,7 +83,12 @@ class BlobAccess:
 
     @classmethod
     def from_account(
-        cls, account_url: str, container: str, blob: str, *, sas_token: str | None = None,
+        cls,
+        account_url: str,
+        container: str,
+        blob: str,
+        *,
+        sas_token: str | None = None,
         credential: Any = None,
     ) -> BlobAccess:
         url = f"{account_url.rstrip('/')}/{container}/{blob.lstrip('/')}"
@@ -109,16 +114,13 @@ class BlobAccess:
 
     def sibling(self, blob: str) -> BlobAccess:
         """Another blob in the same container, reached with the same credential."""
-        return BlobAccess(self.account_url, self.container, blob, self.credential,
-                          self.connection_string)
+        return BlobAccess(self.account_url, self.container, blob, self.credential, self.connection_string)
 
     def describe(self) -> str:
         return f"{self.account_url}/{self.container}/{self.blob}"
 
     def source(self, etag: str | None = None) -> BlobSource:
-        return BlobSource(
-            account_url=self.account_url, container=self.container, blob=self.blob, etag=etag
-        )
+        return BlobSource(account_url=self.account_url, container=self.container, blob=self.blob, etag=etag)
 
     def client(self, retry: RetryPolicy) -> BlobClient:
         options = {
@@ -132,9 +134,7 @@ class BlobAccess:
             return BlobClient.from_connection_string(
                 self.connection_string, self.container, self.blob, **options
             )
-        return BlobClient(
-            self.account_url, self.container, self.blob, credential=self.credential, **options
-        )
+        return BlobClient(self.account_url, self.container, self.blob, credential=self.credential, **options)
 
 
 @dataclass(frozen=True)
@@ -227,8 +227,7 @@ def download(
     done = sink.received
     if done != state.size or dest.stat().st_size != state.size:
         raise BlobError(
-            f"blob {access.describe()}: got {done} bytes, the service announced {state.size}; "
-            "try again"
+            f"blob {access.describe()}: got {done} bytes, the service announced {state.size}; try again"
         )
     if md5 is not None and md5 != state.content_md5:
         raise BlobError(
@@ -339,9 +338,7 @@ def _raise_unless_transient(access: BlobAccess, exc: Exception, doing: str) -> N
             "(it is case-sensitive)"
         ) from None
     if isinstance(exc, ResourceModifiedError):
-        raise BlobError(
-            f"{where}: the blob changed on the service while {doing}; try again"
-        ) from None
+        raise BlobError(f"{where}: the blob changed on the service while {doing}; try again") from None
     if "DefaultAzureCredential" in str(exc):
         raise BlobError(
             f"{where}: no Azure sign-in found for DefaultAzureCredential; sign in with "
@@ -400,8 +397,7 @@ def _check_names(container: str, blob: str, where: str) -> None:
     )
     if not valid and container not in ("$root", "$web"):
         raise BlobError(
-            f"{where}: {container!r} is not a valid container name (3-63 lower-case letters, "
-            "digits and '-')"
+            f"{where}: {container!r} is not a valid container name (3-63 lower-case letters, digits and '-')"
         )
     if not blob.strip("/"):
         raise BlobError(f"{where}: the blob path is empty; name the blob inside {container!r}")

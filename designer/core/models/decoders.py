@@ -84,8 +84,7 @@ def _is_normalised(spec: LayoutSpec, coords: np.ndarray) -> bool:
     return coords.size == 0 or float(np.abs(coords).max()) <= NORMALISED_LIMIT
 
 
-def _to_input_pixels(spec: LayoutSpec, xyxy: np.ndarray, all_coords: np.ndarray,
-                     t: Transform) -> np.ndarray:
+def _to_input_pixels(spec: LayoutSpec, xyxy: np.ndarray, all_coords: np.ndarray, t: Transform) -> np.ndarray:
     if _is_normalised(spec, all_coords):
         xyxy = xyxy * np.array([t.in_width, t.in_height] * 2, dtype=np.float32)
     return xyxy
@@ -141,8 +140,7 @@ def _ssd(spec: LayoutSpec, out: np.ndarray, t: Transform, conf: float) -> Candid
     return Candidates(xyxy, rows[:, 2].astype(np.float32), rows[:, 1].astype(np.int32))
 
 
-def _boxes_scores(spec: LayoutSpec, outputs: dict[str, np.ndarray], t: Transform,
-                  conf: float) -> Candidates:
+def _boxes_scores(spec: LayoutSpec, outputs: dict[str, np.ndarray], t: Transform, conf: float) -> Candidates:
     boxes = outputs[spec.boxes_output].reshape(-1, 4).astype(np.float32)
     scores = outputs[spec.scores_output].astype(np.float32)
     n = len(boxes)

@@ -74,7 +74,6 @@ def _labels_from_dict(mapping: dict, where: str) -> list[str]:
         raise LabelError(f"{where}: dict keys must be class indices ({exc})") from exc
     if sorted(indexed) != list(range(len(indexed))):
         raise LabelError(
-            f"{where}: class indices must run 0..{len(indexed) - 1} without gaps; "
-            "pass a label file instead"
+            f"{where}: class indices must run 0..{len(indexed) - 1} without gaps; pass a label file instead"
         )
     return [indexed[i] for i in range(len(indexed))]

@@ -131,9 +131,7 @@ class ModelLibrary:
         cached ONNX file."""
         entry = self.get(model_id)
         onnx_path = self._cached(entry, entry.model_file, "model")
-        labels_path = (
-            self._cached(entry, entry.labels_file, "labels") if entry.labels_file else None
-        )
+        labels_path = self._cached(entry, entry.labels_file, "labels") if entry.labels_file else None
         info = entry.info.model_copy(update={"path": str(onnx_path)})
         return onnx_path, labels_path, entry.model_copy(update={"info": info})
 
@@ -187,9 +185,7 @@ class ModelLibrary:
         overrides = Overrides(layout=layout, preprocess=dict(preprocess or {}))
         with contextlib.ExitStack() as stack:
             fetched_model = self._fetch(stack, model, ".onnx", "model", progress)
-            fetched_labels = (
-                self._fetch(stack, labels, ".txt", "labels", progress) if labels else None
-            )
+            fetched_labels = self._fetch(stack, labels, ".txt", "labels", progress) if labels else None
             info, ms = self._inspect(fetched_model, fetched_labels, task, overrides)
             info = self._pointed_at_cache(info, fetched_model.stored)
             entry = ModelEntry(
@@ -245,9 +241,7 @@ class ModelLibrary:
                 fetched_labels = self._fetch(stack, labels, ".txt", "labels", progress)
             elif entry.labels_file is not None:
                 path = self._cached(entry, entry.labels_file, "labels")
-                fetched_labels = _Fetched(
-                    path, entry.labels_file, False, entry.labels_file.source.describe()
-                )
+                fetched_labels = _Fetched(path, entry.labels_file, False, entry.labels_file.source.describe())
             if not fetched_model.staged and (fetched_labels is None or not fetched_labels.staged):
                 return entry, False
             info, ms = self._inspect(fetched_model, fetched_labels, entry.type, entry.overrides)
@@ -348,8 +342,7 @@ class ModelLibrary:
         staged = stack.enter_context(self.cache.staged(suffix))
         label = f"{role}: {access.blob}"
         hook = (lambda done, total: progress(label, done, total)) if progress else None
-        done = download(access, staged, progress=hook, retry=self.retry, state=state,
-                        on_retry=self.on_retry)
+        done = download(access, staged, progress=hook, retry=self.retry, state=state, on_retry=self.on_retry)
         stored = StoredFile(source=access.source(state.etag), sha256=done.sha256, size=state.size)
         return _Fetched(staged, stored, True, what)
 

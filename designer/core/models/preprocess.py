@@ -76,8 +76,13 @@ def resize_image(image_bgr: np.ndarray, s: PreprocessSettings) -> tuple[np.ndarr
     left, top = (s.width - new_w) // 2, (s.height - new_h) // 2
     resized = cv2.resize(image_bgr, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
     out = cv2.copyMakeBorder(
-        resized, top, s.height - new_h - top, left, s.width - new_w - left,
-        cv2.BORDER_CONSTANT, value=(s.pad_value,) * 3,
+        resized,
+        top,
+        s.height - new_h - top,
+        left,
+        s.width - new_w - left,
+        cv2.BORDER_CONSTANT,
+        value=(s.pad_value,) * 3,
     )
     return out, Transform(w, h, new_w / w, new_h / h, float(left), float(top), s.width, s.height)
 

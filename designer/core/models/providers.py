@@ -32,9 +32,7 @@ def providers_for(
     CPU, and ``on_warning`` hears about it (the engine shows it as a warning event).
     """
     if acceleration not in PROVIDERS:
-        raise ValueError(
-            f"unknown acceleration {acceleration!r}; choose one of {', '.join(ACCELERATIONS)}"
-        )
+        raise ValueError(f"unknown acceleration {acceleration!r}; choose one of {', '.join(ACCELERATIONS)}")
     installed = set(ort.get_available_providers() if available is None else available)
     chosen = [p for p in PROVIDERS[acceleration] if p in installed]
     if not chosen and acceleration != CPU and on_warning is not None:
@@ -47,9 +45,7 @@ def providers_for(
     return chosen
 
 
-def supported_accelerations(
-    model_format: str = "ONNX", available: Sequence[str] | None = None
-) -> list[str]:
+def supported_accelerations(model_format: str = "ONNX", available: Sequence[str] | None = None) -> list[str]:
     """Accelerations a model of this format can use with the installed providers.
 
     CPU is always there for ONNX models; the others only when one of their providers

@@ -63,8 +63,9 @@ class OnnxModel:
     ) -> list[Detection] | list[Classification]:
         """Detections (NMS applied, boxes normalised to the frame) or classes best first."""
         if self.is_classifier:
-            return self._classes(class_scores(self.info.layout, outputs[self.info.layout.output])[0],
-                                 conf_threshold)
+            return self._classes(
+                class_scores(self.info.layout, outputs[self.info.layout.output])[0], conf_threshold
+            )
         cands = decode_candidates(self.info.layout, outputs, transform, conf_threshold)
         cands = nms(cands, self.iou_threshold, self.max_detections, self.class_agnostic_nms)
         boxes = transform.to_frame(cands.xyxy)
@@ -78,16 +79,20 @@ class OnnxModel:
         tensor, transform = self.preprocess(image_bgr)
         return self.decode(self.infer(tensor), transform, conf_threshold)  # type: ignore[return-value]
 
-    def classify(self, image_bgr: np.ndarray, conf_threshold: float = 0.0,
-                 top_k: int = 5) -> list[Classification]:
+    def classify(
+        self, image_bgr: np.ndarray, conf_threshold: float = 0.0, top_k: int = 5
+    ) -> list[Classification]:
         """The frame's classes, best first (at most ``top_k``)."""
         tensor, _ = self.preprocess(image_bgr)
         probs = class_scores(self.info.layout, self.infer(tensor)[self.info.layout.output])
         return self._classes(probs[0], conf_threshold, top_k)
 
     def classify_crops(
-        self, image_bgr: np.ndarray, boxes: Sequence[Box | Detection],
-        conf_threshold: float = 0.0, top_k: int = 5,
+        self,
+        image_bgr: np.ndarray,
+        boxes: Sequence[Box | Detection],
+        conf_threshold: float = 0.0,
+        top_k: int = 5,
     ) -> list[list[Classification]]:
         """Classify each normalised l,t,w,h box's crop; one list per box, empty for a box
         whose crop is empty. Batched in one run when the model's batch is dynamic."""
@@ -101,17 +106,18 @@ class OnnxModel:
         if self.info.dynamic_batch:
             probs = class_scores(self.info.layout, self.infer(np.concatenate(tensors))[output])
         else:
-            probs = np.concatenate(
-                [class_scores(self.info.layout, self.infer(t)[output]) for t in tensors])
+            probs = np.concatenate([class_scores(self.info.layout, self.infer(t)[output]) for t in tensors])
         for i, row in zip(live, probs, strict=True):
             results[i] = self._classes(row, conf_threshold, top_k)
         return results
 
-    def _classes(self, probs: np.ndarray, conf_threshold: float,
-                 top_k: int = 5) -> list[Classification]:
+    def _classes(self, probs: np.ndarray, conf_threshold: float, top_k: int = 5) -> list[Classification]:
         order = np.argsort(-probs, kind="stable")[:top_k]
-        return [Classification(int(i), self.info.label(int(i)), float(probs[i]))
-                for i in order if probs[i] >= conf_threshold]
+        return [
+            Classification(int(i), self.info.label(int(i)), float(probs[i]))
+            for i in order
+            if probs[i] >= conf_threshold
+        ]
 
 
 def _crop(image: np.ndarray, box: Box | Detection) -> np.ndarray | None:
