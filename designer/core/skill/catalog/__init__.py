@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from designer.core.skill.catalog import exports, process, sources
+from designer.core.skill.catalog import exports, privacy_mask, process, sources
 from designer.core.skill.catalog.spec import FRAME, Data, Group, Need, NodeSpec, Params, Port, Role
 
-SPECS: tuple[NodeSpec, ...] = sources.SPECS + process.SPECS + exports.SPECS
+SPECS: tuple[NodeSpec, ...] = sources.SPECS + process.SPECS + privacy_mask.SPECS + exports.SPECS
 CATALOG: dict[str, NodeSpec] = {spec.type_id: spec for spec in SPECS}
 
 
