@@ -123,7 +123,8 @@ def _draw_zone(canvas: np.ndarray, zone: ZoneShape, thickness: int, scale: float
 @functools.lru_cache(maxsize=4096)
 def _text_size(text: str, scale: float, weight: int) -> tuple[tuple[int, int], int]:
     """Captions repeat from frame to frame; measuring them is a good part of the drawing cost."""
-    return cv2.getTextSize(text, FONT, scale, weight)
+    (width, height), baseline = cv2.getTextSize(text, FONT, scale, weight)
+    return (width, height), baseline
 
 
 def _draw_label(

@@ -24,7 +24,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NoReturn
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import cv2
@@ -172,8 +172,10 @@ class _FpsCap:
         """Whether a frame at time ``t`` (seconds) from a source ``frame_interval`` apart passes."""
         if self._next is not None and t <= self._next - frame_interval / 2:
             return False
-        behind = self._next is None or t - self._next >= self._period
-        self._next = t + self._period if behind else self._next + self._period
+        if self._next is None or t - self._next >= self._period:  # behind: restart from t
+            self._next = t + self._period
+        else:
+            self._next += self._period
         return True
 
 
@@ -203,11 +205,12 @@ class FileSource(VideoSource):
         self.dropped = 0
         self.skipped = 0
         self._emit("opening", f"opening {self.name}")
-        self._cap, self._pending = self._open()
+        self._cap, first = self._open()
+        self._pending: np.ndarray | None = first
         self._fps = _stated_fps(self._cap)
         self._interval = 1.0 / (self._fps or DEFAULT_FILE_FPS)
         self._fps_cap = _FpsCap(fps_limit) if fps_limit and realtime else None
-        height, width = self._pending.shape[:2]
+        height, width = first.shape[:2]
         self._frame_size = (width, height)
         self._pos = 0  # file frame number of the next frame out of _step()
         self._clock = 0  # frames elapsed on the time base since the first read, across loops
@@ -256,7 +259,7 @@ class FileSource(VideoSource):
                     self.skipped += 1
                 elif left_out == "dropped":
                     self.dropped += 1
-                else:
+                elif step[1] is not None:  # decoded, since nothing left it out
                     self._held = (step[0], step[1], self._start + t_file)
             pos, image, due = self._held
             if self._realtime and not self._sleep_until(due, deadline):
@@ -264,6 +267,7 @@ class FileSource(VideoSource):
                     return None
                 raise TimeoutError(f"the next frame of {self.name} is not due within {timeout} s")
             self._held = None
+            assert self._start is not None  # set before the first frame was held
             # The file's own clock: speeds and times stay true when frames come faster than realtime.
             frame = SourceFrame(image, self._delivered, self._wall_start + (due - self._start), pos)
             self._delivered += 1
@@ -297,7 +301,7 @@ class FileSource(VideoSource):
             self._fail(f"video source {self._path} is not a file ({_SOURCE_HINT})")
         cap = cv2.VideoCapture(str(self._path))
         ok, image = cap.read() if cap.isOpened() else (False, None)
-        if not ok:
+        if not ok or image is None:
             cap.release()
             self._fail(
                 f"cannot decode video file {self._path}: it is not a video OpenCV can read "
@@ -305,7 +309,7 @@ class FileSource(VideoSource):
             )
         return cap, image
 
-    def _fail(self, message: str) -> None:
+    def _fail(self, message: str) -> NoReturn:
         self._emit("failed", message)
         raise SourceError(message)
 
@@ -344,10 +348,10 @@ class FileSource(VideoSource):
                 if not ok:
                     return None
                 self._pending = image
-        image, self._pending = self._pending, None
+        out, self._pending = self._pending, None
         pos = self._pos
         self._pos += 1
-        return pos, image
+        return pos, out
 
     def _rewind(self) -> bool:
         """Go back to frame 0 and decode it; reopen the file where seeking is unreliable."""
@@ -518,7 +522,7 @@ class LiveSource(VideoSource):
             ]
             cap = cv2.VideoCapture(self._target, cv2.CAP_FFMPEG, timeouts)
         ok, image = cap.read() if cap.isOpened() else (False, None)
-        if not ok or self._stop.is_set():
+        if not ok or image is None or self._stop.is_set():
             cap.release()
             return None
         self._publish(image)
@@ -541,9 +545,10 @@ class LiveSource(VideoSource):
             if not ok:
                 cap.release()
                 self._discard_stale()
-                cap = self._reconnect()
-                if cap is None:
+                reopened = self._reconnect()
+                if reopened is None:
                     return None
+                cap = reopened
                 last = time.monotonic()
                 continue
             self._publish(image)
@@ -633,17 +638,23 @@ def open_source(
     first, max_delay = reconnect_backoff
     if not 0 < first <= max_delay:
         raise SourceError(f"reconnect backoff must be 0 < first <= max, got {reconnect_backoff!r}")
-    live = {
-        "fps_limit": fps_limit,
-        "on_status": on_status,
-        "reconnect_backoff": (first, max_delay),
-        "open_timeout": open_timeout,
-    }
+
+    def live(target: int | str, name: str, size: tuple[int, int] | None = None) -> LiveSource:
+        return LiveSource(
+            target,
+            name,
+            fps_limit=fps_limit,
+            on_status=on_status,
+            reconnect_backoff=(first, max_delay),
+            open_timeout=open_timeout,
+            resolution=size,
+        )
+
     if text.isdigit():
-        return LiveSource(int(text), f"webcam {int(text)}", resolution=resolution, **live)
+        return live(int(text), f"webcam {int(text)}", resolution)
     if urlsplit(text).scheme.lower() in LIVE_SCHEMES:
         url = with_credentials(text, username, password)
-        return LiveSource(url, f"camera {mask_credentials(url)}", **live)
+        return live(url, f"camera {mask_credentials(url)}")
     return FileSource(
         Path(text).expanduser(),
         loop=loop,

@@ -372,8 +372,11 @@ class ExportRuntime(NodeRuntime):
     def _deliver_loop(self) -> None:
         failures = 0
         retry_max = env_number(RETRY_MAX_ENV, self.retry_max_s)
+        box = self.outbox
+        if box is None:  # open() failed before making it: nothing to deliver
+            return
         while not self._stopping.is_set():
-            item = self.outbox.head() if self.outbox is not None else None
+            item = box.head()
             if item is None:
                 self._wake.wait(0.5)
                 self._wake.clear()
@@ -382,7 +385,7 @@ class ExportRuntime(NodeRuntime):
             try:
                 self.send(payload)
             except Rejected as exc:
-                self.outbox.remove(seq)
+                box.remove(seq)
                 with self._counts_lock:
                     self.dropped_messages += 1
                 self.report_error(f"{self.endpoint} refused a message, which was dropped: {exc}")
@@ -392,8 +395,7 @@ class ExportRuntime(NodeRuntime):
                 if text != self._refused:
                     self._refused = text
                     self.report_error(
-                        f"{text}; {len(self.outbox)} messages are kept and retried every "
-                        f"{self.refused_retry_s:g} s"
+                        f"{text}; {len(box)} messages are kept and retried every {self.refused_retry_s:g} s"
                     )
                 self._stopping.wait(self.refused_retry_s)
                 continue
@@ -406,12 +408,12 @@ class ExportRuntime(NodeRuntime):
                 self.warn_once(
                     "outage",
                     f"cannot deliver to {self.endpoint} ({exc or type(exc).__name__}); keeping the "
-                    f"messages in the outbox ({len(self.outbox)} so far) and retrying",
+                    f"messages in the box ({len(box)} so far) and retrying",
                 )
                 delay = min(retry_max, self.retry_initial_s * 2 ** min(failures - 1, 16))
                 self._stopping.wait(delay)
                 continue
-            self.outbox.remove(seq)
+            box.remove(seq)
             with self._counts_lock:
                 self.sent += 1
             if self._outage_since is not None or self._refused is not None:
@@ -419,7 +421,7 @@ class ExportRuntime(NodeRuntime):
                 self.context.warn(
                     self.node_id,
                     f"{self.endpoint} is reachable again after {held:.1f} s; "
-                    f"delivering the {len(self.outbox)} queued messages",
+                    f"delivering the {len(box)} queued messages",
                 )
                 self._warned.pop("outage", None)
             self._outage_since = None
