@@ -17,6 +17,7 @@ VALID_PARAMS: dict[str, dict] = {
     "grpc-container@1": {"container_name": "counter", "container_image": "registry/counter:1", "port": 6677},
     "tracker@1": {},
     "zone@1": {},
+    "privacy-mask@1": {},
     "video-snippet@1": {"filename_prefix": "clip"},
     "iothub@1": {},
     "iotedge@1": {"module_name": "counter", "module_input": "insights"},

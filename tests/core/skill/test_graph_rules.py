@@ -246,6 +246,17 @@ BROKEN = [
         None,
     ),
     (
+        "privacy-mask-without-detector",
+        _steps(
+            _add("privacy-mask@1", "mask", parent="camera", child=None),
+            _add("insights-log@1", "log", parent="mask"),
+        ),
+        "privacy-mask-needs-boxes",
+        "warning",
+        "mask",
+        None,
+    ),
+    (
         "container-acceleration",
         _steps(
             _set(acceleration="Nvidia dGPU"),
