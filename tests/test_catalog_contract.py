@@ -35,7 +35,7 @@ TYPE_IDS = frozenset(spec.type_id for spec in SPECS)
 # Names that make an expression "a node type": node.type, spec.kind, type_id, get_spec(...).kind
 TYPE_WORDS = ("kind", "type_id", "spec", "node_type")
 TYPE_ATTRS = {"kind", "type", "type_id", "spec", "node_type", "family"}
-LOOKUP_CALL = re.compile(r"spec|kind|type_id|node_type", re.IGNORECASE)
+LOOKUP_CALL = re.compile(r"spec|kind|type_id|node_type|^newest$", re.IGNORECASE)
 
 
 def _sources() -> list[Path]:
