@@ -16,11 +16,11 @@ from onnx_factory import blob_detector, color_classifier, write_labels
 
 import designer.core.skill.compiled as compiled_module
 import designer.core.skill.validate as validate_module
-from designer.core.skill.catalog import SPECS
 from designer.core.models.library import ModelLibrary
 from designer.core.models.registry import REGISTRY_NAME
 from designer.core.skill import Severity, Skill, Tag, has_errors, validate_skill
 from designer.core.skill.build import add_node, connect
+from designer.core.skill.catalog import SPECS
 from designer.core.skill.document import Node
 from designer.core.skill.files import load_skill, save_skill
 
