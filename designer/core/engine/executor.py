@@ -99,7 +99,7 @@ class _Worker:
     def __init__(self, engine: Engine, node: CompiledNode) -> None:
         self.engine = engine
         self.node = node
-        self.runtime: NodeRuntime | None = None
+        self.runtime: NodeRuntime[Any] | None = None  # its params: this node's spec.params
         self.metrics = NodeMetrics()
         self.queue = FrameQueue(QUEUE_SIZE, lossless=engine.lossless)
         self.children: list[_Worker] = []

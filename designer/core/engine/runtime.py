@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from designer.core.engine.frame import Frame
 from designer.core.skill.catalog import Params
@@ -68,21 +68,26 @@ class RunContext:
         )
 
 
-class NodeRuntime:
-    """One node of a running skill.
+P = TypeVar("P", bound=Params)
+
+
+class NodeRuntime(Generic[P]):
+    """One node of a running skill, generic over its node type's parameter model.
 
     ``open`` does the slow work (load a model, connect), always on a worker
     thread. ``process`` takes a frame and returns it (changed or not) for the
-    nodes downstream, or None to stop it there; exports return None.
+    nodes downstream, or None to stop it there; exports return None. The engine
+    hands a runtime the parameters of the node type that names it (``NodeSpec.runtime``
+    and ``NodeSpec.params`` are declared together in the catalog).
     """
 
     concurrency: int = 1
     """Frames the engine may hand to ``process`` at once (then it must be thread-safe);
     results still leave the node in frame order."""
 
-    def __init__(self, node_id: str, params: Params, context: RunContext) -> None:
+    def __init__(self, node_id: str, params: P, context: RunContext) -> None:
         self.node_id = node_id
-        self.params = params
+        self.params: P = params
         self.context = context
 
     def open(self) -> None:
@@ -91,7 +96,7 @@ class NodeRuntime:
     def process(self, frame: Frame) -> Frame | None:
         raise NotImplementedError
 
-    def update(self, params: Params) -> bool:
+    def update(self, params: P) -> bool:
         """Take new parameters while running; False when the node must be reopened for them."""
         self.params = params
         return True

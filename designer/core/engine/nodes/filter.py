@@ -7,9 +7,7 @@ from designer.core.engine.runtime import NodeRuntime
 from designer.core.skill.catalog.process import FilterParams
 
 
-class FilterRuntime(NodeRuntime):
-    params: FilterParams
-
+class FilterRuntime(NodeRuntime[FilterParams]):
     def process(self, frame: Frame) -> Frame:
         labels = set(self.params.labels)
         threshold = self.params.confidence_threshold / 100.0

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import time
 
-from designer.core.engine.frame import Frame, ObjectMeta, event_from_dict, insights_meta, object_from_dict
+from designer.core.engine.frame import (
+    EventMeta,
+    Frame,
+    ObjectMeta,
+    event_from_dict,
+    insights_meta,
+    object_from_dict,
+)
 from designer.core.engine.runtime import NodeRuntime
 from designer.core.skill.catalog.process import GrpcContainerParams, GrpcEndpointParams
 from designer.customnode.client import CustomNodeClient, FrameData, ProcessResult
@@ -74,8 +81,7 @@ def merge_objects(upstream: list[ObjectMeta], returned: list[ObjectMeta]) -> lis
     return merged
 
 
-class GrpcRuntime(NodeRuntime):
-    params: GrpcEndpointParams | GrpcContainerParams
+class GrpcRuntime(NodeRuntime[GrpcEndpointParams | GrpcContainerParams]):
     _answered = False  # the server answered a frame in this run
     _given_up = False  # a lossless retry window ran out; frames fail at once until it answers
 
@@ -112,7 +118,8 @@ class GrpcRuntime(NodeRuntime):
         if result.insights_meta is not None:
             returned = [object_from_dict(o) for o in result.insights_meta.get("objects_meta", [])]
             events = [event_from_dict(e) for e in result.insights_meta.get("events_meta", [])]
-            for item in (*returned, *events):  # no timestamp on the wire: the frame's, not 1970
+            stamped: list[ObjectMeta | EventMeta] = [*returned, *events]
+            for item in stamped:  # no timestamp on the wire: the frame's, not 1970
                 if not item.timestamp:
                     item.timestamp = frame.timestamp
             frame.objects = merge_objects(frame.objects, returned)

@@ -14,16 +14,13 @@ from typing import TextIO
 
 from designer.core.engine.frame import Frame, insight_message
 from designer.core.engine.runtime import NodeRuntime, RunContext
-from designer.core.skill.catalog import Params
 from designer.core.skill.catalog.exports import InsightsLogParams
 
 
-class InsightsLogRuntime(NodeRuntime):
+class InsightsLogRuntime(NodeRuntime[InsightsLogParams]):
     """Each open starts the file afresh: a run's log holds that run's frames only."""
 
-    params: InsightsLogParams
-
-    def __init__(self, node_id: str, params: Params, context: RunContext) -> None:
+    def __init__(self, node_id: str, params: InsightsLogParams, context: RunContext) -> None:
         super().__init__(node_id, params, context)
         self._file: TextIO | None = None
         self.path: Path | None = None
@@ -42,10 +39,9 @@ class InsightsLogRuntime(NodeRuntime):
             ) from exc
         self.path = path
 
-    def update(self, params: Params) -> bool:
+    def update(self, params: InsightsLogParams) -> bool:
         """A new path is a new file: False has the engine close this log and open the new one,
         and a path that cannot be opened is then reported like any failed open."""
-        assert isinstance(params, InsightsLogParams)
         if params.path != self.params.path:
             return False
         self.params = params

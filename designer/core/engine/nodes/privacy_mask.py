@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from designer.core.engine.frame import BBox, Frame
-from designer.core.engine.runtime import NodeRuntime
+from designer.core.engine.runtime import NodeRuntime, RunContext
 from designer.core.skill.catalog.privacy_mask import PrivacyMaskParams
 
 MIN_SIGMA = 1.0  # pixels: even the weakest blur of a tiny box changes it
@@ -23,10 +23,8 @@ MIN_BLOCK = 2  # pixels: a pixel block of one pixel would hide nothing
 EPSILON = 1e-6  # pixels: a box edge on a pixel boundary, give or take float rounding, stays there
 
 
-class PrivacyMaskRuntime(NodeRuntime):
-    params: PrivacyMaskParams
-
-    def __init__(self, node_id, params, context) -> None:
+class PrivacyMaskRuntime(NodeRuntime[PrivacyMaskParams]):
+    def __init__(self, node_id: str, params: PrivacyMaskParams, context: RunContext) -> None:
         super().__init__(node_id, params, context)
         self._labels = frozenset(params.labels)
 

@@ -15,7 +15,6 @@ import numpy as np
 from designer.core.engine.frame import Frame, ObjectMeta, TrackingInfo
 from designer.core.engine.runtime import NodeRuntime, RunContext
 from designer.core.engine.tracking import ByteTracker
-from designer.core.skill.catalog import Params
 from designer.core.skill.catalog.process import TrackerParams
 
 # Weight of the newest velocity sample: detector boxes jitter, ids must not.
@@ -35,12 +34,10 @@ class _Motion:
     has_velocity: bool = False
 
 
-class TrackerRuntime(NodeRuntime):
+class TrackerRuntime(NodeRuntime[TrackerParams]):
     """Writes ``tracking_info`` on every object the tracker confirms; never drops objects."""
 
-    params: TrackerParams
-
-    def __init__(self, node_id: str, params: Params, context: RunContext) -> None:
+    def __init__(self, node_id: str, params: TrackerParams, context: RunContext) -> None:
         super().__init__(node_id, params, context)
         self._tracker: ByteTracker | None = None
         self._class_ids: dict[str, int] = {}
@@ -59,9 +56,9 @@ class TrackerRuntime(NodeRuntime):
             minimum_consecutive_frames=params.minimum_consecutive_frames,
         )
 
-    def update(self, params: Params) -> bool:
+    def update(self, params: TrackerParams) -> bool:
         changed = params != self.params
-        self.params = params  # type: ignore[assignment]
+        self.params = params
         if changed and self._tracker is not None:
             self._id_offset = self._max_id
             self._motion.clear()

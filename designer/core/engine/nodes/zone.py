@@ -25,7 +25,6 @@ import supervision as sv
 from designer.core.engine.frame import EventMeta, Frame, ObjectMeta
 from designer.core.engine.overlay import ZoneShape
 from designer.core.engine.runtime import NodeRuntime, RunContext
-from designer.core.skill.catalog import Params
 from designer.core.skill.catalog.process import ZoneParams
 
 ANCHORS = {
@@ -40,12 +39,10 @@ CROSSING_FRAMES = 2
 FOREIGN_ID_BASE = 1 << 40
 
 
-class ZoneRuntime(NodeRuntime):
+class ZoneRuntime(NodeRuntime[ZoneParams]):
     """Counts, emits an event when a count changes, and writes the counts to ``other_meta``."""
 
-    params: ZoneParams
-
-    def __init__(self, node_id: str, params: Params, context: RunContext) -> None:
+    def __init__(self, node_id: str, params: ZoneParams, context: RunContext) -> None:
         super().__init__(node_id, params, context)
         self._size: tuple[int, int] | None = None
         self._line: sv.LineZone | None = None
@@ -58,8 +55,7 @@ class ZoneRuntime(NodeRuntime):
     def open(self) -> None:
         self._check(self.params)
 
-    def update(self, params: Params) -> bool:
-        assert isinstance(params, ZoneParams)
+    def update(self, params: ZoneParams) -> bool:
         if params.cross_checks():
             return False  # the engine reopens the node, and open() names the problem
         old, new = self.params, params
