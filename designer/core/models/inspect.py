@@ -12,10 +12,10 @@ from typing import Any, Literal
 import numpy as np
 import onnx
 import onnxruntime as ort
-from pydantic import BaseModel, ConfigDict
 
 from designer.core.models.decoders import class_scores, decode_candidates, scores_look_premultiplied
 from designer.core.models.errors import LabelError, ModelError
+from designer.core.models.info import ModelInfo, Task
 from designer.core.models.labels import labels_from_metadata, read_label_file
 from designer.core.models.layouts import (
     LayoutSpec,
@@ -23,11 +23,11 @@ from designer.core.models.layouts import (
     resolve_layout,
     task_of,
 )
-from designer.core.models.preprocess import PreprocessSettings, preprocess
+from designer.core.models.preprocess import preprocess
 from designer.core.models.preprocess_infer import infer_preprocess
+from designer.core.models.preprocess_settings import PreprocessSettings
 from designer.core.models.tensors import TensorInfo
 
-Task = Literal["detection", "classification"]
 _ORT_TYPES = {
     "tensor(float)": "float32",
     "tensor(float16)": "float16",
@@ -38,30 +38,6 @@ _ORT_TYPES = {
     "tensor(int64)": "int64",
     "tensor(bool)": "bool",
 }
-
-
-class ModelInfo(BaseModel):
-    """Everything the engine needs to run a model; stored as JSON in the model library."""
-
-    model_config = ConfigDict(frozen=True)
-
-    path: str
-    task: Task
-    layout: LayoutSpec
-    inputs: list[TensorInfo]
-    outputs: list[TensorInfo]
-    opset: int
-    labels: list[str]
-    labels_source: Literal["file", "metadata", "none"]
-    num_classes: int | None
-    preprocess: PreprocessSettings
-    dynamic_batch: bool
-    metadata: dict[str, str]
-    producer: str
-
-    def label(self, class_id: int) -> str:
-        """The class's label, or its number when the model has no label for it."""
-        return self.labels[class_id] if 0 <= class_id < len(self.labels) else str(class_id)
 
 
 def inspect_model(

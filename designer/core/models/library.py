@@ -8,20 +8,21 @@ cache and the registry says where they came from.
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from pydantic import ValidationError
 
 import designer
-from designer.core.models.blob import BlobAccess, BlobState, RetryPolicy, blob_state, download
 from designer.core.models.cache import CacheError, ContentCache, free_space_ok
 from designer.core.models.errors import ModelError
-from designer.core.models.inspect import ModelInfo, Task, inspect_model
+from designer.core.models.info import ModelInfo, Task
 from designer.core.models.providers import CPU, supported_accelerations
 from designer.core.models.registry import (
     REGISTRY_NAME,
@@ -37,7 +38,13 @@ from designer.core.models.registry import (
 )
 from designer.core.paths import data_dir
 
-FileSpec = str | Path | BlobAccess
+# numpy, onnx, onnxruntime and the Azure SDK are imported where they are used: listing and
+# describing models must not pay for them (their first import holds the interpreter, so a
+# window listing the library on a worker would freeze for most of a second).
+if TYPE_CHECKING:
+    from designer.core.models.blob import BlobAccess, BlobState, RetryPolicy
+
+FileSpec = "str | Path | BlobAccess"
 LibraryProgress = Callable[[str, int, int], None]
 """``(what, bytes_done, bytes_total)``; ``what`` names the file being downloaded."""
 
@@ -59,6 +66,7 @@ class ModelDescription:
 
     task: Task
     accelerations: set[str]
+    labels: tuple[str, ...] = ()  # the classes it names, in class order (empty: unknown)
 
 
 @dataclass(frozen=True)
@@ -105,8 +113,21 @@ class ModelLibrary:
         self.data = data_dir(data)
         self.registry = Registry(self.data / REGISTRY_NAME)
         self.cache = ContentCache(self.data / "cache")
-        self.retry = retry or RetryPolicy()
+        self._retry = retry
         self.on_retry = on_retry  # told about each retried download (network trouble)
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """How downloads retry (the blob module is imported on the first download, not before)."""
+        if self._retry is None:
+            from designer.core.models.blob import RetryPolicy
+
+            self._retry = RetryPolicy()
+        return self._retry
+
+    @retry.setter
+    def retry(self, policy: RetryPolicy) -> None:
+        self._retry = policy
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -141,7 +162,13 @@ class ModelLibrary:
         entry = self.find(model_id)
         if entry is None:
             return None
-        return ModelDescription(entry.type, set(supported_accelerations(entry.format.upper())))
+        if "onnxruntime" not in sys.modules:
+            # Validation runs on every edit; importing onnxruntime only to list its providers would
+            # stall the window. Until something has loaded it, the providers found at add time hold.
+            return ModelDescription(entry.type, set(entry.accelerations), tuple(entry.labels))
+        return ModelDescription(
+            entry.type, set(supported_accelerations(entry.format.upper())), tuple(entry.labels)
+        )
 
     def verify(self) -> list[CacheProblem]:
         """Re-hash every cached file the registry refers to."""
@@ -281,10 +308,23 @@ class ModelLibrary:
         return entry
 
     def ensure_bundled_sample(self) -> ModelEntry:
-        """Register the bundled yolov3-tiny COCO detector unless it is already there."""
+        """Register the bundled yolov3-tiny COCO detector unless it is already there.
+
+        Adding inspects and times the model, which loads onnx and onnxruntime. When this process
+        has not loaded them yet (a window opening the library for the first time), the add runs
+        in a child process: their first import holds the interpreter for most of a second, and a
+        window waiting for the library on a worker would freeze for that long.
+        """
         existing = self.find(BUNDLED_ID)
         if existing is not None:
             return existing
+        if "onnxruntime" not in sys.modules and _add_bundled_in_child(self.data):
+            added = self.find(BUNDLED_ID)
+            if added is not None:
+                return added
+        return self._add_bundled()  # here: the child could not run, or the error is told here
+
+    def _add_bundled(self) -> ModelEntry:
         models = resources_dir() / "models"
         try:
             return self.add(
@@ -308,7 +348,7 @@ class ModelLibrary:
         role: str,
         progress: LibraryProgress | None,
     ) -> _Fetched:
-        if isinstance(spec, BlobAccess):
+        if _is_blob(spec):
             return self._fetch_blob(stack, spec, suffix, role, progress)
         src = Path(spec).expanduser()
         if not src.is_file():
@@ -329,6 +369,8 @@ class ModelLibrary:
         role: str,
         progress: LibraryProgress | None,
     ) -> _Fetched:
+        from designer.core.models.blob import blob_state, download
+
         state = blob_state(access, self.retry)
         what = access.describe()
         known = self._cached_blob(access.source(), state)
@@ -364,6 +406,8 @@ class ModelLibrary:
         self, model: _Fetched, labels: _Fetched | None, task: str, overrides: Overrides
     ) -> tuple[ModelInfo, float | None]:
         """Inspect and time the model, naming the user's file (not the staging copy) in errors."""
+        from designer.core.models.inspect import inspect_model
+
         try:
             info = inspect_model(
                 model.path,
@@ -443,6 +487,8 @@ class ModelLibrary:
 def measure_inference_ms(info: ModelInfo) -> float:
     """Run the model twice on a blank frame on the CPU; return the second run's time (the
     first one pays for memory allocation and is not the model's cost)."""
+    import numpy as np
+
     from designer.core.models.session import OnnxModel
 
     model = OnnxModel(info, CPU, 0)
@@ -452,6 +498,32 @@ def measure_inference_ms(info: ModelInfo) -> float:
     start = time.perf_counter()
     run(frame)
     return round((time.perf_counter() - start) * 1000.0, 2)
+
+
+def _add_bundled_in_child(data: Path) -> bool:
+    """Register the bundled sample from a child Python; False when that did not work (the caller
+    then adds it here and reports what goes wrong)."""
+    code = (
+        "import sys\n"
+        "from designer.core.models.library import ModelLibrary\n"
+        "ModelLibrary(sys.argv[1])._add_bundled()"
+    )
+    root = str(Path(designer.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH"))))}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(data)], capture_output=True, timeout=300, env=env, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
+
+
+def _is_blob(spec: object) -> bool:
+    """Whether ``spec`` is a BlobAccess; without importing the Azure SDK to find out (nobody made
+    one if the blob module was never imported)."""
+    blob = sys.modules.get("designer.core.models.blob")
+    return blob is not None and isinstance(spec, blob.BlobAccess)
 
 
 def _checked_tags(tags: dict[str, str], name: str) -> dict[str, str]:

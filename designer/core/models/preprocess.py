@@ -3,37 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import cv2
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
-DataFormat = Literal["NCHW", "NHWC"]
-ColorOrder = Literal["RGB", "BGR", "GRAY"]
-ResizeMode = Literal["stretch", "letterbox"]
-InputDType = Literal["float32", "float16", "uint8"]
-
-
-class PreprocessSettings(BaseModel):
-    """How a frame becomes an input tensor: ``((pixel * scale) - mean) / std`` after resizing.
-
-    ``mean`` and ``std`` apply to the already scaled values (so ImageNet models with
-    ``scale=1/255`` use ``mean=(0.485, 0.456, 0.406)``), in the model's channel order.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    width: int = Field(gt=0)
-    height: int = Field(gt=0)
-    data_format: DataFormat = "NCHW"
-    color: ColorOrder = "RGB"
-    scale: float = 1.0 / 255.0
-    mean: tuple[float, ...] = (0.0, 0.0, 0.0)
-    std: tuple[float, ...] = (1.0, 1.0, 1.0)
-    resize: ResizeMode = "stretch"
-    pad_value: int = Field(default=114, ge=0, le=255)
-    dtype: InputDType = "float32"
+from designer.core.models.preprocess_settings import (  # noqa: F401 - re-exported
+    ColorOrder,
+    DataFormat,
+    InputDType,
+    PreprocessSettings,
+    ResizeMode,
+)
 
 
 @dataclass(frozen=True, slots=True)

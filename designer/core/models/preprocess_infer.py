@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from designer.core.models.errors import ModelError
-from designer.core.models.preprocess import PreprocessSettings
+from designer.core.models.preprocess_settings import PreprocessSettings
 from designer.core.models.tensors import TensorInfo, fixed
 
 _DTYPES = {"float32": "float32", "float16": "float16", "uint8": "uint8"}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-import onnxruntime as ort
-
 CPU = "CPU"
 NVIDIA_DGPU = "Nvidia dGPU"
 JETSON = "Nvidia Jetson (Jetpack 5)"
@@ -33,7 +31,7 @@ def providers_for(
     """
     if acceleration not in PROVIDERS:
         raise ValueError(f"unknown acceleration {acceleration!r}; choose one of {', '.join(ACCELERATIONS)}")
-    installed = set(ort.get_available_providers() if available is None else available)
+    installed = set(_installed() if available is None else available)
     chosen = [p for p in PROVIDERS[acceleration] if p in installed]
     if not chosen and acceleration != CPU and on_warning is not None:
         on_warning(
@@ -53,5 +51,11 @@ def supported_accelerations(model_format: str = "ONNX", available: Sequence[str]
     """
     if model_format.upper() not in RUNNABLE_FORMATS:
         return []
-    installed = set(ort.get_available_providers() if available is None else available)
+    installed = set(_installed() if available is None else available)
     return [a for a in ACCELERATIONS if any(p in installed for p in PROVIDERS[a])]
+
+
+def _installed() -> list[str]:
+    import onnxruntime as ort  # here, not at import: listing the library must not load it
+
+    return list(ort.get_available_providers())

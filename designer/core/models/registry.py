@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from designer.core.models.errors import ModelError
-from designer.core.models.inspect import ModelInfo, Task
+from designer.core.models.info import ModelInfo, Task
 
 try:  # POSIX: serialise read-modify-write between processes (GUI and CLI at once)
     import fcntl

@@ -8,6 +8,7 @@ nodes, one over links, one topological sort.
 
 from __future__ import annotations
 
+import difflib
 import posixpath
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -41,6 +42,10 @@ class CompiledNode:
     children: list[str] = field(default_factory=list)
     model: ModelSummary | None = None  # what the model library says of the model it names
     upstream: frozenset[Data] = frozenset()  # what arrives at its input from every node before it
+    #: The labels objects arriving at its input can have (the labels of every model upstream that
+    #: detects or classifies, in their class order); None when some of them cannot be known (a
+    #: model named by file, a custom gRPC server, a model missing from the library).
+    upstream_labels: tuple[str, ...] | None = None
 
     @property
     def title(self) -> str:
@@ -120,6 +125,7 @@ def compile_skill(skill: Skill, models: ModelLookup | None = None, *, target: bo
     for node in (compiled.nodes[i] for i in order if i in nodes):
         problems += _resolve_models(node, models, skill.settings.acceleration, target)
         problems += _check_needs(node, compiled)
+        problems += _check_labels(node, compiled)
         for check in node.spec.checks:
             problems += check(node, skill)
     problems += _check_shared_outputs(compiled)
@@ -357,6 +363,46 @@ def _check_needs(node: CompiledNode, compiled: CompiledSkill) -> list[Problem]:
         for need in node.spec.needs()
         if need.data not in upstream and need.applies(node)
     ]
+
+
+def _labels_out(node: CompiledNode) -> tuple[str, ...] | None:
+    """The labels objects can have after ``node``: a node that makes boxes or classes adds its
+    model's labels (unknown without a library model that has labels); others pass theirs on."""
+    if not node.provides() & {Data.BOXES, Data.CLASSES}:
+        return node.upstream_labels
+    own = tuple(getattr(node.model, "labels", ()) or ()) if node.model is not None else ()
+    if not own or node.upstream_labels is None:
+        return None
+    return tuple(dict.fromkeys(node.upstream_labels + own))
+
+
+def _check_labels(node: CompiledNode, compiled: CompiledSkill) -> list[Problem]:
+    """Labels a node is set to keep, count or mask (parameters marked LABELS) that no model
+    upstream has: such a node silently matches nothing. Visited in topological order."""
+    known: tuple[str, ...] | None = ()
+    for parent_id in node.parents:
+        parent = compiled.nodes.get(parent_id)
+        out = _labels_out(parent) if parent is not None else None
+        known = None if known is None or out is None else tuple(dict.fromkeys(known + out))
+    node.upstream_labels = known
+    if not node.upstream_labels:
+        return []
+    problems = []
+    for name, value in node.marked(Mark.LABELS):
+        if not isinstance(value, list):
+            continue
+        for label in value:
+            if not isinstance(label, str) or PLACEHOLDER_RE.search(label):
+                continue
+            if label.strip() in node.upstream_labels:
+                continue
+            close = difflib.get_close_matches(label.strip(), node.upstream_labels, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else "choose one of the upstream model's labels."
+            message = (
+                f"No model before this node has the label {label.strip()!r}, so it never matches: {hint}"
+            )
+            problems.append(warning("label-unknown", message, node.id, name))
+    return problems
 
 
 def _check_shared_outputs(compiled: CompiledSkill) -> list[Problem]:

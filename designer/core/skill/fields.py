@@ -33,6 +33,7 @@ class Mark(StrEnum):
     MODEL = "model"  # the id of a model in the model library
     JSON = "json"  # a JSON text
     RESTART = "restart"  # a running node must be reopened when it changes
+    LABELS = "labels"  # labels of the model(s) upstream: offered in the form, unknown ones flagged
 
 
 def field(default: Any = ..., *, marks: tuple[Mark, ...] = (), file_types: str = "", **kwargs: Any) -> Any:
@@ -41,6 +42,8 @@ def field(default: Any = ..., *, marks: tuple[Mark, ...] = (), file_types: str =
     extra.update({str(mark): True for mark in marks})
     if file_types:
         extra["file_types"] = file_types
+    if "default_factory" in kwargs:
+        return Field(json_schema_extra=extra or None, **kwargs)
     return Field(default, json_schema_extra=extra or None, **kwargs)
 
 

@@ -29,6 +29,7 @@ from designer.core.skill.problems import Problem, error, warning
 class ModelSummary(Protocol):
     task: str
     accelerations: set[str]
+    labels: tuple[str, ...]  # the model's classes, in class order; empty when it names none
 
 
 class ModelLookup(Protocol):

@@ -408,6 +408,9 @@ def test_model_library_rules(library):
     assert "models add" in problem.message
 
     _param("detector", model_id="people")(skill)
+    # the people model knows only "person": the filter's "traffic light" would never match
+    assert [p.code for p in validate_skill(skill, library)] == ["label-unknown"]
+    _param("filter", labels=["person"])(skill)
     assert validate_skill(skill, library) == []
     skill.settings.acceleration = "Intel iGPU"
     # This machine has no OpenVINO provider: the preview falls back to the CPU (a warning),
@@ -438,6 +441,7 @@ def test_accelerations_the_library_reports_decide_the_acceleration_rules():
 def test_library_task_decides_whole_frame_warning(library):
     """With model type "auto", the library says whether the model is a classifier."""
     skill = cascade()
+    _param("filter", labels=[])(skill)  # the labels rule: test_upstream_labels.py
     _param("detector", model_path="", model_id="colours")(skill)
     (problem,) = validate_skill(skill, library)
     assert (problem.code, problem.node_id) == ("classifier-on-whole-frame", "detector")
@@ -483,6 +487,7 @@ def test_every_emitted_code_has_a_case():
         "acceleration-unsupported",
         "model-library-error",
         "preview-on-cpu",
+        "label-unknown",  # test_upstream_labels.py
     }
     assert emitted, "no codes found: the pattern no longer matches validate.py"
     assert emitted <= tested | {"param-required"}  # param-required: test_param_rules.test_required_fields

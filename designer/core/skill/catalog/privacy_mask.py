@@ -8,11 +8,13 @@ from pydantic import Field, field_validator
 
 from designer.core.skill.catalog.process import _clean_labels
 from designer.core.skill.catalog.spec import Data, Group, Need, NodeSpec, Params, Port, Role
+from designer.core.skill.fields import Mark, field
 
 
 class PrivacyMaskParams(Params):
-    labels: list[str] = Field(
+    labels: list[str] = field(
         default_factory=list,
+        marks=(Mark.LABELS,),
         title="Objects",
         description="Mask only these labels (e.g. face, person, licence plate); empty = every object.",
     )

@@ -148,8 +148,9 @@ MODEL = NodeSpec(
 
 
 class FilterParams(Params):
-    labels: list[str] = Field(
+    labels: list[str] = field(
         default_factory=list,
+        marks=(Mark.LABELS,),
         title="Objects",
         description="Keep only these labels (labels may contain spaces); empty = all labels.",
     )
@@ -387,8 +388,11 @@ class ZoneParams(Params):
         title="Points",
         description="Normalised (0..1) points: 2 for a line, 3 or more for a polygon.",
     )
-    labels: list[str] = Field(
-        default_factory=list, title="Objects", description="Count only these labels; empty = all."
+    labels: list[str] = field(
+        default_factory=list,
+        marks=(Mark.LABELS,),
+        title="Objects",
+        description="Count only these labels; empty = all.",
     )
     anchor: Literal["center", "bottom_center", "top_center"] = Field(
         "bottom_center", title="Anchor", description="Which point of a box must cross or be inside."
