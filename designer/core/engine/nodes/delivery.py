@@ -16,23 +16,33 @@ export says how a failure should be treated by raising one of:
 
 ``RunContext.dry_run`` (the designer's preview): messages are built and counted and
 the last one kept (``delivery_stats``), nothing is written or sent.
+
+An outbox entry is a header line (which skill, node and endpoint it is for, the payload's
+length and CRC-32) and the payload, written to a temporary file, fsynced and renamed. An
+entry that is torn, unreadable or not a message is set aside in ``damaged/``; one written
+for another skill, node or endpoint is set aside in ``foreign/``: never sent, never
+silently deleted, counted and reported once.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
+import math
 import os
 import re
 import threading
 import time
+import zlib
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 from designer.core.engine.frame import Frame, insight_message
-from designer.core.engine.runtime import NodeError, NodeRuntime
+from designer.core.engine.runtime import NodeError, NodeRuntime, P, RunContext
 from designer.core.secrets import MASK, mask_secrets
 
 log = logging.getLogger(__name__)
@@ -41,6 +51,12 @@ OUTBOX_LIMIT_ENV = "SKILL_DESIGNER_OUTBOX_LIMIT"
 RETRY_MAX_ENV = "SKILL_DESIGNER_RETRY_MAX_S"
 OUTBOX_FOLDER = ".outbox"
 _SEQ_RE = re.compile(r"^(\d{16})\.msg$")
+ENTRY_MAGIC = b"SDOX1 "  # an outbox entry starts with this, then a JSON header line
+HEADER_MAX = 4096  # bytes an entry's header line may take
+DAMAGED_FOLDER = "damaged"  # torn, unreadable or unparsable entries: set aside, never sent
+FOREIGN_FOLDER = "foreign"  # entries written for another skill, node or endpoint
+OUTBOX_LIMIT_RANGE = (1, 10_000_000)
+RETRY_MAX_RANGE = (0.25, 3600.0)
 _ENV_REF_RE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 WARN_REPEAT_S = 10.0  # the same warning is repeated at most this often
 
@@ -86,24 +102,79 @@ def scrub(text: str, *secrets: str) -> str:
     return mask_secrets(text)
 
 
-def env_number(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, "") or default)
-    except ValueError:
+def env_number(name: str, default: float, low: float = -math.inf, high: float = math.inf) -> float:
+    """The environment variable ``name`` as a finite number in [low, high], ``default`` when unset;
+    ValueError naming the variable for anything else (nan, inf, text, out of range)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
         return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not low <= value <= high:
+        raise ValueError(
+            f"the environment variable {name} is {raw!r}: it must be a number from {low:g} to {high:g}"
+        )
+    return value
+
+
+def encode_entry(payload: bytes, identity: dict[str, str]) -> bytes:
+    header = dict(identity, len=len(payload), crc=zlib.crc32(payload))
+    return ENTRY_MAGIC + json.dumps(header, separators=(",", ":")).encode("utf-8") + b"\n" + payload
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+
+
+class DamagedEntry(ValueError):
+    """An outbox entry that is not one whole message."""
+
+
+def decode_entry(raw: bytes) -> tuple[dict[str, Any], bytes]:
+    """(header, payload) of a whole entry; DamagedEntry saying why for anything else."""
+    if not raw.startswith(ENTRY_MAGIC):
+        raise DamagedEntry("not an outbox entry" if raw else "empty")
+    end = raw.find(b"\n", 0, HEADER_MAX)
+    if end < 0:
+        raise DamagedEntry("torn header")
+    try:
+        header = json.loads(raw[len(ENTRY_MAGIC) : end])
+        length, crc = int(header["len"]), int(header["crc"])
+    except (ValueError, KeyError, TypeError):
+        raise DamagedEntry("unreadable header") from None
+    payload = raw[end + 1 :]
+    if len(payload) != length:
+        raise DamagedEntry(f"{len(payload)} of {length} bytes")
+    if zlib.crc32(payload) != crc:
+        raise DamagedEntry("checksum mismatch")
+    return header, payload
 
 
 class Outbox:
     """A bounded FIFO of messages, one file each, in a folder of its own.
 
-    Files are written to a temporary name and renamed, so a crash never leaves a
-    half message; names are sequence numbers, so order survives a restart. One process
-    at a time: a second run of the same skill in the same folder gets OutboxBusy.
+    Each entry is written to a temporary name, fsynced and renamed, so a crash never leaves a
+    half message under an entry's name; names are sequence numbers, so order survives a
+    restart. Entries carry ``identity`` (skill, node, endpoint): one written for another is
+    set aside in ``foreign/``; one that is torn, unreadable or not an entry in ``damaged/``.
+    ``on_set_aside(kind, count, text)`` hears of each. One process at a time: a second run of the
+    same skill in the same folder gets OutboxBusy.
     """
 
-    def __init__(self, folder: Path, limit: int) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        limit: int,
+        identity: dict[str, str] | None = None,
+        on_set_aside: Callable[[str, int, str], None] | None = None,
+    ) -> None:
         self.folder = folder
         self.limit = max(1, int(limit))
+        self.identity = dict(identity or {})
+        self.on_set_aside = on_set_aside
+        self.set_aside = {DAMAGED_FOLDER: 0, FOREIGN_FOLDER: 0}
         self._lock = threading.Lock()
         self._inflight: int | None = None
         folder.mkdir(parents=True, exist_ok=True)
@@ -117,12 +188,55 @@ class Outbox:
         for path in folder.iterdir():
             match = _SEQ_RE.match(path.name)
             if match:
-                seqs.append(int(match[1]))
-            elif path.name.endswith(".tmp"):
+                reason = self._incomplete(path)
+                if reason is None:
+                    seqs.append(int(match[1]))
+                else:
+                    self._set_aside(path, DAMAGED_FOLDER, reason)
+            elif path.name.endswith(".tmp"):  # a write the process did not finish: never a message
                 path.unlink(missing_ok=True)
         seqs.sort()
         self._seqs: deque[int] = deque(seqs)
         self._next = (seqs[-1] + 1) if seqs else 1
+
+    @staticmethod
+    def _incomplete(path: Path) -> str | None:
+        """Why the entry at ``path`` is not a whole message by its size (None: it may be);
+        reading the header only, so a start with 10,000 entries waiting stays quick."""
+        try:
+            with path.open("rb") as file:
+                head = file.read(HEADER_MAX)
+                size = os.fstat(file.fileno()).st_size
+        except OSError as exc:
+            return f"cannot read it: {exc.strerror or exc}"
+        end = head.find(b"\n")
+        if not head.startswith(ENTRY_MAGIC) or end < 0:
+            return "not an outbox entry" if head else "empty"
+        try:
+            length = int(json.loads(head[len(ENTRY_MAGIC) : end])["len"])
+        except (ValueError, KeyError, TypeError):
+            return "unreadable header"
+        if size != end + 1 + length:
+            return f"{size - end - 1} of {length} bytes"
+        return None
+
+    def _set_aside(self, path: Path, kind: str, reason: str) -> None:
+        """Move ``path`` into the ``kind`` folder (never sent, never deleted) and report it."""
+        target_folder = self.folder / kind
+        where = target_folder / path.name
+        try:
+            target_folder.mkdir(exist_ok=True)
+            number = 1
+            while where.exists():
+                where = target_folder / f"{path.name}.{number}"
+                number += 1
+            os.replace(path, where)
+        except OSError as exc:
+            where = path  # cannot move it: it stays where it is, but is no longer tried
+            reason += f" (and it cannot be moved aside: {exc.strerror or exc})"
+        self.set_aside[kind] += 1
+        if self.on_set_aside is not None:
+            self.on_set_aside(kind, self.set_aside[kind], f"'{where.name}': {reason}")
 
     def __len__(self) -> int:
         with self._lock:
@@ -136,14 +250,31 @@ class Outbox:
     def _path(self, seq: int) -> Path:
         return self.folder / f"{seq:016d}.msg"
 
+    def _write(self, seq: int, payload: bytes) -> None:
+        """Write to a temporary file, flush and fsync it, then rename it into place; a failed
+        write (a full disk) leaves nothing behind."""
+        tmp = self.folder / f"{seq:016d}.tmp"
+        data = encode_entry(payload, self.identity)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self._path(seq))
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
     def put(self, payload: bytes) -> list[bytes]:
         """Append a message; returns the oldest ones dropped to make room (usually none)."""
         with self._lock:
             seq = self._next
+            self._write(seq, payload)
             self._next += 1
-            tmp = self.folder / f"{seq:016d}.tmp"
-            tmp.write_bytes(payload)
-            os.replace(tmp, self._path(seq))
             self._seqs.append(seq)
             dropped = []
             while len(self._seqs) > self.limit:
@@ -152,21 +283,37 @@ class Outbox:
                 del self._seqs[index]
                 path = self._path(victim)
                 try:
-                    dropped.append(path.read_bytes())
-                except OSError:
+                    dropped.append(decode_entry(path.read_bytes())[1])
+                except (OSError, DamagedEntry):
                     dropped.append(b"")
                 path.unlink(missing_ok=True)
             return dropped
 
     def head(self) -> tuple[int, bytes] | None:
-        """The oldest message, marked in flight (a full outbox then drops the next one)."""
+        """The oldest whole message of this outbox's own, marked in flight (a full outbox then
+        drops the next one); entries that are not are set aside on the way."""
         with self._lock:
             while self._seqs:
                 seq = self._seqs[0]
+                path = self._path(seq)
                 try:
-                    payload = self._path(seq).read_bytes()
+                    header, payload = decode_entry(path.read_bytes())
                 except FileNotFoundError:  # removed behind our back: skip it
                     self._seqs.popleft()
+                    continue
+                except OSError as exc:  # a folder in its place, EIO, EACCES
+                    self._seqs.popleft()
+                    self._set_aside(path, DAMAGED_FOLDER, f"cannot read it: {exc.strerror or exc}")
+                    continue
+                except DamagedEntry as exc:
+                    self._seqs.popleft()
+                    self._set_aside(path, DAMAGED_FOLDER, str(exc))
+                    continue
+                other = {k: header.get(k) for k in self.identity if header.get(k) != self.identity[k]}
+                if other:
+                    self._seqs.popleft()
+                    written_for = ", ".join(f"{k} {v!r}" for k, v in other.items())
+                    self._set_aside(path, FOREIGN_FOLDER, f"written for {written_for}")
                     continue
                 self._inflight = seq
                 return seq, payload
@@ -187,7 +334,7 @@ class OutboxBusy(OSError):
     """Another process holds this outbox."""
 
 
-class ExportRuntime(NodeRuntime):
+class ExportRuntime(NodeRuntime[P]):
     """An export node that builds one message per (gated) frame and delivers it from its outbox.
 
     Subclasses set ``endpoint`` (for messages, without secrets), implement
@@ -205,7 +352,7 @@ class ExportRuntime(NodeRuntime):
     endpoint: str = ""
     secrets: tuple[str, ...] = ()
 
-    def __init__(self, node_id: str, params: Any, context: Any) -> None:
+    def __init__(self, node_id: str, params: P, context: RunContext) -> None:
         super().__init__(node_id, params, context)
         self.outbox: Outbox | None = None
         self.messages = 0  # built (in a dry run: what would have been sent)
@@ -220,6 +367,8 @@ class ExportRuntime(NodeRuntime):
         self._outage_since: float | None = None
         self._refused: str | None = None
         self._warned: dict[str, float] = {}
+        self._retry_max = self.retry_max_s
+        self._failures = 0
 
     # --- what subclasses provide ---------------------------------------------------------
 
@@ -247,19 +396,54 @@ class ExportRuntime(NodeRuntime):
         return bool(getattr(self.context, "dry_run", False))
 
     def outbox_folder(self) -> Path:
-        skill = safe_name(self.context.skill_id or "skill", "skill")
-        return self.context.output_dir / OUTBOX_FOLDER / skill / safe_name(self.node_id)
+        """``.outbox/<skill>-<hash of the skill's name>/<node>-<hash of its id>``: skills whose names
+        differ only in punctuation or script ("Lot A", "Lot-A", two Japanese names) never share one."""
+        skill = self.context.skill_id or "skill"
+        return (
+            self.context.output_dir
+            / OUTBOX_FOLDER
+            / f"{safe_name(skill, 'skill')}-{_short_hash(skill)}"
+            / f"{safe_name(self.node_id)}-{_short_hash(self.node_id)}"
+        )
+
+    def outbox_identity(self) -> dict[str, str]:
+        """What each entry is written for: a message is only ever sent by its own skill's node to
+        the endpoint it was queued for (``endpoint`` holds no secrets)."""
+        return {"skill": self.context.skill_id or "", "node": self.node_id, "endpoint": self.endpoint}
+
+    def _settings_from_environment(self) -> int:
+        """The outbox limit, after checking both delivery variables (a clear error naming one)."""
+        try:
+            limit = env_number(OUTBOX_LIMIT_ENV, self.outbox_limit, *OUTBOX_LIMIT_RANGE)
+            self._retry_max = env_number(RETRY_MAX_ENV, self.retry_max_s, *RETRY_MAX_RANGE)
+        except ValueError as exc:
+            raise self.fail(str(exc)) from None
+        return int(limit)
+
+    def _on_set_aside(self, kind: str, count: int, text: str) -> None:
+        folder = self.outbox_folder() / kind
+        if kind == FOREIGN_FOLDER:
+            message = (
+                f"set aside {count} queued messages written for another skill, node or endpoint (the last: "
+                f"{text}); they are kept in '{folder}' and not sent to {self.endpoint}"
+            )
+        else:
+            message = (
+                f"set aside {count} outbox entries that are not whole messages (the last: {text}); they are "
+                f"kept in '{folder}' and not sent"
+            )
+        self.warn_once(f"aside-{kind}", message)
 
     def open(self) -> None:
         if self.dry:
             return
+        limit = self._settings_from_environment()
         self.connect()
         if not self.uses_outbox():
             return
-        limit = int(env_number(OUTBOX_LIMIT_ENV, self.outbox_limit))
         folder = self.outbox_folder()
         try:
-            self.outbox = Outbox(folder, limit)
+            self.outbox = Outbox(folder, limit, self.outbox_identity(), self._on_set_aside)
         except OutboxBusy:
             self.disconnect()
             raise self.fail(
@@ -370,63 +554,74 @@ class ExportRuntime(NodeRuntime):
         reporter(self.node_id, scrub(message, *self.secrets))
 
     def _deliver_loop(self) -> None:
-        failures = 0
-        retry_max = env_number(RETRY_MAX_ENV, self.retry_max_s)
-        box = self.outbox
-        if box is None:  # open() failed before making it: nothing to deliver
-            return
+        """Send the oldest message until the run stops; nothing here may end the thread (an
+        unexpected failure is reported, and delivery goes on after a pause)."""
+        self._failures = 0
         while not self._stopping.is_set():
-            item = box.head()
-            if item is None:
-                self._wake.wait(0.5)
-                self._wake.clear()
-                continue
-            seq, payload = item
             try:
-                self.send(payload)
-            except Rejected as exc:
-                box.remove(seq)
-                with self._counts_lock:
-                    self.dropped_messages += 1
-                self.report_error(f"{self.endpoint} refused a message, which was dropped: {exc}")
-                continue
-            except Refused as exc:
-                text = str(exc)
-                if text != self._refused:
-                    self._refused = text
-                    self.report_error(
-                        f"{text}; {len(box)} messages are kept and retried every {self.refused_retry_s:g} s"
-                    )
-                self._stopping.wait(self.refused_retry_s)
-                continue
-            except Exception as exc:  # Transient, or anything unexpected from a client library
-                if not isinstance(exc, Transient):
-                    log.warning("export %s: unexpected send failure", self.node_id, exc_info=exc)
-                failures += 1
-                if self._outage_since is None:
-                    self._outage_since = time.monotonic()
-                self.warn_once(
-                    "outage",
-                    f"cannot deliver to {self.endpoint} ({exc or type(exc).__name__}); keeping the "
-                    f"messages in the box ({len(box)} so far) and retrying",
+                self._deliver_one()
+            except Exception as exc:  # a bug or a disk failure outside send(): never a silent stop
+                log.warning("export %s: delivery failed", self.node_id, exc_info=exc)
+                self.report_error(
+                    f"delivery from the outbox failed: {type(exc).__name__}: {exc}; the messages stay in "
+                    f"'{self.outbox_folder()}' and delivery is tried again"
                 )
-                delay = min(retry_max, self.retry_initial_s * 2 ** min(failures - 1, 16))
-                self._stopping.wait(delay)
-                continue
-            box.remove(seq)
+                self._stopping.wait(self._retry_max)
+
+    def _deliver_one(self) -> None:
+        item = self.outbox.head() if self.outbox is not None else None
+        if item is None:
+            self._wake.wait(0.5)
+            self._wake.clear()
+            return
+        assert self.outbox is not None
+        seq, payload = item
+        try:
+            self.send(payload)
+        except Rejected as exc:
+            self.outbox.remove(seq)
             with self._counts_lock:
-                self.sent += 1
-            if self._outage_since is not None or self._refused is not None:
-                held = time.monotonic() - self._outage_since if self._outage_since is not None else 0.0
-                self.context.warn(
-                    self.node_id,
-                    f"{self.endpoint} is reachable again after {held:.1f} s; "
-                    f"delivering the {len(box)} queued messages",
+                self.dropped_messages += 1
+            self.report_error(f"{self.endpoint} refused a message, which was dropped: {exc}")
+            return
+        except Refused as exc:
+            text = str(exc)
+            if text != self._refused:
+                self._refused = text
+                self.report_error(
+                    f"{text}; {len(self.outbox)} messages are kept and retried every "
+                    f"{self.refused_retry_s:g} s"
                 )
-                self._warned.pop("outage", None)
-            self._outage_since = None
-            self._refused = None
-            failures = 0
+            self._stopping.wait(self.refused_retry_s)
+            return
+        except Exception as exc:  # Transient, or anything unexpected from a client library
+            if not isinstance(exc, Transient):
+                log.warning("export %s: unexpected send failure", self.node_id, exc_info=exc)
+            self._failures += 1
+            if self._outage_since is None:
+                self._outage_since = time.monotonic()
+            self.warn_once(
+                "outage",
+                f"cannot deliver to {self.endpoint} ({exc or type(exc).__name__}); keeping the "
+                f"messages in the outbox ({len(self.outbox)} so far) and retrying",
+            )
+            delay = min(self._retry_max, self.retry_initial_s * 2 ** min(self._failures - 1, 16))
+            self._stopping.wait(delay)
+            return
+        self.outbox.remove(seq)
+        with self._counts_lock:
+            self.sent += 1
+        if self._outage_since is not None or self._refused is not None:
+            held = time.monotonic() - self._outage_since if self._outage_since is not None else 0.0
+            self.context.warn(
+                self.node_id,
+                f"{self.endpoint} is reachable again after {held:.1f} s; "
+                f"delivering the {len(self.outbox)} queued messages",
+            )
+            self._warned.pop("outage", None)
+        self._outage_since = None
+        self._refused = None
+        self._failures = 0
 
     def close(self) -> None:
         """Give a healthy endpoint a moment to take what is queued; the rest stays on disk."""
