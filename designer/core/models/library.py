@@ -296,6 +296,42 @@ class ModelLibrary:
         self._drop_unreferenced({entry.model_file.sha256} | _shas(entry.labels_file))
         return new, True
 
+    def set_preprocess(self, model_id: str, preprocess: dict[str, Any]) -> ModelEntry:
+        """Re-inspect and re-time a model with new pre-processing overrides (PreprocessSettings
+        fields over what inspection found); the entry keeps them for every later inspection.
+        Skills that use the model run with them from their next start."""
+        entry = self.get(model_id)
+        path = self._cached(entry, entry.model_file, "model")
+        labels = self._cached(entry, entry.labels_file, "labels") if entry.labels_file else None
+        overrides = entry.overrides.model_copy(update={"preprocess": dict(preprocess)})
+        what = entry.model_file.source.describe()
+        fetched = _Fetched(path, entry.model_file, False, what)
+        fetched_labels = (
+            _Fetched(labels, entry.labels_file, False, what) if labels and entry.labels_file else None
+        )
+        info, ms = self._inspect(fetched, fetched_labels, entry.type, overrides)
+        new = entry.model_copy(update={"info": info, "overrides": overrides, "inference_ms": ms})
+
+        def replace(registry: RegistryFile) -> None:
+            if not any(e.id == model_id for e in registry.models):
+                raise ModelNotFoundError(f"model {model_id!r} was removed meanwhile; nothing changed")
+            registry.models[:] = [new if e.id == model_id else e for e in registry.models]
+
+        self.registry.update(replace)
+        return new
+
+    def try_model(self, model_id: str, image_bgr: Any, top_k: int = 5) -> list[Any]:
+        """Run a model on one picture the way a skill would: a classifier's ``top_k`` classes
+        (Classification), or a detector's boxes (Detection, normalised to the picture). For
+        checking the pre-processing before the model is used."""
+        from designer.core.models.session import OnnxModel
+
+        _, _, entry = self.resolve(model_id)
+        model = OnnxModel(entry.info, CPU, 0)
+        if entry.info.task == "classification":
+            return list(model.classify(image_bgr, 0.0, top_k))
+        return list(model.detect(image_bgr, 0.25))
+
     def remove(self, model_id: str) -> ModelEntry:
         """Drop the entry, and its cached files unless another model shares them."""
         entry = self.get(model_id)

@@ -25,8 +25,9 @@ _ONNX_TYPES = {
 
 
 def _save(graph: onnx.GraphProto, path: Path, metadata: dict[str, str] | None) -> Path:
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="onnx_factory")
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="onnx_factory"
+    )
     model.ir_version = 8
     for key, value in (metadata or {}).items():
         model.metadata_props.append(onnx.StringStringEntryProto(key=key, value=value))
@@ -73,15 +74,21 @@ def constant_model(
         shape = (output_shapes or {}).get(name, list(value.shape))
         outs.append(helper.make_tensor_value_info(name, otype, list(shape)))
     graph = helper.make_graph(
-        nodes, "constant_model",
+        nodes,
+        "constant_model",
         [helper.make_tensor_value_info(input_name, in_type, list(input_shape))],
-        outs, initializer=inits,
+        outs,
+        initializer=inits,
     )
     return _save(graph, path, metadata)
 
 
 def color_classifier(
-    path: Path, *, size: int = 16, dynamic_batch: bool = False, probabilities: bool = False,
+    path: Path,
+    *,
+    size: int = 16,
+    dynamic_batch: bool = False,
+    probabilities: bool = False,
     metadata: dict[str, str] | None = None,
 ) -> Path:
     """Classes (R, G, B) by the input's mean colour: logits = 10 x mean of each RGB channel
@@ -94,7 +101,8 @@ def color_classifier(
     if probabilities:
         nodes.append(helper.make_node("Softmax", ["logits"], ["scores"], axis=1))
     graph = helper.make_graph(
-        nodes, "color_classifier",
+        nodes,
+        "color_classifier",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, 3, size, size])],
         [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [batch, 3])],
         initializer=[numpy_helper.from_array(np.eye(3, dtype=np.float32) * 10.0, "w")],
@@ -140,7 +148,8 @@ def blob_detector(path: Path, *, size: int = 64, metadata: dict[str, str] | None
         numpy_helper.from_array(np.array([1, 5, 1], np.int64), "out_shape"),
     ]
     graph = helper.make_graph(
-        nodes, "blob_detector",
+        nodes,
+        "blob_detector",
         [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, size, size])],
         [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, 5, 1])],
         initializer=inits,
@@ -152,3 +161,38 @@ def write_labels(path: Path, labels: Sequence[str], *, encoding: str = "utf-8") 
     """A label file, one label per line."""
     Path(path).write_text("\n".join(labels) + "\n", encoding=encoding)
     return Path(path)
+
+
+#: The 8 labels of ``normalisation_classifier``: for R, G and B, upper case when the picture's
+#: mean is above the ImageNet mean of that channel, lower case when below.
+NORMALISATION_LABELS = [
+    "".join(c.upper() if (k >> (2 - i)) & 1 else c for i, c in enumerate("rgb")) for k in range(8)
+]
+
+
+def normalisation_classifier(path: Path, size: int = 64) -> Path:
+    """A real classifier whose answer depends on mean/std normalisation, like an ImageNet model:
+    it pools the input to its mean per channel and answers, for each channel, whether that mean
+    is above zero. Fed ImageNet-normalised input, zero is the ImageNet mean, so the answer says
+    how the picture compares with it (``NORMALISATION_LABELS``); fed plain 0..1 pixels every
+    mean is above zero and the answer is always "RGB", as a wrongly set up model answers
+    "binoculars" for everything."""
+    signs = np.array([[1.0 if (k >> (2 - i)) & 1 else -1.0 for k in range(8)] for i in range(3)], np.float32)
+    nodes = [
+        helper.make_node("GlobalAveragePool", ["input"], ["pooled"]),
+        helper.make_node("Flatten", ["pooled"], ["features"], axis=1),
+        helper.make_node("MatMul", ["features", "signs"], ["logits"]),
+        helper.make_node("Mul", ["logits", "sharpness"], ["sharp"]),
+        helper.make_node("Softmax", ["sharp"], ["probs"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "normalisation_classifier",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, [1, 8])],
+        [
+            numpy_helper.from_array(signs, "signs"),
+            numpy_helper.from_array(np.array(20.0, np.float32), "sharpness"),
+        ],
+    )
+    return _save(graph, path, None)
