@@ -380,10 +380,12 @@ class CustomNodeClient:
 
     def _exchange(self, request: pb2.ProcessRequest, frame_id: str) -> pb2.ProcessResponse:
         what = f"frame {frame_id}"
+        stub = self._stub
+        assert stub is not None, "_ensure_connected() runs first, under the same lock"
         try:
             if self.streaming and not self._stream_tried:
                 self._stream_tried = True
-                stream = _FrameStream(self._stub)
+                stream = _FrameStream(stub)
                 try:
                     response = stream.exchange(request, self.timeout)
                 except grpc.RpcError as exc:
@@ -399,7 +401,7 @@ class CustomNodeClient:
                     return response
             if self._stream is not None:
                 return self._stream.exchange(request, self.timeout)
-            return self._stub.Process(request, timeout=self.timeout)
+            return stub.Process(request, timeout=self.timeout)
         except grpc.RpcError as exc:
             error = self._rpc_error(exc, what, self.timeout)
             if isinstance(error, ProcessFailedError) and self._stream is None:

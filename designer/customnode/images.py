@@ -13,7 +13,7 @@ import numpy as np
 from designer.customnode import custom_node_pb2 as pb2
 from designer.customnode.errors import ImageCodecError
 
-_EXTENSIONS = {pb2.IMAGE_TYPE_BMP: ".bmp", pb2.IMAGE_TYPE_JPEG: ".jpg"}
+_EXTENSIONS: dict[int, str] = {pb2.IMAGE_TYPE_BMP: ".bmp", pb2.IMAGE_TYPE_JPEG: ".jpg"}
 _JPEG_START = b"\xff\xd8\xff"
 _JPEG_END = b"\xff\xd9"
 _BMP_START = b"BM"
@@ -35,7 +35,7 @@ def encode_image(
     image: np.ndarray,
     image_type: int = pb2.IMAGE_TYPE_NUMPY,
     *,
-    color_format: int = pb2.COLOR_FORMAT_BGR,
+    color_format: pb2.ColorFormat = pb2.COLOR_FORMAT_BGR,
     jpeg_quality: int = 90,
     with_pixels: bool = True,
 ) -> pb2.Image:

@@ -23,7 +23,7 @@ from designer.customnode.server import CustomNode
 class FakeDetection(CustomNode):
     """POSS's sample: one ``car`` at 0.9 in every frame, whatever the pixels."""
 
-    def __init__(self, image_type: int = pb2.IMAGE_TYPE_NUMPY) -> None:
+    def __init__(self, image_type: pb2.ImageType = pb2.IMAGE_TYPE_NUMPY) -> None:
         self.image_type = image_type
 
     def Handshake(
@@ -47,7 +47,7 @@ class FakeDetection(CustomNode):
 class Flip(CustomNode):
     """Mirrors the frame left to right and returns only the image (IMAGE_ONLY)."""
 
-    def __init__(self, image_type: int = pb2.IMAGE_TYPE_NUMPY) -> None:
+    def __init__(self, image_type: pb2.ImageType = pb2.IMAGE_TYPE_NUMPY) -> None:
         self.image_type = image_type
 
     def Handshake(
@@ -74,7 +74,7 @@ class Flip(CustomNode):
 class BoxCounter(CustomNode):
     """Needs no pixels (FRAME_WITHOUT_IMAGE): emits one event counting the upstream objects."""
 
-    def __init__(self, image_type: int = pb2.IMAGE_TYPE_NUMPY) -> None:
+    def __init__(self, image_type: pb2.ImageType = pb2.IMAGE_TYPE_NUMPY) -> None:
         self.image_type = image_type  # declared only: the client sends no pixels
 
     def Handshake(
@@ -107,7 +107,7 @@ class BoxCounter(CustomNode):
 class Sample:
     """A sample node the CLI can serve."""
 
-    factory: Callable[[int], CustomNode]  # takes the ImageType to ask for
+    factory: Callable[[pb2.ImageType], CustomNode]  # takes the image type to ask for
     default_port: int
     summary: str
 

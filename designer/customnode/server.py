@@ -52,10 +52,11 @@ class CustomNode(pb2_grpc.CustomNodeHandlerServicer):
     ) -> Iterator[pb2.ProcessResponse]:
         for request in request_iterator:
             response = self.Process(request, context)
-            code = context.code()
+            code = context.code()  # type: ignore[attr-defined]  # grpcio has it (1.38+); the stubs lack it
             if response is None or (code is not None and code != grpc.StatusCode.OK):
                 # End the stream the way a unary call would end: the node's code and details.
-                details = context.details() or f"{type(self).__name__}.Process returned no response"
+                given = context.details()  # type: ignore[attr-defined]  # like code(): a stub gap
+                details = given or f"{type(self).__name__}.Process returned no response"
                 context.abort(code or grpc.StatusCode.UNKNOWN, details)
             yield response
 
@@ -70,7 +71,7 @@ class _Logged(pb2_grpc.CustomNodeHandlerServicer):
         self.name = type(node).__name__
 
     def _failed(self, method: str, exc: Exception, context: grpc.ServicerContext, where: str) -> None:
-        code = context.code()
+        code = context.code()  # type: ignore[attr-defined]  # grpcio has it (1.38+); the stubs lack it
         if code is not None and code != grpc.StatusCode.OK:  # the node aborted on purpose
             raise exc
         log.error("%s.%s failed%s", self.name, method, where, exc_info=exc)
