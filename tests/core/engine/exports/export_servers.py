@@ -46,6 +46,13 @@ MODELS = _models_conftest()
 free_port = MODELS.free_port
 
 
+def unused_port() -> int:
+    """A loopback port nothing listens on (yet): an endpoint that is down, to be started later."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 # --- test CA -----------------------------------------------------------------------------
 
 
@@ -324,3 +331,112 @@ class HttpEndpoint:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+# --- a misbehaving HTTP server ------------------------------------------------------------------
+
+
+@dataclass
+class Seen:
+    """One request a ScriptedHttp server received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class ScriptedHttp:
+    """A real HTTP server on 127.0.0.1 that answers each request as ``answer(handler, seen)``
+    says (default: 200 "ok"), so a test can make it redirect, drip, or never stop talking.
+    Every request is recorded; ``stop`` releases any answer that is still going on."""
+
+    def __init__(self, answer: Callable[[BaseHTTPRequestHandler, Seen], None] | None = None) -> None:
+        self.answer = answer or (lambda handler, seen: reply(handler, 200, "ok"))
+        self.seen: list[Seen] = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.bytes_sent = 0  # by drip and endless answers
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def _any(self) -> None:
+                length = int(self.headers.get("Content-Length", 0) or 0)
+                seen = Seen(self.command, self.path, dict(self.headers.items()), self.rfile.read(length))
+                with server.lock:
+                    server.seen.append(seen)
+                try:
+                    server.answer(self, seen)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+
+            do_POST = do_GET = do_PUT = _any
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str = "/insights") -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def posts(self, path: str | None = None) -> list[Seen]:
+        with self.lock:
+            return [s for s in self.seen if s.method == "POST" and (path is None or s.path == path)]
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def reply(handler: BaseHTTPRequestHandler, status: int, text: str = "", headers: dict | None = None) -> None:
+    data = text.encode()
+    handler.send_response(status)
+    for key, value in (headers or {}).items():
+        handler.send_header(key, value)
+    handler.send_header("Content-Type", "text/plain")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+    handler.wfile.flush()
+
+
+def drip(server: ScriptedHttp, period_s: float = 0.5) -> Callable[[BaseHTTPRequestHandler, Seen], None]:
+    """An answer that sends one byte every ``period_s`` and never completes (until stopped)."""
+
+    def answer(handler: BaseHTTPRequestHandler, seen: Seen) -> None:
+        handler.close_connection = True
+        text = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Slow: " + b"x" * 100_000
+        for byte in text:
+            if server.stop.wait(period_s):
+                return
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+            with server.lock:
+                server.bytes_sent += 1
+
+    return answer
+
+
+def endless(server: ScriptedHttp, status: int = 200) -> Callable[[BaseHTTPRequestHandler, Seen], None]:
+    """An answer with ``status`` and a body that never ends (64 KiB chunks until the client hangs up)."""
+
+    def answer(handler: BaseHTTPRequestHandler, seen: Seen) -> None:
+        handler.close_connection = True
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/octet-stream")
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        chunk = b"z" * 65536
+        while not server.stop.is_set():
+            handler.wfile.write(chunk)
+            with server.lock:
+                server.bytes_sent += len(chunk)
+
+    return answer

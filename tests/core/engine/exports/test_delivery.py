@@ -6,7 +6,7 @@ import json
 
 import pytest
 from export_helpers import Events, context, frame, wait_until
-from export_servers import HttpEndpoint
+from export_servers import HttpEndpoint, unused_port
 
 from designer.core.engine.nodes.delivery import Outbox, OutboxBusy
 from designer.core.engine.nodes.http import HttpRuntime
@@ -38,7 +38,8 @@ def test_frames_without_objects_never_send_and_the_delay_buffer_spaces_messages(
 def test_a_full_outbox_drops_the_oldest_warns_and_counts(tmp_path, monkeypatch):
     monkeypatch.setenv("SKILL_DESIGNER_OUTBOX_LIMIT", "5")
     events = Events()
-    params = HttpParams(url="http://127.0.0.1:9/never")  # nothing listens on the discard port
+    port = unused_port()  # nothing listens there until the endpoint starts below
+    params = HttpParams(url=f"http://127.0.0.1:{port}/insights")
     runtime = HttpRuntime("hook", params, context(tmp_path, events=events))
     runtime.open()
     for i in range(8):
@@ -49,9 +50,9 @@ def test_a_full_outbox_drops_the_oldest_warns_and_counts(tmp_path, monkeypatch):
     assert any("outbox is full" in m and "dropped the oldest" in m for _, m in events.warnings)
 
     # What is kept is the newest five (minus the one in flight, which is never dropped), in order.
-    endpoint = HttpEndpoint()
+    endpoint = HttpEndpoint(port=port)
     try:
-        again = HttpRuntime("hook", HttpParams(url=endpoint.url), context(tmp_path))
+        again = HttpRuntime("hook", params, context(tmp_path))
         again.open()
         ids = [m["frame_id"] for m in endpoint.wait_for(5)]
         again.close()
@@ -60,20 +61,25 @@ def test_a_full_outbox_drops_the_oldest_warns_and_counts(tmp_path, monkeypatch):
     assert len(ids) == 5 and ids == sorted(ids, key=int) and ids[-4:] == ["4", "5", "6", "7"]
 
 
-def test_the_outbox_survives_a_restart_and_is_sent_first_in_order(tmp_path, http_endpoint):
-    down = HttpRuntime("hook", HttpParams(url="http://127.0.0.1:9/down"), context(tmp_path))
+def test_the_outbox_survives_a_restart_and_is_sent_first_in_order(tmp_path):
+    params = HttpParams(url=f"http://127.0.0.1:{unused_port()}/insights")
+    down = HttpRuntime("hook", params, context(tmp_path))
     down.open()
     for i in range(3):
         down.process(frame(i))
     down.close()  # the runner stops with three messages undelivered
 
     events = Events()
-    up = HttpRuntime("hook", HttpParams(url=http_endpoint.url), context(tmp_path, events=events))
-    up.open()
-    for i in range(3, 5):
-        up.process(frame(i))
-    assert [m["frame_id"] for m in http_endpoint.wait_for(5)] == ["0", "1", "2", "3", "4"]
-    up.close()
+    endpoint = HttpEndpoint(port=int(params.url.split(":")[2].split("/")[0]))
+    try:
+        up = HttpRuntime("hook", params, context(tmp_path, events=events))
+        up.open()
+        for i in range(3, 5):
+            up.process(frame(i))
+        assert [m["frame_id"] for m in endpoint.wait_for(5)] == ["0", "1", "2", "3", "4"]
+        up.close()
+    finally:
+        endpoint.close()
     assert any("3 messages from an earlier run" in m for _, m in events.warnings)
 
 
@@ -93,7 +99,7 @@ def test_outbox_files_are_whole_messages_named_in_order(tmp_path):
     reopened = Outbox(tmp_path / "box", limit=3)
     assert len(reopened) == 3
     seq, payload = reopened.head()
-    assert payload == b"m1"
+    assert payload == b"m1"  # the entry's header is not part of the message
     reopened.remove(seq)
     reopened.put(b"m4")
     assert reopened.head()[1] == b"m2"
