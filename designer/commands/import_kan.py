@@ -10,7 +10,7 @@ from pathlib import Path
 from designer.commands.common import refuse_overwrite
 from designer.core.skill import SkillFileError, load_skill, save_skill, validate_skill
 from designer.core.skill.files import write_atomic
-from designer.core.skill.kan import KanError, dump_kan, export_kan, import_kan, load_kan_text
+from designer.core.skill.kan import KanError, KanReport, dump_kan, export_kan, import_kan, load_kan_text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,12 +38,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_export)
 
 
-def _report(notes: list[str], output: str, as_json: bool) -> None:
+def _report(report: KanReport, output: str, as_json: bool) -> None:
+    """Each note on stderr, ``warning:`` for what changes the skill or makes KAN refuse it."""
     if as_json:
-        print(json.dumps({"output": output, "notes": notes}, indent=2, allow_nan=False))
+        print(
+            json.dumps(
+                {"output": output, "notes": report.notes, "warnings": report.warnings},
+                indent=2,
+                allow_nan=False,
+            )
+        )
         return
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
+    warnings = set(report.warnings)
+    for note in report.notes:
+        print(f"{'warning' if note in warnings else 'note'}: {note}", file=sys.stderr)
     print(f"wrote {output}")
 
 
@@ -77,7 +85,7 @@ def run_import(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"{args.output}: cannot write: {exc.strerror}", file=sys.stderr)
         return 1
-    _report(report.notes, args.output, args.json)
+    _report(report, args.output, args.json)
     return 0
 
 
@@ -100,5 +108,5 @@ def run_export(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"{args.output}: cannot write: {exc.strerror}", file=sys.stderr)
         return 1
-    _report(report.notes, args.output, args.json)
+    _report(report, args.output, args.json)
     return 0

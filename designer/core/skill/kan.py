@@ -1,26 +1,46 @@
 """POSS/KAN ``Skill`` custom resources (``ai.symphony/v1``) in and out.
 
 Import maps each KAN node to ours and keeps anything it cannot map as a
-visible unknown node; export writes what KAN can express and reports the rest.
+visible unknown node; export writes what KAN can express and warns about the rest.
 Labels are parsed as data (JSON, then Python literals), never evaluated.
+
+This module is the generic walk only: each node type converts itself through the
+``KanCodec`` on its spec (``designer.core.skill.catalog.kan_codecs``), and a KAN
+node's type is the spec's role.
 """
 
 from __future__ import annotations
 
-import ast
 import json
-import math
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from designer.core.secrets import has_secrets
 from designer.core.skill.build import auto_layout
-from designer.core.skill.catalog import get_spec
+from designer.core.skill.catalog import SPECS, NodeSpec, Role, get_spec
+from designer.core.skill.catalog.kan_codecs import (
+    KanIn,
+    KanOut,
+    KanReport,
+    kan_number,
+    kan_text,
+    parse_kan_labels,
+)
 from designer.core.skill.document import Edge, Node, PortRef, Settings, Skill, Tag
-from designer.core.skill.fields import ACCELERATIONS, PLACEHOLDER_RE, placeholders_in
+from designer.core.skill.fields import ACCELERATIONS, placeholders_in
+
+__all__ = [
+    "API_VERSION",
+    "KanError",
+    "KanReport",
+    "dump_kan",
+    "export_kan",
+    "import_kan",
+    "load_kan_text",
+    "parse_kan_labels",
+]
 
 API_VERSION = "ai.symphony/v1"
 KAN_ROUTE = "f"
@@ -30,57 +50,6 @@ MAX_RESOURCE_CHARS = 5 * 1024 * 1024
 
 class KanError(ValueError):
     """A file that is not a usable KAN Skill resource; the message says where."""
-
-
-@dataclass
-class KanReport:
-    """What a conversion could not carry over, in words a user can act on."""
-
-    notes: list[str] = field(default_factory=list)
-
-    def note(self, text: str) -> None:
-        self.notes.append(text)
-
-
-def parse_kan_labels(text: str) -> list[str]:
-    """KAN stored labels as a JSON array string; older ones as Python lists or plain text."""
-    text = (text or "").strip()
-    if not text:
-        return []
-    for parse in (json.loads, ast.literal_eval):
-        try:
-            value = parse(text)
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            continue
-        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-            return [v.strip() for v in value if v.strip()]
-        if isinstance(value, str):
-            return [value.strip()] if value.strip() else []
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def _number(value: Any, default: float) -> float:
-    """A finite number from a KAN string, else ``default`` (KAN stored numbers as free text)."""
-    try:
-        number = float(str(value).strip())
-    except (TypeError, ValueError):
-        return default
-    return number if math.isfinite(number) else default
-
-
-def _text(value: Any) -> str:
-    """A configuration value as the string KAN meant (hand-written YAML may hold other types)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, dict | list):
-        return json.dumps(value, allow_nan=False)
-    return str(value)
-
-
-def _bool(value: Any) -> bool:
-    return str(value).strip().lower() in {"true", "yes", "1"}
 
 
 class _NoAliasLoader(yaml.SafeLoader):
@@ -149,127 +118,32 @@ def load_kan_text(text: str, source: str = "<kan>") -> dict:
     return data
 
 
-def _camera(config: dict, report: KanReport) -> dict:
-    source = str(config.get("ip") or "$param(rtsp)")
-    if has_secrets(source):
-        # A resolved camera URL with credentials (user info or a password in its query): never
-        # copy a password into the skill file.
-        report.note("the camera URL held credentials; it is now the deployment parameter rtsp.")
-        source = "$param(rtsp)"
-    return {"source": source, "loop": False}
-
-
-def _model(name: str, config: dict, report: KanReport, node_id: str) -> dict:
-    if any(
-        str(config.get(k, "0")) not in ("", "0")
-        for k in ("confidence_lower", "confidence_upper", "max_images")
-    ):
-        report.note(
-            f"node {node_id}: retraining-data capture (confidence_lower/upper, max_images) belongs to "
-            "the KAN portal and is not carried over."
-        )
-    return {"model_id": name}
-
-
-def _filter(config: dict, report: KanReport, node_id: str) -> dict:
-    raw = config.get("confidence_threshold", "").strip()
-    number = _number(raw, math.nan) if raw else 0.0
-    # Kept as written when it is not a whole number, so validation points at it instead of a guess.
-    threshold = int(number) if number.is_integer() else raw
-    return {"labels": parse_kan_labels(config.get("labels", "")), "confidence_threshold": threshold}
-
-
-def _grpc(config: dict, report: KanReport, node_id: str, acceleration: str) -> tuple[str, dict]:
-    if config.get("type") == "container":
-        port = config.get("port", "")
-        params = {
-            "architecture": "ARM64" if "Jetson" in acceleration else "X64",
-            "acceleration": acceleration,
-            "container_name": config.get("container_name", ""),
-            "container_image": config.get("container_image", ""),
-            "create_options": config.get("create_options", ""),
-            "restart_policy": config.get("restart_policy") or "always",
-            # ASCII digits only: "²".isdigit() is True but int() refuses it; validation points
-            # at whatever is kept as written
-            "port": int(port) if re.fullmatch(r"[0-9]{1,9}", str(port)) else port,
-            "route": config.get("route", ""),
-        }
-        report.note(
-            f"node {node_id}: KAN did not store the container's environment variables or "
-            f"constraints; they are set to the skill's acceleration ({acceleration}): check them."
-        )
-        return "grpc-container@1", params
-    return "grpc-endpoint@1", {"endpoint_url": config.get("endpoint_url", "")}
-
-
-def _finite(raw: Any, value: float, default: float, report: KanReport, node_id: str, what: str) -> float:
-    """``value`` when it is a finite number; else ``default``, with a note naming the node."""
-    if math.isfinite(value):
-        return value
-    report.note(
-        f"node {node_id}: the {what} {raw!r} is not a usable number; it is {default:g} now: check it."
+def _reader(kind: str, name: str, config: dict[str, str]) -> NodeSpec | None:
+    """The node type a KAN node belongs to: its role is KAN's type, its codec claims the rest."""
+    return next(
+        (s for s in SPECS if s.kan is not None and s.role == kind and s.kan.reads(name, config)),
+        None,
     )
-    return default
-
-
-def _snippet(config: dict, report: KanReport, node_id: str) -> dict:
-    raw = config.get("delay_buffer")
-    minutes = _number(raw, 1.0)
-    report.note(f"node {node_id}: the snippet delay buffer was {minutes:g} min in KAN; it is now in seconds.")
-    return {
-        "filename_prefix": config.get("filename_prefix", ""),
-        "duration_s": int(_number(config.get("recording_duration"), 10)),
-        "insights_overlay": _bool(config.get("insights_overlay", "true")),
-        "delay_buffer_s": _finite(raw, minutes * 60, 60.0, report, node_id, "delay buffer (s)"),
-    }
-
-
-def _delay(config: dict, default: float, report: KanReport, node_id: str) -> dict:
-    raw = config.get("delay_buffer")
-    value = _number(raw, math.nan) if raw not in (None, "") else default
-    return {"delay_buffer_s": _finite(raw, value, default, report, node_id, "delay buffer")}
 
 
 def _convert_node(raw: dict, report: KanReport, acceleration: str) -> Node:
     node_id = str(raw.get("id", "")).strip()
     kind, name = str(raw.get("type", "")), str(raw.get("name", ""))
-    config = {str(k): _text(v) for k, v in (raw.get("configurations") or {}).items()}
-    if kind == "source":
-        type_id, params = "camera@1", _camera(config, report)
-    elif kind == "model":
-        type_id, params = "model@1", _model(name, config, report, node_id)
-    elif kind == "transform" and name == "filter_transform":
-        type_id, params = "filter@1", _filter(config, report, node_id)
-    elif kind == "transform" and name == "grpc_transform":
-        type_id, params = _grpc(config, report, node_id, acceleration)
-    elif kind == "export" and name == "video_snippet_export":
-        type_id, params = "video-snippet@1", _snippet(config, report, node_id)
-    elif kind == "export" and name == "iothub_export":
-        type_id, params = "iothub@1", _delay(config, 30, report, node_id)
-    elif kind == "export" and name == "mqtt_export":
-        type_id = "mqtt@1"
-        params = {"broker_address": config.get("broker_address", ""), **_delay(config, 30, report, node_id)}
-    elif kind == "export" and name == "iotedge_export":
-        type_id = "iotedge@1"
-        params = {
-            "module_name": config.get("module_name", ""),
-            "module_input": config.get("module_input", ""),
-            **_delay(config, 10, report, node_id),
-        }
-    elif kind == "export" and name == "http_export":
-        type_id, params = "http@1", {"url": config.get("url", "")}
-    else:
+    config = {str(k): kan_text(v) for k, v in (raw.get("configurations") or {}).items()}
+    spec = _reader(kind, name, config)
+    if spec is None or spec.kan is None:
         report.note(f"node {node_id}: KAN node {kind}/{name} has no equivalent; kept as an unknown node.")
         return Node(id=node_id, type=f"{UNKNOWN_PREFIX}{kind}/{name}", name=name, params=config)
-    spec = get_spec(type_id)
+    defaults = spec.defaults()
+    params = spec.kan.from_kan(KanIn(node_id, name, config, acceleration, defaults, report))
     for key, value in params.items():  # an export URL with a token: a per-device value instead
         if isinstance(value, str) and has_secrets(value):
-            name = _param_name(node_id, key)
-            params[key] = f"$param({name})"
+            param = _param_name(node_id, key)
+            params[key] = f"$param({param})"
             report.note(
-                f"node {node_id}: '{key}' held credentials; it is now the deployment parameter {name}."
+                f"node {node_id}: '{key}' held credentials; it is now the deployment parameter {param}."
             )
-    return Node(id=node_id, type=type_id, name=spec.title, params={**spec.defaults(), **params})
+    return Node(id=node_id, type=spec.type_id, name=spec.title, params={**defaults, **params})
 
 
 def _param_name(node_id: str, key: str) -> str:
@@ -283,7 +157,7 @@ def import_kan(data: dict) -> tuple[Skill, KanReport]:
     report = KanReport()
     spec = data["spec"]
     parameters = {str(k): str(v) for k, v in (spec.get("parameters") or {}).items()}
-    fps = int(_number(parameters.get("fpsRetrieve"), 15))
+    fps = int(kan_number(parameters.get("fpsRetrieve"), 15))
     acceleration = parameters.get("accelerationRetrieve", "CPU")
     if acceleration not in ACCELERATIONS:
         report.note(f"acceleration {acceleration!r} is unknown; using CPU.")
@@ -327,118 +201,21 @@ def import_kan(data: dict) -> tuple[Skill, KanReport]:
 
 
 def _kan_node(node: Node, report: KanReport) -> dict | None:
-    p, kind = node.params, node.type.split("@")[0]
-    if node.type.startswith(UNKNOWN_PREFIX) and "/" in node.type:
+    """A node as KAN's ``{type, name, configurations}``, or None (with a warning) when KAN has none."""
+    if node.type.startswith(UNKNOWN_PREFIX) and "/" in node.type:  # imported from KAN, kept as it was
         kan_type, _, kan_name = node.type.removeprefix(UNKNOWN_PREFIX).partition("/")
-        config = {str(k): _text(v) for k, v in p.items()}
+        config = {str(k): kan_text(v) for k, v in node.params.items()}
         return {"type": kan_type, "name": kan_name, "configurations": config}
-
-    def s(v: Any) -> str:
-        return "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
-
-    if kind == "camera":
-        source = str(p.get("source", ""))
-        ip = source if PLACEHOLDER_RE.fullmatch(source) else "$param(rtsp)"
-        if ip != source:
-            report.note(f"node {node.id}: the camera source becomes the deployment parameter rtsp.")
-        return {
-            "type": "source",
-            "name": "rtsp",
-            "configurations": {"ip": ip, "fps": "$param(fps)", "device_name": "$param(device_id)"},
-        }
-    if kind == "model":
-        name = p.get("model_id") or ""
-        if not name:
-            from pathlib import Path
-
-            name = Path(str(p.get("model_path", "model"))).stem
-            report.note(f"node {node.id}: KAN models are ids; the file becomes model {name!r}.")
-        return {
-            "type": "model",
-            "name": name,
-            "configurations": {"confidence_lower": "0", "confidence_upper": "0", "max_images": "0"},
-        }
-    if kind == "filter":
-        return {
-            "type": "transform",
-            "name": "filter_transform",
-            "configurations": {
-                "labels": json.dumps(p.get("labels", []), allow_nan=False),
-                "confidence_threshold": s(p.get("confidence_threshold", 0)),
-            },
-        }
-    if kind == "grpc-endpoint":
-        return {
-            "type": "transform",
-            "name": "grpc_transform",
-            "configurations": {"type": "endpoint", "endpoint_url": s(p.get("endpoint_url"))},
-        }
-    if kind == "grpc-container":
-        if p.get("env") or p.get("architecture", "X64") != "X64" or p.get("acceleration", "CPU") != "CPU":
-            report.note(f"node {node.id}: KAN cannot deploy environment variables or constraints.")
-        config = {
-            k: s(p.get(k, ""))
-            for k in (
-                "container_name",
-                "container_image",
-                "create_options",
-                "restart_policy",
-                "port",
-                "route",
-            )
-        }
-        config["endpoint_url"] = f"{config['container_name']}:{config['port']}{config['route']}"
-        return {
-            "type": "transform",
-            "name": "grpc_transform",
-            "configurations": {"type": "container", **config},
-        }
-    if kind == "video-snippet":
-        return {
-            "type": "export",
-            "name": "video_snippet_export",
-            "configurations": {
-                "filename_prefix": s(p.get("filename_prefix")),
-                "recording_duration": s(p.get("duration_s", 10)),
-                "insights_overlay": s(bool(p.get("insights_overlay", True))),
-                "delay_buffer": f"{max(1.0, _number(p.get('delay_buffer_s'), 120) / 60):g}",
-                "instance_displayname": "$param(instance_displayname)",
-                "device_displayname": "$param(device_displayname)",
-                "skill_displayname": "$param(skill_displayname)",
-            },
-        }
-    if kind == "iothub":
-        return {
-            "type": "export",
-            "name": "iothub_export",
-            "configurations": {"delay_buffer": s(p.get("delay_buffer_s", 30))},
-        }
-    if kind == "mqtt":
-        return {
-            "type": "export",
-            "name": "mqtt_export",
-            "configurations": {
-                "broker_address": s(p.get("broker_address")),
-                "delay_buffer": s(p.get("delay_buffer_s", 30)),
-            },
-        }
-    if kind == "iotedge":
-        return {
-            "type": "export",
-            "name": "iotedge_export",
-            "configurations": {
-                "module_name": s(p.get("module_name")),
-                "module_input": s(p.get("module_input")),
-                "delay_buffer": s(p.get("delay_buffer_s", 10)),
-            },
-        }
-    if kind == "http":
-        return {"type": "export", "name": "http_export", "configurations": {"url": s(p.get("url"))}}
-    report.note(
-        f"node {node.id} ({node.type}) cannot be expressed in KAN; it was left out and its "
-        "input linked straight to its outputs."
-    )
-    return None
+    spec = get_spec(node.type)
+    if spec is None or spec.kan is None:
+        report.warn(
+            f"node {node.id} ({node.type}) cannot be expressed in KAN; it was left out and its "
+            "input linked straight to its outputs."
+        )
+        return None
+    defaults = spec.defaults()
+    body = spec.kan.to_kan(KanOut(node.id, {**defaults, **node.params}, defaults, report))
+    return {"type": str(spec.role), "name": body.name, "configurations": body.configurations}
 
 
 def export_kan(skill: Skill, resource_name: str | None = None) -> tuple[dict, KanReport]:
@@ -513,18 +290,21 @@ def export_kan(skill: Skill, resource_name: str | None = None) -> tuple[dict, Ka
 
 
 def _check_kan_rules(nodes: list[dict], edges: list[dict], report: KanReport) -> None:
-    """The rules KAN's portal enforces before it accepts a skill, reported in its own words."""
-    if not any(n["type"] == "model" for n in nodes):
-        report.note('KAN refuses this skill: "At least one model node" (KAN needs a Run ML Model node).')
-    if not any(n["type"] == "export" for n in nodes):
-        report.note('KAN refuses this skill: "At least one Export Node needed".')
+    """The rules KAN's portal enforces before it accepts a skill, reported in its own words.
+
+    A KAN node's type is one of our roles (``Role``'s values are KAN's words)."""
+    if not any(n["type"] == Role.MODEL for n in nodes):
+        titles = " or ".join(s.title for s in SPECS if s.role is Role.MODEL and s.kan is not None)
+        report.warn(f'KAN refuses this skill: "At least one model node" (KAN needs a {titles} node).')
+    if not any(n["type"] == Role.EXPORT for n in nodes):
+        report.warn('KAN refuses this skill: "At least one Export Node needed".')
     sources = {e["source"]["node"] for e in edges}
     targets = {e["target"]["node"] for e in edges}
     for node in nodes:
-        needs_input = node["type"] != "source"
-        needs_output = node["type"] != "export"
+        needs_input = node["type"] != Role.SOURCE
+        needs_output = node["type"] != Role.EXPORT
         if (needs_input and node["id"] not in targets) or (needs_output and node["id"] not in sources):
-            report.note(f'KAN refuses this skill: "Graph should be connected" (node {node["id"]}).')
+            report.warn(f'KAN refuses this skill: "Graph should be connected" (node {node["id"]}).')
 
 
 def dump_kan(resource: dict) -> str:

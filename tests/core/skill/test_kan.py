@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
 import pytest
 import yaml
 
-from designer.core.skill import Severity, dump_skill, validate_skill
+from designer.core.skill import SPECS, Severity, dump_skill, get_spec, validate_skill
+from designer.core.skill import kan as kan_module
 from designer.core.skill.build import add_node, chain, connect
 from designer.core.skill.kan import (
     KanError,
@@ -443,3 +445,114 @@ def test_import_never_copies_camera_credentials_into_the_skill():
     assert skill.nodes[0].params["source"] == "$param(rtsp)"
     assert "hunter2" not in dump_skill(skill)
     assert any("credentials" in note for note in report.notes)
+
+
+# --- codecs: one per node type on its spec, the walk generic ------------------------------------
+
+
+def _one_node_export(spec, node_id: str = "it"):
+    """A valid cascade plus one node of ``spec`` after its filter, exported to KAN."""
+    skill = cascade()
+    add_node(skill, spec.type_id, node_id, **VALID_PARAMS.get(spec.type_id, {}))
+    if spec.inputs:
+        connect(skill, "filter", node_id)
+    return export_kan(skill)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.type_id)
+def test_every_node_type_has_a_codec_or_is_a_warning_on_export(spec):
+    resource, report = _one_node_export(spec)
+    by_id = {node["id"]: node for node in resource["spec"]["nodes"]}
+    if spec.kan is not None:
+        assert by_id["it"]["type"] == spec.role
+        assert not any("node it " in w for w in report.warnings)
+    else:
+        assert "it" not in by_id
+        (warning,) = [w for w in report.warnings if w.startswith("node it ")]
+        assert f"({spec.type_id}) cannot be expressed in KAN" in warning
+        assert warning in report.notes  # the package exporter and the designer list every note
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if s.kan is not None], ids=lambda spec: spec.type_id)
+def test_each_codec_round_trips_import_and_export(spec):
+    resource, _ = _one_node_export(spec)
+    (written,) = [node for node in resource["spec"]["nodes"] if node["id"] == "it"]
+    # exactly one node type claims what this codec writes (gRPC: one KAN name, two of our types)
+    readers = [
+        s
+        for s in SPECS
+        if s.kan is not None
+        and s.role == written["type"]
+        and s.kan.reads(written["name"], written["configurations"])
+    ]
+    assert readers == [spec]
+    # import -> export gives KAN the same node back
+    skill, _ = import_kan(load_kan_text(dump_kan(resource)))
+    assert skill.node("it").type == spec.type_id
+    assert set(skill.node("it").params) >= set(spec.defaults())  # what KAN does not store keeps its default
+    again, _ = export_kan(skill)
+    assert again["spec"]["nodes"] == resource["spec"]["nodes"]
+
+
+def test_grpc_nodes_share_one_kan_name_and_the_configuration_decides():
+    codecs = {s.type_id: s.kan for s in SPECS if s.kan is not None and s.kan.name == "grpc_transform"}
+    assert set(codecs) == {"grpc-endpoint@1", "grpc-container@1"}
+    for config, type_id in (
+        ({"type": "container"}, "grpc-container@1"),
+        ({"type": "endpoint"}, "grpc-endpoint@1"),
+        ({}, "grpc-endpoint@1"),
+    ):
+        assert [t for t, codec in codecs.items() if codec.reads("grpc_transform", config)] == [type_id]
+
+
+def test_imported_parameters_kan_does_not_state_keep_the_spec_defaults():
+    node = {"id": "hub", "type": "export", "name": "iothub_export", "configurations": {}}
+    skill, _ = import_kan(load_kan_text(json.dumps(_resource([node]))))
+    assert skill.node("hub").params == get_spec("iothub@1").defaults()
+
+
+def test_the_kan_walk_names_no_node_type():
+    """kan.py holds only the generic walk: node types and their KAN names live on the specs."""
+    source = Path(kan_module.__file__).read_text(encoding="utf-8")
+    literals = {
+        n.value
+        for n in ast.walk(ast.parse(source))
+        if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    }
+    names = (
+        {s.kind for s in SPECS}
+        | {s.type_id for s in SPECS}
+        | {s.kan.name for s in SPECS if s.kan and s.kan.name}
+    )
+    assert not literals & names
+
+
+def test_export_kan_prints_left_out_nodes_and_refusals_as_warnings(tmp_path: Path, capsys):
+    from designer.cli import main
+    from designer.core.skill import save_skill
+    from designer.core.skill.build import minimal_skill
+
+    save_skill(minimal_skill("log only"), tmp_path / "s.skill.json")
+    assert main(["export-kan", str(tmp_path / "s.skill.json"), "-o", str(tmp_path / "s.yaml")]) == 0
+    err = capsys.readouterr().err
+    assert "warning: node insights-log-1 (insights-log@1) cannot be expressed in KAN" in err
+    assert (
+        'warning: KAN refuses this skill: "At least one model node" (KAN needs a Run ML Model node).' in err
+    )
+    assert "note: node camera-1: the camera source becomes the deployment parameter rtsp." in err
+    assert (
+        main(
+            [
+                "export-kan",
+                "--json",
+                "--force",
+                str(tmp_path / "s.skill.json"),
+                "-o",
+                str(tmp_path / "s.yaml"),
+            ]
+        )
+        == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["warnings"]) < set(report["notes"])
+    assert any("insights-log@1" in w for w in report["warnings"])

@@ -6,6 +6,7 @@ import re
 
 from pydantic import Field, field_validator
 
+from designer.core.skill.catalog import kan_codecs
 from designer.core.skill.catalog.spec import Group, NodeSpec, Params, Role
 from designer.core.skill.fields import Mark, check_host_port, check_url, deploy_field
 
@@ -64,6 +65,7 @@ VIDEO_SNIPPET = NodeSpec(
     icon="clip",
     outputs=(),
     keywords=("mp4", "clip", "recording", "blob", "storage"),
+    kan=kan_codecs.VIDEO_SNIPPET,
 )
 
 
@@ -95,6 +97,7 @@ IOTHUB = NodeSpec(
     icon="cloud",
     outputs=(),
     keywords=("azure", "iot", "hub", "telemetry"),
+    kan=kan_codecs.IOTHUB,
 )
 
 
@@ -133,6 +136,7 @@ IOTEDGE = NodeSpec(
     icon="edge",
     outputs=(),
     keywords=("azure", "iot", "edge", "module", "route"),
+    kan=kan_codecs.IOTEDGE,
 )
 
 
@@ -177,6 +181,7 @@ MQTT = NodeSpec(
     icon="broadcast",
     outputs=(),
     keywords=("mqtt", "broker", "publish", "mosquitto"),
+    kan=kan_codecs.MQTT,
 )
 
 
@@ -207,6 +212,7 @@ HTTP = NodeSpec(
     icon="globe",
     outputs=(),
     keywords=("http", "webhook", "post", "rest"),
+    kan=kan_codecs.HTTP,
 )
 
 

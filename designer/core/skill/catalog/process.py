@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from designer.core.skill.catalog import kan_codecs
 from designer.core.skill.catalog.spec import Data, Group, Need, NodeSpec, Params, Port, Role
 from designer.core.skill.fields import ACCELERATIONS, Mark, check_host_port, deploy_field, field
 from designer.core.skill.problems import Problem, error
@@ -144,6 +145,7 @@ MODEL = NodeSpec(
         "box's crop and adds the result as an attribute of the object."
     ),
     keywords=("onnx", "detector", "classifier", "inference", "yolo"),
+    kan=kan_codecs.MODEL,
 )
 
 
@@ -172,6 +174,7 @@ FILTER = NodeSpec(
     icon="filter",
     description="Keeps the objects whose label is listed and whose confidence is high enough.",
     keywords=("labels", "confidence", "threshold"),
+    kan=kan_codecs.FILTER,
 )
 
 
@@ -206,6 +209,7 @@ GRPC_ENDPOINT = NodeSpec(
     outputs=(Port("out", provides=CUSTOM_RESULTS),),
     description="Sends each frame to your own gRPC server (custom-node contract) at an address.",
     keywords=("grpc", "custom", "server", "endpoint"),
+    kan=kan_codecs.GRPC_ENDPOINT,
 )
 
 
@@ -340,6 +344,7 @@ GRPC_CONTAINER = NodeSpec(
         "The preview reaches it at a local endpoint."
     ),
     keywords=("grpc", "custom", "container", "docker", "module"),
+    kan=kan_codecs.GRPC_CONTAINER,
 )
 
 

@@ -7,6 +7,7 @@ import re
 from pydantic import Field, field_validator
 
 from designer.core.secrets import mask_secrets, url_scheme
+from designer.core.skill.catalog import kan_codecs
 from designer.core.skill.catalog.spec import Data, Group, NodeSpec, Params, Port, Role
 from designer.core.skill.fields import CAMERA_URL_SCHEMES, PLACEHOLDER_RE, Mark, deploy_field
 
@@ -74,6 +75,7 @@ CAMERA = NodeSpec(
     inputs=(),
     outputs=(Port("out", provides=frozenset({Data.FRAMES})),),
     keywords=("rtsp", "webcam", "video", "source"),
+    kan=kan_codecs.CAMERA,
 )
 
 SPECS = (CAMERA,)

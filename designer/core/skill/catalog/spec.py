@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from pydantic_core import to_jsonable_python
 
+from designer.core.skill.catalog.kan_codecs import KanCodec
 from designer.core.skill.fields import has_mark
 
 
@@ -104,7 +105,7 @@ class NodeSpec:
     inputs: tuple[Port, ...] = (Port("in"),)
     outputs: tuple[Port, ...] = (Port("out"),)
     keywords: tuple[str, ...] = field(default_factory=tuple)
-    kan: Any = None
+    kan: KanCodec | None = None
     deploy: Any = None
     checks: tuple[Callable[[Any, Any], list], ...] = ()
 
