@@ -19,6 +19,8 @@ from designer.core.package.archive import DEFAULT_LIMITS, Limits, unpack_package
 from designer.core.package.manifest import SKILL_NAME, PackageError
 from designer.core.package.secrets import ENV_REF_RE
 from designer.core.skill import SkillFileError, load_skill, save_skill
+from designer.core.skill.compiled import CompiledNode, compile_skill
+from designer.core.skill.fields import Mark
 
 Progress = Callable[[str, int, int], None]
 
@@ -62,8 +64,6 @@ def import_package(
     Returns the skill file's path and a report. Secrets stay ``${NAME}`` references: the
     report lists them, to fill in the designer.
     """
-    from designer.core.models.registry import slugify
-
     with _reader_manifest(zip_path, limits) as manifest:
         skill_id = manifest.skill.id
     folder = Path(dest_dir) / skill_id
@@ -77,58 +77,85 @@ def import_package(
         raise PackageError(f"{zip_path}: {SKILL_NAME}: {exc.message}") from None
     report = ImportReport(skill_path=folder / f"{skill_id}.skill.json", folder=folder)
     ids: dict[str, str] = {}
-    for model in manifest.models:
-        onnx_name = next(name for name in model.files if name.endswith(".onnx"))
-        labels_name = f"models/{model.id}/labels.txt"
-        labels_sha = manifest.files[labels_name].sha256 if labels_name in manifest.files else None
-        settings = json.loads((folder / f"models/{model.id}/model.json").read_text(encoding="utf-8"))
-        if library is None:
-            continue
-        existing = _library_match(library, manifest.files[onnx_name].sha256, labels_sha)
-        if existing is not None:
-            ids[model.id] = existing
-            report.models_reused.append(existing)
-            continue
-        name, k = model.id, 2
-        while library.find(slugify(name)) is not None:
-            name, k = f"{model.id}-{k}", k + 1
-        overrides = settings.get("overrides") or {}
-        try:
-            entry = library.add(
-                name,
-                model.task,
-                folder / onnx_name,
-                folder / labels_name if labels_sha else None,
-                description=f"Imported from package {manifest.skill.id} {manifest.skill.version}",
-                tags={"package": manifest.skill.id},
-                layout=overrides.get("layout"),
-                preprocess=overrides.get("preprocess") or None,
-            )
-        except Exception as exc:
-            report.notes.append(
-                f"model {model.id}: not added to the library ({exc}); the skill names its "
-                "file in the package folder"
-            )
-            continue
-        ids[model.id] = entry.id
-        report.models_added.append(entry.id)
+    if library is not None:
+        for model in manifest.models:
+            library_id = _add_model(library, manifest, model, folder, report)
+            if library_id is not None:
+                ids[model.id] = library_id
+    compiled = compile_skill(skill)
     nodes = []
     for node in skill.nodes:
-        params = dict(node.params)
-        path = str(params.get("model_path", ""))
-        model_id = path.split("/")[1] if path.startswith("models/") and path.count("/") == 2 else None
-        if node.type.startswith("model@") and model_id in ids:
-            params.update(model_id=ids[model_id], model_path="", labels_path="")
+        compiled_node = compiled.nodes.get(node.id)
+        params = _library_params(compiled_node, ids) if compiled_node is not None else dict(node.params)
         nodes.append(node.model_copy(update={"params": params}))
-        for value in params.values():
-            for ref in ENV_REF_RE.findall(json.dumps(value)):
-                report.notes.append(
-                    f"node {node.id}: ${{{ref}}} stands for a secret the package left out; "
-                    "set the value (or a $param) before running in the designer"
-                )
-    skill = skill.model_copy(update={"nodes": nodes})
-    save_skill(skill, report.skill_path)
+        report.notes += _secret_notes(node.id, params)
+    save_skill(skill.model_copy(update={"nodes": nodes}), report.skill_path)
     return report.skill_path, report
+
+
+def _add_model(library: Any, manifest: Any, model: Any, folder: Path, report: ImportReport) -> str | None:
+    """The library id of a packaged model: found there by content, else added (None: not added)."""
+    from designer.core.models.registry import slugify
+
+    onnx_name = next(name for name in model.files if name.endswith(".onnx"))
+    labels_name = f"models/{model.id}/labels.txt"
+    labels_sha = manifest.files[labels_name].sha256 if labels_name in manifest.files else None
+    settings = json.loads((folder / f"models/{model.id}/model.json").read_text(encoding="utf-8"))
+    existing = _library_match(library, manifest.files[onnx_name].sha256, labels_sha)
+    if existing is not None:
+        report.models_reused.append(existing)
+        return existing
+    name, k = model.id, 2
+    while library.find(slugify(name)) is not None:
+        name, k = f"{model.id}-{k}", k + 1
+    overrides = settings.get("overrides") or {}
+    try:
+        entry = library.add(
+            name,
+            model.task,
+            folder / onnx_name,
+            folder / labels_name if labels_sha else None,
+            description=f"Imported from package {manifest.skill.id} {manifest.skill.version}",
+            tags={"package": manifest.skill.id},
+            layout=overrides.get("layout"),
+            preprocess=overrides.get("preprocess") or None,
+        )
+    except Exception as exc:
+        report.notes.append(
+            f"model {model.id}: not added to the library ({exc}); the skill names its file in the "
+            "package folder"
+        )
+        return None
+    report.models_added.append(entry.id)
+    return entry.id
+
+
+def _packaged_model(value: Any) -> str | None:
+    """The packaged model id in a path ``models/<id>/<file>``, else None."""
+    path = str(value or "")
+    return path.split("/")[1] if path.startswith("models/") and path.count("/") == 2 else None
+
+
+def _library_params(node: CompiledNode, ids: dict[str, str]) -> dict:
+    """A node's parameters naming its model by library id again (the field marked MODEL), its
+    packaged files (the fields marked READS) cleared, when the library holds the model."""
+    params = dict(node.raw.params)
+    models = node.spec.fields_marked(Mark.MODEL)
+    reads = node.spec.fields_marked(Mark.READS)
+    packaged = {_packaged_model(params.get(name)) for name in reads} - {None}
+    if models and len(packaged) == 1 and (model_id := packaged.pop()) in ids:
+        params.update({name: ids[model_id] for name in models})
+        params.update({name: "" for name in reads})
+    return params
+
+
+def _secret_notes(node_id: str, params: dict) -> list[str]:
+    return [
+        f"node {node_id}: ${{{ref}}} stands for a secret the package left out; "
+        "set the value (or a $param) before running in the designer"
+        for value in params.values()
+        for ref in ENV_REF_RE.findall(json.dumps(value))
+    ]
 
 
 class _reader_manifest:

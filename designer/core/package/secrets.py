@@ -2,16 +2,17 @@
 
 A package is copied to registries, fleets and support tickets: it must hold no secret.
 Every value a secret could hide in is replaced by an ``${ENV_NAME}`` reference that the
-device fills from its environment: fields the catalog marks secret (``deploy_field(secret=True)``),
+device fills from its environment: fields the catalog marks secret (``Mark.SECRET``),
 connection strings (``AccountKey=``, ``SharedAccessKey=`` ...), SAS tokens (a query with
 ``sig=``), credentials inside URLs (``user:password@``) and secret query keys
-(``password=``, ``token=`` ...), and gRPC container environment variables whose name says
-secret. The caller hears about each one moved.
+(``password=``, ``token=`` ...), and the environment variables of a container a node deploys
+(its spec's deploy hook names them) whose name says secret. The caller hears about each one moved.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -19,7 +20,7 @@ from urllib.parse import parse_qsl
 from designer.core.secrets import SECRET_QUERY_KEYS
 from designer.core.skill.catalog import get_spec
 from designer.core.skill.document import Skill
-from designer.core.skill.fields import PLACEHOLDER_RE
+from designer.core.skill.fields import PLACEHOLDER_RE, is_secret
 
 ENV_REF_RE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 CONNECTION_STRING_RE = re.compile(
@@ -123,35 +124,37 @@ def _scrub_nested(mover: _Mover, value: Any, base: str, node: str, param: str, u
     return value
 
 
-def move_secrets(skill: Skill) -> tuple[Skill, list[MovedSecret]]:
-    """A copy of the skill without secrets, and the list of what moved where."""
+def move_secrets(
+    skill: Skill, containers: Mapping[str, tuple[str, str]] | None = None
+) -> tuple[Skill, list[MovedSecret]]:
+    """A copy of the skill without secrets, and the list of what moved where.
+
+    ``containers``: node id -> (the parameter holding a container's environment rows, the
+    container's name), from the nodes' deploy hooks: those values are the container's.
+    """
     mover = _Mover()
+    containers = containers or {}
     nodes = []
     for node in sorted(skill.nodes, key=lambda n: n.id):
-        spec = get_spec(node.type)
-        fields = spec.params.model_fields if spec else {}
         params = dict(node.params)
         for name in sorted(params):
-            value = params[name]
-            base = env_name(node.id, name)
-            extra = fields[name].json_schema_extra if name in fields else None
-            secret = isinstance(extra, dict) and extra.get("secret")
-            if secret and isinstance(value, str) and value and not _is_reference(value):
-                title = fields[name].title or name
-                params[name] = mover.take(base, node.id, name, f"the {title.lower()}", "runtime")
-            elif (
-                spec is not None
-                and spec.kind == "grpc-container"
-                and name == "env"
-                and isinstance(value, list)
-            ):
-                params[name] = _container_env(mover, node.id, params.get("container_name", node.id), value)
-            else:
-                params[name] = _scrub_nested(mover, value, base, node.id, name, "runtime")
+            params[name] = _moved(mover, node, name, params[name], containers.get(node.id))
         nodes.append(node.model_copy(update={"params": params}))
     order = {n.id: i for i, n in enumerate(skill.nodes)}
     nodes.sort(key=lambda n: order[n.id])
     return skill.model_copy(update={"nodes": nodes}), mover.moved
+
+
+def _moved(mover: _Mover, node: Any, name: str, value: Any, container: tuple[str, str] | None) -> Any:
+    """One parameter's value with its secrets replaced by references."""
+    spec = get_spec(node.type)
+    info = spec.params.model_fields.get(name) if spec is not None else None
+    if info is not None and is_secret(info) and isinstance(value, str) and value and not _is_reference(value):
+        title = info.title or name
+        return mover.take(env_name(node.id, name), node.id, name, f"the {title.lower()}", "runtime")
+    if container is not None and name == container[0] and isinstance(value, list):
+        return _container_env(mover, node.id, container[1], value)
+    return _scrub_nested(mover, value, env_name(node.id, name), node.id, name, "runtime")
 
 
 def _container_env(mover: _Mover, node_id: str, container: Any, rows: list) -> list:

@@ -44,10 +44,7 @@ class ModelRuntime(NodeRuntime):
         model_path, labels_path, entry = self._files()
         node_overrides = p.preprocess_overrides()
         # What the user set when adding a library model applies; the node's own settings win.
-        saved = entry.overrides if entry is not None else None
-        overrides = {**(saved.preprocess if saved else {}), **node_overrides}
-        task = p.model_type if p.model_type != "auto" else entry.type if entry is not None else None
-        layout = p.layout if p.layout != "auto" else saved.layout if saved else None
+        task, layout, overrides = p.settings_with(entry)
         try:
             if entry is not None and not node_overrides and p.layout == "auto" and p.model_type == "auto":
                 info = entry.info  # inspected when it was added: no second load and probe run

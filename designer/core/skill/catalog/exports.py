@@ -85,6 +85,11 @@ class IotHubParams(Params):
     )
 
 
+def deploy_upstream(node) -> dict:
+    """Deploy hook (see ``process.deploy_container``): an edgeHub route to IoT Hub."""
+    return {"route": {"name": f"{node.id}ToUpstream", "output": node.params.output_name, "into": "$upstream"}}
+
+
 IOTHUB = NodeSpec(
     kind="iothub",
     version=1,
@@ -97,6 +102,7 @@ IOTHUB = NodeSpec(
     icon="cloud",
     outputs=(),
     keywords=("azure", "iot", "hub", "telemetry"),
+    deploy=deploy_upstream,
     kan=kan_codecs.IOTHUB,
 )
 
@@ -124,6 +130,14 @@ def edge_output_name(module_name: str, module_input: str) -> str:
     return f"to-{module_name}-{module_input}"
 
 
+def deploy_module(node) -> dict:
+    """Deploy hook (see ``process.deploy_container``): an edgeHub route to another module's input."""
+    p = node.params
+    into = f'BrokeredEndpoint("/modules/{p.module_name}/inputs/{p.module_input}")'
+    output = edge_output_name(p.module_name, p.module_input)
+    return {"route": {"name": f"{node.id}ToModule", "output": output, "into": into}}
+
+
 IOTEDGE = NodeSpec(
     kind="iotedge",
     version=1,
@@ -136,6 +150,7 @@ IOTEDGE = NodeSpec(
     icon="edge",
     outputs=(),
     keywords=("azure", "iot", "edge", "module", "route"),
+    deploy=deploy_module,
     kan=kan_codecs.IOTEDGE,
 )
 

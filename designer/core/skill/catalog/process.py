@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -98,6 +98,16 @@ class ModelParams(Params):
             "std": tuple(self.std) if self.std else None,
         }
         return {key: value for key, value in values.items() if value is not None}
+
+    def settings_with(self, entry: Any = None) -> tuple[str | None, str | dict | None, dict]:
+        """(task, layout, pre-processing) the model runs with: this node's own settings over those
+        saved with the library model ``entry`` when it was added (None: the node names its files).
+        The one merge: the engine opens the model with it, the package exporter states it."""
+        saved = entry.overrides if entry is not None else None
+        task = self.model_type if self.model_type != "auto" else entry.type if entry is not None else None
+        layout = self.layout if self.layout != "auto" else saved.layout if saved is not None else None
+        preprocess = {**(saved.preprocess if saved is not None else {}), **self.preprocess_overrides()}
+        return task, layout, preprocess
 
 
 def model_task(node) -> str:
@@ -328,6 +338,32 @@ def _container_acceleration(node, skill) -> list[Problem]:
     ]
 
 
+def deploy_container(node) -> dict:
+    """Deploy hook (``NodeSpec.deploy``): what a fleet deployment adds for this node.
+
+    A hook takes the compiled node and returns plain values as the user wrote them (``$param``
+    placeholders kept; the package fills them): ``{"container": {...}}`` for a container the
+    skill runtime reaches by name on the device (``env_param`` names the parameter holding its
+    environment rows, ``endpoint_param`` the one the runtime dials), ``{"route": {...}}`` for an
+    edgeHub route from a runtime module output (see ``exports.py``).
+    """
+    p = node.params
+    return {
+        "container": {
+            "name": p.container_name,
+            "image": p.container_image,
+            "port": p.port,
+            "restart_policy": p.restart_policy,
+            "create_options": p.create_options,
+            "env": [(var.name, var.value) for var in p.env],
+            "acceleration": p.acceleration,
+            "architecture": p.architecture,
+            "env_param": "env",
+            "endpoint_param": "preview_endpoint",
+        }
+    }
+
+
 GRPC_CONTAINER = NodeSpec(
     kind="grpc-container",
     version=1,
@@ -339,6 +375,7 @@ GRPC_CONTAINER = NodeSpec(
     icon="container",
     outputs=(Port("out", provides=CUSTOM_RESULTS),),
     checks=(_container_acceleration,),
+    deploy=deploy_container,
     description=(
         "Your gRPC server shipped as a container next to the skill; the exporter deploys it. "
         "The preview reaches it at a local endpoint."

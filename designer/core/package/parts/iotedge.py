@@ -1,0 +1,152 @@
+"""``deploy/iotedge/deployment.json``: an Azure IoT Edge deployment manifest (schema 1.1) for
+``az iot edge set-modules``: the runtime module with the package mounted, one module per
+container the nodes deploy, and the edgeHub routes they need. Values only the device knows stay
+``${NAME}`` references (IoT Edge templates, ``envsubst``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from designer.core.package import deploy
+from designer.core.package.context import ExportContext, ExportError
+from designer.core.package.parts import PartOutput
+from designer.core.skill.compiled import CompiledSkill
+
+CREATE_OPTIONS_CHUNK = 512  # IoT Edge splits longer createOptions into createOptions01...
+MAX_CREATE_OPTIONS_PARTS = 8  # createOptions, createOptions01 ... createOptions07
+EDGE_AGENT_IMAGE = "mcr.microsoft.com/azureiotedge-agent:1.5"
+EDGE_HUB_IMAGE = "mcr.microsoft.com/azureiotedge-hub:1.5"
+EDGE_HUB_PORTS = {
+    "5671/tcp": [{"HostPort": "5671"}],
+    "8883/tcp": [{"HostPort": "8883"}],
+    "443/tcp": [{"HostPort": "443"}],
+}
+
+
+def split_create_options(options: dict, where: str = "") -> dict[str, str]:
+    text = json.dumps(options, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    if len(text) > CREATE_OPTIONS_CHUNK * MAX_CREATE_OPTIONS_PARTS:
+        raise ExportError(
+            f"{where}create options are {len(text):,} characters once written; IoT Edge takes at most "
+            f"{CREATE_OPTIONS_CHUNK * MAX_CREATE_OPTIONS_PARTS:,}"
+        )
+    chunks = [text[i : i + CREATE_OPTIONS_CHUNK] for i in range(0, len(text), CREATE_OPTIONS_CHUNK)] or ["{}"]
+    return {("createOptions" if i == 0 else f"createOptions{i:02d}"): c for i, c in enumerate(chunks)}
+
+
+def gpu_host_config(acceleration: str, host: dict) -> None:
+    if acceleration == "Nvidia Jetson (Jetpack 5)":
+        host.setdefault("Runtime", "nvidia")
+    elif acceleration == "Nvidia dGPU":
+        host.setdefault("DeviceRequests", [{"Count": -1, "Capabilities": [["gpu"]]}])
+    elif acceleration == "Intel iGPU":
+        devices = host.setdefault("Devices", [])
+        devices.append({"PathOnHost": "/dev/dri", "PathInContainer": "/dev/dri", "CgroupPermissions": "rwm"})
+
+
+def _module(restart_policy: str, settings: dict, env: dict) -> dict:
+    return {
+        "version": "1.0",
+        "type": "docker",
+        "status": "running",
+        "restartPolicy": restart_policy,
+        "settings": settings,
+        "env": env,
+    }
+
+
+def _runtime_module(compiled: CompiledSkill, context: ExportContext) -> dict:
+    host: dict[str, Any] = {
+        "Binds": [
+            f"{deploy.PACKAGE_HOST_DIR}/{context.package_file}:{deploy.PACKAGE_IN_CONTAINER}:ro",
+            f"{deploy.OUTPUT_HOST_DIR}/{context.skill_id}:{deploy.OUTPUT_IN_CONTAINER}",
+        ],
+        "LogConfig": {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}},
+    }
+    webcam = deploy.webcam(compiled, context.template)
+    if webcam is not None:
+        device = f"/dev/video{webcam}"
+        host["Devices"] = [{"PathOnHost": device, "PathInContainer": device, "CgroupPermissions": "rwm"}]
+    gpu_host_config(compiled.skill.settings.acceleration, host)
+    env = {
+        p.env: {"value": p.default if p.default is not None else f"${{{p.env}}}"}
+        for p in sorted(context.params.values(), key=lambda p: p.env)
+    }
+    env.update({name: {"value": f"${{{name}}}"} for name in context.runtime_secrets()})
+    settings = {"image": context.runtime_image, **split_create_options({"HostConfig": host})}
+    return _module("always", settings, env)
+
+
+def _container_module(container: deploy.Container, context: ExportContext) -> dict:
+    raw = context.template(container.create_options)
+    options = json.loads(raw) if raw.strip() else {}
+    gpu_host_config(container.acceleration, options.setdefault("HostConfig", {}))
+    env = {name: {"value": context.template(value)} for name, value in container.env}
+    settings = {
+        "image": context.template(container.image),
+        **split_create_options(options, f"node {container.node}: "),
+    }
+    return _module(container.restart_policy, settings, env)
+
+
+def deployment(compiled: CompiledSkill, context: ExportContext) -> dict:
+    modules: dict[str, Any] = {context.skill_id: _runtime_module(compiled, context)}
+    for container in deploy.containers(compiled):
+        if container.name in modules:
+            raise ExportError(
+                f"node {container.node}: container name {container.name!r} is used twice (or is the skill "
+                "runtime's module name); each container needs its own name"
+            )
+        modules[container.name] = _container_module(container, context)
+    source = f"/messages/modules/{context.skill_id}/outputs"
+    routes = {
+        route.name: context.template(f"FROM {source}/{route.output} INTO {route.into}")
+        for route in deploy.routes(compiled)
+    }
+    edge_hub = {
+        "image": EDGE_HUB_IMAGE,
+        **split_create_options({"HostConfig": {"PortBindings": EDGE_HUB_PORTS}}),
+    }
+    return {
+        "modulesContent": {
+            "$edgeAgent": {
+                "properties.desired": {
+                    "schemaVersion": "1.1",
+                    "runtime": {
+                        "type": "docker",
+                        "settings": {
+                            "minDockerVersion": "v1.25",
+                            "loggingOptions": "",
+                            "registryCredentials": {},
+                        },
+                    },
+                    "systemModules": {
+                        "edgeAgent": {
+                            "type": "docker",
+                            "settings": {"image": EDGE_AGENT_IMAGE, "createOptions": "{}"},
+                        },
+                        "edgeHub": {
+                            "type": "docker",
+                            "status": "running",
+                            "restartPolicy": "always",
+                            "settings": edge_hub,
+                        },
+                    },
+                    "modules": modules,
+                }
+            },
+            "$edgeHub": {
+                "properties.desired": {
+                    "schemaVersion": "1.1",
+                    "routes": routes,
+                    "storeAndForwardConfiguration": {"timeToLiveSecs": 7200},
+                }
+            },
+        }
+    }
+
+
+def part(compiled: CompiledSkill, context: ExportContext) -> PartOutput:
+    text = json.dumps(deployment(compiled, context), indent=2, sort_keys=True, allow_nan=False) + "\n"
+    return PartOutput({"deploy/iotedge/deployment.json": text.encode()})
