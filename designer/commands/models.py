@@ -17,6 +17,7 @@ from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
@@ -310,7 +311,7 @@ def _progress_bars() -> Iterator[tuple]:
         TimeRemainingColumn(),
     )
     bars = Progress(*columns, console=console)
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
 
     def progress(what: str, done: int, total: int) -> None:
         if not tasks:
