@@ -88,7 +88,7 @@ class NodeSpec:
 
     ``runtime`` is a lazy ``"module:Class"`` reference, so the skill layer never imports the
     engine; ``icon`` names a drawing in the designer's icon set. ``kan`` converts the node to and
-    from a POSS/KAN Skill resource (None: KAN cannot express it, and validation says so);
+    from a POSS/KAN Skill resource (None: KAN cannot express it, and the KAN export warns);
     ``deploy`` adds what the node needs to a fleet deployment (containers, routes).
     ``checks`` are rules that need the whole compiled skill (for example its acceleration).
     """
