@@ -183,11 +183,24 @@ class ModelLibraryWidget(QWidget):
         self.remove_button = tool("remove", "", self.remove_selected, "Remove the selected model")
         self.verify_button = tool("test", "", self.verify, "Verify: re-hash every cached model file")
         self.details_button = tool("info", "", self.show_details, "Details of the selected model")
+        self.check_button = tool(
+            "test",
+            "",
+            self.check_selected,
+            "Check the selected model: its pre-processing (editable) and a try on a picture",
+        )
+        self.check_button.setIcon(icon("frame"))
         self.refresh_button = tool("refresh", "", self.reload, "Read the library again")
         bar = QHBoxLayout()
         bar.addWidget(self.add_button)
         bar.addStretch(1)
-        for button in (self.remove_button, self.verify_button, self.details_button, self.refresh_button):
+        for button in (
+            self.check_button,
+            self.remove_button,
+            self.verify_button,
+            self.details_button,
+            self.refresh_button,
+        ):
             bar.addWidget(button)
 
         self.table = QTableWidget(0, len(COLUMNS))
@@ -370,6 +383,22 @@ class ModelLibraryWidget(QWidget):
         dialog.show()
         return dialog
 
+    def check_selected(self) -> QDialog | None:
+        """The selected model's inspection, editable pre-processing and Try it."""
+        from designer.ui.dialogs.model_check import ModelCheckDialog
+
+        model_id = self.selected_id()
+        entry = next((e for e in self.entries if e.id == model_id), None)
+        if entry is None or self._library is None:
+            return None
+        dialog = ModelCheckDialog(self._library, entry, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.panel.changed.connect(lambda _entry: library_events().models_changed.emit())
+        dialog.destroyed.connect(lambda: self._details.remove(dialog) if dialog in self._details else None)
+        self._details.append(dialog)
+        dialog.show()
+        return dialog
+
     # -- helpers -------------------------------------------------------------------------------
 
     def _run(self, fn: Callable[..., Any], *args: Any, on_done: Callable[[Any], None]) -> workers.Task:
@@ -388,6 +417,7 @@ class ModelLibraryWidget(QWidget):
         chosen = self.selected_id() is not None
         self.remove_button.setEnabled(chosen)
         self.details_button.setEnabled(chosen)
+        self.check_button.setEnabled(chosen and self._library is not None)
         self.verify_button.setEnabled(bool(self.entries))
         self.refresh_button.setEnabled(True)
 
@@ -856,6 +886,7 @@ class _ModelReviewPage(QWizardPage):
         layout.addWidget(self.status)
         self.task: workers.Task | None = None
         self.entry: ModelEntry | None = None
+        self.check: Any = None  # the ModelCheckPanel, once the model is added
         self.fractions: list[float] = []  # what the bar showed, for whoever watches it
 
     @property
@@ -942,11 +973,31 @@ class _ModelReviewPage(QWizardPage):
             self.status.setText(text)
 
     def _added(self, entry: ModelEntry) -> None:
+        from designer.ui.dialogs.model_check import ModelCheckPanel
+
         self.entry = entry
         self.progress.setRange(0, 1000)
         self.progress.setValue(1000)
         self.status.setStyleSheet(f"color: {state_color('ok').name()};")
-        self.status.setText(f"Added {entry.id}: {model_summary(entry)}")
+        self.status.setText(
+            f"Added {entry.id}: {model_summary(entry)}. Check what inspection found and try the "
+            "model on a picture; Finish when it answers right."
+        )
+        # What inspection found replaces the request's summary, with the pre-processing editable
+        # and Try it, so a wrong setting shows before the model is used.
+        self.summary.hide()
+        self.progress.hide()
+        self.progress_title.hide()
+        self.check = ModelCheckPanel(self._wizard.library, entry, self)
+        self.check.changed.connect(self._checked)
+        self.layout().insertWidget(0, self.check, 1)
+        self.check.show()
+        self.setSubTitle("Added. Check the pre-processing and try the model before you use it.")
+        self._wizard.setButtonText(QWizard.WizardButton.FinishButton, "Finish")
+
+    def _checked(self, entry: ModelEntry) -> None:
+        self.entry = entry
+        self.status.setText(f"Saved {entry.id}: {model_summary(entry)}")
 
     def _failed(self, message: str) -> None:
         self.status.setStyleSheet(f"color: {state_color('error').name()};")
@@ -961,6 +1012,8 @@ class _ModelReviewPage(QWizardPage):
         if self.entry is None:
             self.progress.hide()
         self._wizard.set_busy(False)
+        if self.entry is not None:  # added: nothing to go back to
+            self._wizard.button(QWizard.WizardButton.BackButton).setEnabled(False)
         self._wizard.task_finished()
 
 
@@ -1016,8 +1069,7 @@ class AddExternalModelWizard(QWizard):
 
     def task_finished(self) -> None:
         if self.review.entry is not None:
-            self.created_id = self.review.entry.id
-            self.accept()
+            self.created_id = self.review.entry.id  # added; Finish closes once it was checked
         elif self._close_when_done is not None:
             super().done(self._close_when_done)
 

@@ -208,7 +208,11 @@ def test_model_from_azurite_cancelled_mid_download_then_added(qtbot, azurite, co
     assert wizard.button(QWizard.WizardButton.FinishButton).isEnabled()
 
     click(qtbot, wizard.button(QWizard.WizardButton.FinishButton))  # Create again, to the end
-    qtbot.waitUntil(lambda: not wizard.isVisible(), timeout=60_000)
+    qtbot.waitUntil(lambda: review.entry is not None and not review.running, timeout=60_000)
+    assert review.check.isVisible()  # what inspection found, before the model is used
+    assert "yolov5" in review.check.summary.text()
+    click(qtbot, wizard.button(QWizard.WizardButton.FinishButton))  # Finish
+    qtbot.waitUntil(lambda: not wizard.isVisible(), timeout=10_000)
     assert wizard.result() == QWizard.DialogCode.Accepted
     assert wizard.created_id == "gate-detector"
     entry = library.get("gate-detector")
@@ -242,7 +246,9 @@ def test_sas_url_with_labels_next_to_the_model(qtbot, azurite, container, librar
     to_review(qtbot, wizard)
     assert sas not in wizard.review.summary.text()
     click(qtbot, wizard.button(QWizard.WizardButton.FinishButton))
-    qtbot.waitUntil(lambda: not wizard.isVisible(), timeout=30_000)
+    qtbot.waitUntil(lambda: wizard.review.entry is not None and not wizard.review.running, timeout=30_000)
+    click(qtbot, wizard.button(QWizard.WizardButton.FinishButton))
+    qtbot.waitUntil(lambda: not wizard.isVisible(), timeout=10_000)
     entry = library.get("gate-sas")
     assert entry.labels == LABELS and entry.labels_file.source.blob == "m/gate.labels.txt"
 
@@ -287,7 +293,9 @@ def test_add_model_runs_the_wizard_on_local_files_and_returns_the_id(qtbot, libr
         wizard.next()
         wizard.tags.tags.add_row("dataset", "gate-2024")
         wizard.next()
-        wizard.button(QWizard.WizardButton.FinishButton).click()
+        wizard.button(QWizard.WizardButton.FinishButton).click()  # Create
+        qtbot.waitUntil(lambda: wizard.review.entry is not None and not wizard.review.running)
+        wizard.button(QWizard.WizardButton.FinishButton).click()  # Finish, after the check
 
     QTimer.singleShot(0, drive)
     assert add_model(None, library) == "local-gate"
