@@ -175,7 +175,7 @@ def _compile_nodes(
             continue
         node_problems, params = check_params(spec, node.id, node.params)
         problems += node_problems
-        nodes[node.id] = CompiledNode(node.id, spec, node, params)  # type: ignore[arg-type]
+        nodes[node.id] = CompiledNode(node.id, spec, node, params)
     return nodes, kinds
 
 

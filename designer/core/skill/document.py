@@ -7,13 +7,13 @@ a file written by a newer version round-trips without losing anything.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from designer.core.skill.fields import ACCELERATIONS
 
-FORMAT = "skill-designer/skill"
+FORMAT: Final = "skill-designer/skill"
 FORMAT_VERSION = 1
 NODE_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 

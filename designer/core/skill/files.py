@@ -39,8 +39,8 @@ class SkillFileError(Exception):
         return f"{where}: {self.message}"
 
 
-def _location(loc: tuple) -> str:
-    parts = []
+def _location(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
     for item in loc:
         parts.append(f"[{item}]" if isinstance(item, int) else f".{item}" if parts else str(item))
     return "".join(parts) or "(top level)"
@@ -152,26 +152,50 @@ def dump_skill(skill: Skill) -> str:
     return text
 
 
-def write_atomic(path: str | os.PathLike, text: str) -> None:
+def write_atomic(path: str | os.PathLike, text: str, *, mode: int | None = None) -> None:
     """Write via a temporary file and rename, so a crash never leaves half a file.
 
-    The file keeps the mode of the one it replaces (else the umask applies), and a
-    symbolic link is written through, not replaced by a plain file.
+    The bytes are flushed and fsynced before the rename, and the folder is fsynced after it,
+    so the new name never points at missing data. The file gets ``mode`` when given, else keeps
+    the mode of the one it replaces (else the umask applies); a symbolic link is written
+    through, not replaced by a plain file. An error names ``path``, never the temporary file.
     """
-    path = Path(os.path.realpath(path))
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    target = Path(os.path.realpath(path))
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else mode)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(target)) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            if path.exists():
-                os.fchmod(handle.fileno(), stat.S_IMODE(path.stat().st_mode))
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)
+            elif target.exists():
+                os.fchmod(handle.fileno(), stat.S_IMODE(target.stat().st_mode))
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        os.replace(tmp, target)
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, str(target)) from None
         raise
+    _sync_folder(target.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename itself durable (best effort: some file systems cannot open a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def save_skill(skill: Skill, path: str | os.PathLike) -> None:

@@ -85,6 +85,7 @@ def check_params(spec: NodeSpec, node_id: str, params: dict) -> tuple[list[Probl
     at run time; here they only need to be in a field that accepts one.
     """
     problems, concrete, placeholders = _sort_values(spec, node_id, params)
+    parsed: Params | None
     try:
         # Placeholders included: deploy fields accept them, so the cross-field checks still run.
         parsed = spec.params.model_validate({**concrete, **{n: params[n] for n in placeholders}})
@@ -245,7 +246,9 @@ def check_files(skill: Skill, skill_dir: Path) -> list[Problem]:
     problems = []
     for node in skill.nodes:
         spec = get_spec(node.type)
-        for name in spec.fields_marked(Mark.READS) if spec is not None else ():
+        if spec is None:
+            continue
+        for name in spec.fields_marked(Mark.READS):
             value = node.params.get(name)
             if not isinstance(value, str) or not value.strip() or PLACEHOLDER_RE.search(value):
                 continue
