@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
@@ -57,7 +58,7 @@ UNAVAILABLE = (
     "folder (or $SKILL_DESIGNER_DATA) is writable."
 )
 TASK_LABELS = {"detection": "Object detection", "classification": "Classification"}
-COLUMNS = ("Name", "Type", "Format", "Labels", "Layout", "Size", "Cost")
+COLUMNS = ("Name", "Type", "Labels", "Layout", "Size", "Cost")  # the format (ONNX) is in Details
 
 
 # -- formatting ----------------------------------------------------------------------------------
@@ -206,8 +207,14 @@ class ModelLibraryWidget(QWidget):
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         header = self.table.horizontalHeader()
+        # The name takes what the other columns leave (elided, full in its tooltip): every column
+        # stays in view at the dock's default width.
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)  # narrow docks scroll sideways instead of hiding columns
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(False)
+        header.setMinimumSectionSize(24)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table.setWordWrap(False)
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -288,12 +295,11 @@ class ModelLibraryWidget(QWidget):
             self.table.insertRow(row)
             cells = (
                 entry.name,
-                TASK_LABELS.get(entry.type, entry.type),
-                entry.format.upper(),
+                "Classifier" if entry.type == "classification" else "Detector",
                 str(len(entry.labels)),
                 entry.info.layout.kind,
                 _size(entry.model_file.size),
-                _ms(entry.inference_ms),
+                "-" if entry.inference_ms is None else f"{entry.inference_ms:.0f} ms",
             )
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -304,7 +310,7 @@ class ModelLibraryWidget(QWidget):
                     f"{entry.id}: {model_summary(entry)}\n{entry.description}".strip()
                     + f"\nfrom {entry.model_file.source.describe()}"
                 )
-                if col in (3, 5, 6):
+                if col in (2, 4, 5):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, col, item)
         self.table.setVisible(bool(self.entries))
@@ -441,11 +447,15 @@ class ModelDetailsDialog(QDialog):
         self.text.setTextFormat(Qt.TextFormat.RichText)
         self.text.setWordWrap(True)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.text.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
+        # a model with 1,000 labels makes a long page: it scrolls, the Close button stays in view
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(self.text)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.text)
-        layout.addStretch(1)
+        layout.addWidget(self.scroll, 1)
         layout.addWidget(buttons)
         self.resize(620, 460)
 

@@ -315,8 +315,8 @@ def test_library_page_lists_verifies_shows_and_removes(qtbot, library, files, mo
     page.show()
     qtbot.waitUntil(lambda: page.table.rowCount() == 1)
     row = [page.table.item(0, c).text() for c in range(page.table.columnCount())]
-    assert row[:5] == ["Gate detector", "Object detection", "ONNX", "3", "yolov5"]
-    assert row[5].endswith(("bytes", "KB")) and row[6].endswith(" ms")
+    assert row[:4] == ["Gate detector", "Detector", "3", "yolov5"]
+    assert row[4].endswith(("bytes", "KB")) and row[5].endswith(" ms")
     assert not page.remove_button.isEnabled()
 
     page.table.selectRow(0)
@@ -342,6 +342,38 @@ def test_library_page_lists_verifies_shows_and_removes(qtbot, library, files, mo
     assert library.list() == []
     assert page.empty.isVisible() and not page.table.isVisible()
     assert page.status.text().startswith("Removed gate-detector (Gate detector).")
+
+
+def test_every_column_fits_the_default_dock_width_and_long_details_scroll(qtbot, library, files):
+    """At the Models dock's default width (380 px) no column hides behind a sideways scroll; a
+    model with 1,000 labels has a details dialog that scrolls, its Close button in view."""
+    from designer.ui.library import ModelDetailsDialog
+
+    model, labels = files
+    library.add("A detector with a rather long name", "detection", model, labels)
+    page = ModelLibraryWidget(lambda: library)
+    qtbot.addWidget(page)
+    page.resize(380, 500)
+    page.show()
+    qtbot.waitUntil(lambda: page.table.rowCount() == 1)
+    header = page.table.horizontalHeader()
+    qtbot.waitUntil(lambda: header.length() <= page.table.viewport().width())
+    assert not page.table.horizontalScrollBar().isVisible()
+    for column in range(1, page.table.columnCount()):  # the name gives way, not the figures
+        text = page.table.item(0, column).text()
+        assert header.sectionSize(column) >= page.table.fontMetrics().horizontalAdvance(text)
+
+    entry = library.get("a-detector-with-a-rather-long-name")
+    many = [f"class {i}" for i in range(1000)]
+    entry = entry.model_copy(update={"info": entry.info.model_copy(update={"labels": many})})
+    details = ModelDetailsDialog(entry)
+    qtbot.addWidget(details)
+    details.show()
+    qtbot.waitUntil(details.isVisible)
+    bar = details.scroll.verticalScrollBar()
+    assert bar.maximum() > 0  # it scrolls
+    bar.setValue(bar.maximum())
+    assert details.height() <= 700 and "class 999" in details.text.text()
 
 
 def test_model_summary_is_one_line_for_the_model_picker(library, files):
