@@ -9,7 +9,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
 
 from designer.commands.common import model_library
 from designer.core.engine.events import FrameEvent, MetricsEvent, NodeErrorEvent, NodeWarningEvent, RunState
@@ -19,10 +22,13 @@ from designer.core.engine.runtime import RunContext
 from designer.core.package import PackageError, is_package, open_package
 from designer.core.secrets import mask_secrets
 from designer.core.skill import ParamError, Role, SkillFileError, load_skill
+from designer.core.skill.catalog.sources import CameraParams
 from designer.core.skill.fields import Mark
 from designer.core.skill.params import parse_assignments
 
 PROGRESS_PERIOD_S = 1.0
+# What signal.signal takes and returns (None: a handler not set from Python, or none set here).
+_SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -187,7 +193,7 @@ class _InsightsSink:
         self.lock = threading.Lock()
         self.lines = 0
         self.failure = ""
-        self.file = open(path, "w", encoding="utf-8")  # closed in close()
+        self.file: TextIO | None = open(path, "w", encoding="utf-8")  # closed in close()
         self.export = next((i for i, n in engine.plan.nodes.items() if n.spec.role is Role.EXPORT), None)
 
     def __call__(self, event: object) -> None:
@@ -272,11 +278,10 @@ class _MaskingFilter(logging.Filter):
 def _open_run_log() -> tuple[Path | None, logging.Handler | None]:
     """The details of a run (tracebacks of internal errors) go to ``<data folder>/logs/run.log``,
     not to the console, where each error is shown once as a message; None when it cannot open."""
-    from designer.core.paths import data_dir
+    from designer.core.paths import data_dir, private_dir, private_file
 
-    path = data_dir() / "logs" / "run.log"
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = private_file(private_dir(data_dir() / "logs") / "run.log")  # may hold secrets: 0600
         handler = logging.FileHandler(path, mode="w", encoding="utf-8", delay=True)
     except OSError:
         return None, None
@@ -339,9 +344,10 @@ def _run_logged(engine: Engine, args: argparse.Namespace, log_path: Path | None)
     if internal and log_path is not None and log_path.exists() and log_path.stat().st_size:
         print(f"details of the errors above (for a bug report): {log_path}", file=sys.stderr)
     camera = engine.plan.camera
-    if camera.id in console.errors and str(camera.params.source).strip().isdigit():
+    source = camera.params.source if isinstance(camera.params, CameraParams) else ""
+    if camera.id in console.errors and source.strip().isdigit():
         print(
-            f"hint: no webcam {camera.params.source} here? Try the skill on a video file or a "
+            f"hint: no webcam {source} here? Try the skill on a video file or a "
             "camera URL: skill-designer run SKILL --source clip.mp4",
             file=sys.stderr,
         )
@@ -352,18 +358,18 @@ def _run_logged(engine: Engine, args: argparse.Namespace, log_path: Path | None)
     return 3 if console.errors else 0
 
 
-def _on_sigterm() -> object:
+def _on_sigterm() -> _SignalHandler:
     """Turn SIGTERM into an exception in the main thread; None where signals cannot be set."""
     if threading.current_thread() is not threading.main_thread():
         return None
 
-    def terminate(signum: int, frame: object) -> None:
+    def terminate(signum: int, frame: FrameType | None) -> None:
         raise _Terminated
 
     return signal.signal(signal.SIGTERM, terminate)
 
 
-def _restore_sigterm(previous: object) -> None:
+def _restore_sigterm(previous: _SignalHandler) -> None:
     if previous is not None:
         signal.signal(signal.SIGTERM, previous)
 
