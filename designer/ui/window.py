@@ -9,12 +9,13 @@ few seconds after the last edit.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QPointF, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QCursor, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -33,7 +34,7 @@ from designer.core.skill.fields import Mark
 from designer.ui.canvas import Canvas
 from designer.ui.dialogs.node_dialogs import has_own_dialog
 from designer.ui.dialogs.package import install_package_actions
-from designer.ui.document import Document, pending_recoveries
+from designer.ui.document import Document, Recovery, find_recoveries
 from designer.ui.forms import PropertiesPanel
 from designer.ui.icons import icon
 from designer.ui.library import ModelLibraryWidget
@@ -69,6 +70,7 @@ class MainWindow(QMainWindow):
         for title in ("&File", "&Edit", "&View", "&Run", "&Help"):
             self.menu(title)
         self.preview: PreviewController | None = None
+        self._quick_add_at: QPointF | None = None  # where Tab was pressed on the canvas
 
         self.canvas = Canvas(self)
         self.setCentralWidget(self.canvas)
@@ -154,7 +156,8 @@ class MainWindow(QMainWindow):
 
         A new or sample skill (no path) counts as unsaved, so closing asks about it.
         """
-        self.document.discard_recovery()
+        self.document.close()
+        self.properties.show_node(None)  # the old skill's node is gone with it
         self.session.set_document(Document(path))
         self._unsaved_document = path is None if unsaved is None else unsaved
         self.canvas.load_skill(skill)  # large skills finish loading later: see _on_loaded
@@ -240,20 +243,31 @@ class MainWindow(QMainWindow):
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence(K.Redo)])
         edit.addActions([self.undo_action, self.redo_action])
         edit.addSeparator()
-        edit.addAction(self.add_action("Cu&t", self.canvas.cut, K.Cut))
-        edit.addAction(self.add_action("&Copy", self.canvas.copy, K.Copy))
-        edit.addAction(self.add_action("&Paste", self.canvas.paste, K.Paste))
-        edit.addAction(self.add_action("&Duplicate", self.canvas.duplicate, "Ctrl+D"))
-        edit.addAction(
+        # The canvas's own editing keys act only while the canvas has focus: elsewhere Delete,
+        # Backspace, Ctrl+C... belong to the focused editor (a label list, a text field).
+        canvas_actions = [
+            self.add_action("Cu&t", self.canvas.cut, K.Cut),
+            self.add_action("&Copy", self.canvas.copy, K.Copy),
+            self.add_action("&Paste", self.canvas.paste, K.Paste),
+            self.add_action("&Duplicate", self.canvas.duplicate, "Ctrl+D"),
             self.add_action(
                 "De&lete", self.canvas.delete_selected, [QKeySequence(K.Delete), QKeySequence("Backspace")]
-            )
-        )
-        edit.addAction(self.add_action("Select &All", self.canvas.select_all, K.SelectAll))
+            ),
+            self.add_action("Select &All", self.canvas.select_all, K.SelectAll),
+        ]
+        self.delete_action = canvas_actions[4]
+        for action in canvas_actions:
+            self._canvas_only(action)
+        edit.addActions(canvas_actions)
         edit.addSeparator()
         self.add_node_action = self.add_action("Add &node…", self.show_quick_add, "Tab")
         self.add_node_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         edit.addAction(self.add_node_action)
+        self.connect_action = self.add_action(
+            "C&onnect to…", self.canvas.connect_menu, "Ctrl+K", tip="Link the selected node to another"
+        )
+        self._canvas_only(self.connect_action)
+        edit.addAction(self.connect_action)
         edit.addAction(self.add_action("Skill &settings…", self.edit_settings, "Ctrl+,"))
 
         view = self.menu("&View")
@@ -276,6 +290,12 @@ class MainWindow(QMainWindow):
         self.toolbar.addSeparator()
         self._refresh_recent()
 
+    def _canvas_only(self, action: QAction) -> None:
+        """Let ``action``'s keys work only while the canvas (or a child of it) has focus."""
+        self.removeAction(action)
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.canvas.addAction(action)
+
     def _wire(self) -> None:
         session = self.session
         session.read_skill_with(self.canvas.skill)
@@ -293,8 +313,8 @@ class MainWindow(QMainWindow):
         self.canvas.node_added.connect(self._on_node_added)
         self.canvas.quick_add_requested.connect(self.show_quick_add)
         self.canvas.undo_stack().cleanChanged.connect(self._update_title)
-        self.palette.chosen.connect(lambda type_id: self.canvas.add_node(type_id))
-        self.quick_add.chosen.connect(lambda type_id: self.canvas.add_node(type_id))
+        self.palette.chosen.connect(lambda type_id: self.canvas.add_node_here(type_id))
+        self.quick_add.chosen.connect(lambda type_id: self.canvas.add_node_here(type_id, self._quick_add_at))
         self.properties.dialog_requested.connect(self._on_node_activated)
 
     def _install_parts(self) -> None:
@@ -306,6 +326,8 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.properties_dock, self.library_dock)
         self.properties_dock.raise_()
         self.preview = install_preview(self.session, self)
+        insights = self.preview.insights
+        self.session.document_changed.connect(lambda _document: insights.clear())  # no old messages
         install_package_actions(self.session, self)
 
     # -- state --------------------------------------------------------------------------------
@@ -358,8 +380,18 @@ class MainWindow(QMainWindow):
         self.open_sample(DEFAULT_SKILL)
 
     def offer_recovery(self) -> None:
-        """After a crash: offer each recovery copy left on disk (called once the window shows)."""
-        for recovery in pending_recoveries():
+        """After a crash: offer each recovery copy left on disk (called once the window shows).
+
+        A copy that cannot be read is never deleted: it is moved aside and the user told where.
+        """
+        found = find_recoveries()
+        notes = list(found.notes)
+        for recovery in found.found:
+            try:
+                skill = recovery.load()
+            except Exception as exc:
+                notes.append(self._set_aside(recovery, exc))
+                continue
             where = str(recovery.original) if recovery.original else "an unsaved skill"
             answer = QMessageBox.question(
                 self,
@@ -369,17 +401,26 @@ class MainWindow(QMainWindow):
                 QMessageBox.StandardButton.Yes,
             )
             if answer == QMessageBox.StandardButton.Yes:
-                try:
-                    skill = recovery.load()
-                except Exception as exc:
-                    self.log(f"The recovery copy {recovery.file} could not be read: {exc}")
-                    recovery.discard()
-                    continue
                 recovery.discard()
                 self.set_skill(skill, recovery.original, unsaved=True)  # restored work is not on disk yet
                 self.show_status("Restored unsaved work; save it to keep it.")
-                return
+                break
             recovery.discard()
+        for note in notes:
+            self.log(f"Recovery: {note}")
+        if notes:
+            QMessageBox.warning(
+                self,
+                "Recovery copies skipped",
+                "Some recovery copies could not be offered:\n\n" + "\n".join(f"• {n}" for n in notes),
+            )
+
+    def _set_aside(self, recovery: Recovery, error: Exception) -> str:
+        try:
+            moved = recovery.set_aside()
+        except OSError as exc:
+            return f"{recovery.file} cannot be read ({error}) and could not be moved aside ({exc}); it stays"
+        return f"{recovery.file} cannot be read ({error}); it was kept as {moved}"
 
     # -- reacting to edits -------------------------------------------------------------------------
 
@@ -439,8 +480,13 @@ class MainWindow(QMainWindow):
             self.edit_settings()
 
     def show_quick_add(self) -> None:
+        """The Tab search, at the mouse when it is on the canvas (the node goes there), else centred."""
         view = self.canvas.graph.viewer()
-        self.quick_add.popup(view.mapToGlobal(view.rect().center()) - self.quick_add.rect().center())
+        self._quick_add_at = self.canvas.cursor_scene_pos()
+        if self._quick_add_at is not None:
+            self.quick_add.popup(QCursor.pos())
+        else:
+            self.quick_add.popup(view.mapToGlobal(view.rect().center()) - self.quick_add.rect().center())
 
     # -- files ----------------------------------------------------------------------------------
 
@@ -454,7 +500,14 @@ class MainWindow(QMainWindow):
         if self.canvas.undo_stack().isClean():
             return
         text, document = dump_skill(self.canvas.skill()), self.document
-        submit(document.autosave, text, on_error=lambda m: self.log(f"Autosave failed: {m}"), parent=self)
+        generation = document.generation
+        submit(
+            document.autosave,
+            text,
+            generation,
+            on_error=lambda m: self.log(f"Autosave failed: {m}"),
+            parent=self,
+        )
 
     def maybe_save(self) -> bool:
         """True when it is fine to drop the open skill (saved, discarded, or nothing to save)."""
@@ -540,6 +593,17 @@ class MainWindow(QMainWindow):
         return self._save_to(Path(path))
 
     def _save_to(self, path: Path) -> bool:
+        if path.exists() and not os.access(path, os.W_OK):
+            answer = QMessageBox.question(
+                self,
+                "Replace a read-only file?",
+                f"{path} is read-only. Replace it anyway?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                self.show_status(f"Not saved: {path} is read-only")
+                return False
         try:
             self.document.save(self.canvas.skill(), path)
         except Exception as exc:
@@ -623,6 +687,6 @@ class MainWindow(QMainWindow):
         if self.preview is not None:
             self.preview.shutdown()
         self._autosave.stop()
-        self.document.discard_recovery()
+        self.document.close()
         self._save_geometry()
         event.accept()

@@ -9,21 +9,30 @@ from __future__ import annotations
 
 import gc
 
-from PySide6.QtCore import QElapsedTimer, QEvent, QObject, QPointF, Qt, QTimer, Signal
-from PySide6.QtGui import QUndoCommand, QUndoStack
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import QElapsedTimer, QEvent, QObject, QPoint, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QCursor, QKeyEvent, QUndoCommand, QUndoStack
+from PySide6.QtWidgets import QMenu, QVBoxLayout, QWidget
 
-from designer.core.skill import Edge, PortRef, Problem, Settings, Skill, get_spec
+from designer.core.skill import SPECS, Edge, Node, PortRef, Problem, Settings, Skill, get_spec
 from designer.core.skill.build import auto_layout, free_node_id, new_node_id
 from designer.core.skill.links import link_refusal
 from designer.ui.canvas import adapter
-from designer.ui.canvas.graph import NODE_HEIGHT, NODE_ID, NODE_WIDTH, SkillGraph, SkillNode
+from designer.ui.canvas.graph import NODE_HEIGHT, NODE_ID, NODE_WIDTH, Link, SkillGraph, SkillNode
+from designer.ui.icons import node_icon
 
 NODE_MIME = "application/x-skill-designer-node"  # drag data: a catalog type id
 CHANGE_DELAY_MS = 120
 LOAD_SLICE_MS = 25  # building the scene yields to the event loop this often
 FIT_ALL_LIMIT = 60  # larger skills open on their first nodes (F frames them all)
 PASTE_OFFSET = 40.0
+GAP = 36.0  # between a node and one placed next to it
+NUDGE = 10.0  # Shift+arrow moves the selected nodes this far
+ARROWS = {
+    Qt.Key.Key_Left: (-1.0, 0.0),
+    Qt.Key.Key_Right: (1.0, 0.0),
+    Qt.Key.Key_Up: (0.0, -1.0),
+    Qt.Key.Key_Down: (0.0, 1.0),
+}
 
 
 class _SettingsCommand(QUndoCommand):
@@ -66,6 +75,8 @@ class Canvas(QWidget):
         self._timer.timeout.connect(self._emit_change)
         self.graph.undo_stack().indexChanged.connect(self.schedule_change)
         self.graph.link_refused.connect(lambda reason: self.message.emit(f"Link refused: {reason}"))
+        self.graph.link_menu_requested.connect(self.show_link_menu)
+        self.menu: QMenu | None = None  # the link or "Connect to" menu on screen, if any
         self.graph.node_selection_changed.connect(lambda *_: self.selection_changed.emit(self.selected_ids()))
         self.graph.node_double_clicked.connect(self._on_double_click)
         self.graph.viewer().installEventFilter(self)
@@ -139,18 +150,86 @@ class Canvas(QWidget):
     # -- nodes ---------------------------------------------------------------------------
 
     def add_node(self, type_id: str, scene_pos: QPointF | None = None) -> str:
-        """Add a fresh node of ``type_id`` centred at ``scene_pos`` (the view centre by default)."""
+        """Add a fresh node of ``type_id`` centred at ``scene_pos`` (the view centre by default),
+        selected, so Properties shows it."""
         spec = get_spec(type_id)
         if spec is None:
             raise KeyError(type_id)
         if scene_pos is None:
             view = self.graph.viewer()
             scene_pos = view.mapToScene(view.viewport().rect().center())
-        node_id = new_node_id(self.skill(), spec.kind)
-        pos = (scene_pos.x() - NODE_WIDTH / 2, scene_pos.y() - NODE_HEIGHT / 2)
-        self.graph.create_skill_node(type_id, node_id, spec.title, spec.defaults(), pos=pos)
+        node_id = self._create(type_id, (scene_pos.x() - NODE_WIDTH / 2, scene_pos.y() - NODE_HEIGHT / 2))
         self.node_added.emit(node_id)
         return node_id
+
+    def _create(self, type_id: str, pos: tuple[float, float]) -> str:
+        spec = get_spec(type_id)
+        assert spec is not None
+        node_id = new_node_id(self.skill(), spec.kind)
+        node = self.graph.create_skill_node(type_id, node_id, spec.title, spec.defaults(), pos=pos)
+        self.graph.select([node])
+        self.selection_changed.emit([node_id])
+        return node_id
+
+    def add_node_here(self, type_id: str, at: QPointF | None = None) -> str:
+        """Add a node where the user means it (palette Enter, quick add): below the one selected
+        node and linked from it when that link is allowed, else at ``at`` (the cursor), else
+        near the view centre; never on top of another node. One undo step."""
+        spec = get_spec(type_id)
+        if spec is None:
+            raise KeyError(type_id)
+        selected = self.selected_ids()
+        source = self.graph.find(selected[0]) if len(selected) == 1 else None
+        if source is not None:
+            x, y = self.graph.position(source)
+            pos = self.free_place(x, y + NODE_HEIGHT + GAP * 2)
+        else:
+            if at is None:
+                view = self.graph.viewer()
+                at = view.mapToScene(view.viewport().rect().center())
+            pos = self.free_place(at.x() - NODE_WIDTH / 2, at.y() - NODE_HEIGHT / 2)
+        stack = self.undo_stack()
+        stack.beginMacro(f"Add {spec.title}")
+        node_id = self._create(type_id, pos)
+        if source is not None and source.SPEC is not None and source.SPEC.outputs and spec.inputs:
+            out_port, in_port = source.SPEC.outputs[0].name, spec.inputs[0].name
+            edge = Edge(
+                source=PortRef(node=source.node_id(), port=out_port),
+                target=PortRef(node=node_id, port=in_port),
+            )
+            # Inside the macro the debounced skill lags behind: read the scene itself.
+            if link_refusal(adapter.to_skill(self.graph, self.base), edge) is None:
+                target = self.graph.find(node_id)
+                source.outputs()[out_port].connect_to(target.inputs()[in_port], push_undo=True)
+        stack.endMacro()
+        self.graph.select([self.graph.find(node_id)])
+        self.selection_changed.emit([node_id])
+        self.node_added.emit(node_id)
+        return node_id
+
+    def cursor_scene_pos(self) -> QPointF | None:
+        """Where the mouse is on the canvas, in scene coordinates; None when it is elsewhere."""
+        view = self.graph.viewer()
+        local = view.viewport().mapFromGlobal(QCursor.pos())
+        if not view.viewport().rect().contains(local):
+            return None
+        return view.mapToScene(local)
+
+    def free_place(self, x: float, y: float) -> tuple[float, float]:
+        """The top-left nearest (x, y), looking down then right, where a node overlaps no other."""
+        rects = [
+            QRectF(*self.graph.position(n), NODE_WIDTH, NODE_HEIGHT).adjusted(
+                -GAP / 2, -GAP / 2, GAP / 2, GAP / 2
+            )
+            for n in self.graph.skill_nodes()
+        ]
+        for column in range(20):
+            for row in range(20):
+                cx, cy = x + column * (NODE_WIDTH + GAP), y + row * (NODE_HEIGHT + GAP)
+                box = QRectF(cx, cy, NODE_WIDTH, NODE_HEIGHT)
+                if not any(box.intersects(r) for r in rects):
+                    return cx, cy
+        return x, y
 
     def node(self, node_id: str) -> SkillNode | None:
         return self.graph.find(node_id)
@@ -230,17 +309,134 @@ class Canvas(QWidget):
         self.graph.select_all()
 
     def delete_selected(self) -> None:
+        """Delete the selected nodes (with their links) and the selected links: one undo step."""
         nodes = self.graph.selected_nodes()
+        links = [link for link in self.graph.selected_links() if not nodes or not self._touches(link, nodes)]
+        if not nodes and not links:
+            return
+        stack = self.undo_stack()
+        stack.beginMacro("Delete" if nodes else "Remove links")
+        for link in links:
+            self.graph.remove_link(link)
         if nodes:
             self.graph.delete_nodes(nodes)
-            return
-        pipes = self.graph.selected_pipes()
-        if pipes:
-            stack = self.undo_stack()
-            stack.beginMacro("Remove links")
-            for out_port, in_port in pipes:
-                out_port.disconnect_from(in_port, push_undo=True)
-            stack.endMacro()
+        stack.endMacro()
+        self.selection_changed.emit(self.selected_ids())
+
+    @staticmethod
+    def _touches(link: Link, nodes: list) -> bool:
+        ids = {n.node_id() for n in nodes if isinstance(n, SkillNode)}
+        return link[0] in ids or link[2] in ids
+
+    def remove_link(self, link: Link) -> None:
+        self.graph.remove_link(link)
+
+    def insert_node(self, link: Link, type_id: str) -> str | None:
+        """Put a new node of ``type_id`` into ``link`` (source -> new -> target): one undo step.
+        None, with the reason as a message, when the graph rules refuse it."""
+        spec = get_spec(type_id)
+        if spec is None or not spec.inputs or not spec.outputs:
+            return None
+        reason = self._insert_refusal(link, type_id)
+        if reason:
+            self.message.emit(f"Cannot insert {spec.title}: {reason}")
+            return None
+        source, source_port, target, target_port = link
+        a, b = self.graph.find(source), self.graph.find(target)
+        ax, ay = self.graph.position(a)
+        bx, by = self.graph.position(b)
+        stack = self.undo_stack()
+        stack.beginMacro(f"Insert {spec.title}")
+        self.graph.remove_link(link)
+        node_id = self._create(type_id, self.free_place((ax + bx) / 2, (ay + by) / 2))
+        new = self.graph.find(node_id)
+        a.outputs()[source_port].connect_to(new.inputs()[spec.inputs[0].name], push_undo=True)
+        new.outputs()[spec.outputs[0].name].connect_to(b.inputs()[target_port], push_undo=True)
+        stack.endMacro()
+        self.graph.select([new])
+        self.selection_changed.emit([node_id])
+        self.node_added.emit(node_id)
+        return node_id
+
+    def _insert_refusal(self, link: Link, type_id: str) -> str | None:
+        spec = get_spec(type_id)
+        skill = self.skill().model_copy(deep=True)
+        source, source_port, target, target_port = link
+        skill.edges = [
+            e for e in skill.edges if (e.source.node, e.source.port, e.target.node, e.target.port) != link
+        ]
+        trial = Node(id=free_node_id({n.id for n in skill.nodes}, spec.kind), type=type_id, name=spec.title)
+        trial.params = spec.defaults()
+        skill.nodes.append(trial)
+        first = Edge(
+            source=PortRef(node=source, port=source_port),
+            target=PortRef(node=trial.id, port=spec.inputs[0].name),
+        )
+        reason = link_refusal(skill, first)
+        if reason:
+            return reason
+        skill.edges.append(first)
+        second = Edge(
+            source=PortRef(node=trial.id, port=spec.outputs[0].name),
+            target=PortRef(node=target, port=target_port),
+        )
+        return link_refusal(skill, second)
+
+    def show_link_menu(self, link: Link, global_pos: QPoint) -> QMenu:
+        """A link's menu: Delete, and Insert node (the node types the graph rules allow there)."""
+        menu = QMenu(self)
+        menu.setObjectName("LinkMenu")
+        menu.addAction("Delete link", lambda: self.remove_link(link))
+        insert = menu.addMenu("Insert node")
+        for spec in SPECS:
+            if spec.inputs and spec.outputs and self._insert_refusal(link, spec.type_id) is None:
+                insert.addAction(
+                    node_icon(spec), spec.title, lambda t=spec.type_id: self.insert_node(link, t)
+                )
+        insert.setEnabled(bool(insert.actions()))
+        self._show_menu(menu, global_pos)
+        return menu
+
+    def connect_menu(self) -> QMenu | None:
+        """ "Connect to…" from the keyboard: the nodes the one selected node may link to."""
+        selected = self.selected_ids()
+        if len(selected) != 1:
+            self.message.emit("Select one node to connect it")
+            return None
+        source = self.graph.find(selected[0])
+        menu = QMenu(self)
+        menu.setObjectName("ConnectMenu")
+        menu.setTitle("Connect to")
+        source_id = source.node_id()
+        for out in source.SPEC.outputs if source.SPEC is not None else ():
+            for target in self.graph.skill_nodes():
+                target_id = target.node_id()
+                for port in target.SPEC.inputs if target.SPEC is not None else ():
+                    if self._check_link(source_id, out.name, target_id, port.name, set()) is None:
+                        menu.addAction(
+                            node_icon(target.SPEC),
+                            f"{target.name()}  ({target_id})",
+                            lambda t=target_id, o=out.name, i=port.name: self.connect_nodes(
+                                source_id, t, o, i
+                            ),
+                        )
+        if not menu.actions():
+            self.message.emit(f"{source.name()} cannot link to any node here")
+            return None
+        view = self.graph.viewer()
+        x, y = self.graph.position(source)
+        at = view.viewport().mapToGlobal(view.mapFromScene(QPointF(x + NODE_WIDTH / 2, y + NODE_HEIGHT)))
+        self._show_menu(menu, at)
+        menu.setActiveAction(menu.actions()[0])
+        return menu
+
+    def _show_menu(self, menu: QMenu, global_pos: QPoint) -> None:
+        if self.menu is not None:
+            self.menu.close()
+        self.menu = menu
+        menu.aboutToHide.connect(menu.deleteLater)
+        menu.destroyed.connect(lambda *_: setattr(self, "menu", None) if self.menu is menu else None)
+        menu.popup(global_pos)
 
     def copy(self) -> None:
         self.graph.copy_nodes(self.graph.selected_nodes())
@@ -253,6 +449,7 @@ class Canvas(QWidget):
         stack.beginMacro("Paste nodes")
         self._fresh_ids(self.graph.paste_nodes() or [])
         stack.endMacro()
+        self.selection_changed.emit(self.selected_ids())
 
     def duplicate(self) -> None:
         selected = self.graph.selected_nodes()
@@ -260,8 +457,11 @@ class Canvas(QWidget):
             return
         stack = self.undo_stack()
         stack.beginMacro("Duplicate nodes")
-        self._fresh_ids(self.graph.duplicate_nodes(selected) or [])
+        copies = self.graph.duplicate_nodes(selected) or []
+        self._fresh_ids(copies)
         stack.endMacro()
+        self.graph.select(copies)
+        self.selection_changed.emit(self.selected_ids())
 
     def _fresh_ids(self, nodes: list) -> None:
         """Pasted or duplicated nodes get ids of their own (the copies share them at first)."""
@@ -329,7 +529,56 @@ class Canvas(QWidget):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.graph.viewer() and event.type() == QEvent.Type.KeyPress:
+            assert isinstance(event, QKeyEvent)
             if event.key() == Qt.Key.Key_Tab:
                 self.quick_add_requested.emit()
                 return True
+            if event.key() in ARROWS and not self._loading:
+                dx, dy = ARROWS[Qt.Key(event.key())]
+                if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+                    self.nudge(dx * NUDGE, dy * NUDGE)
+                else:
+                    self.select_towards(dx, dy)
+                return True
         return super().eventFilter(watched, event)
+
+    # -- the keyboard ----------------------------------------------------------------------
+
+    def select_towards(self, dx: float, dy: float) -> None:
+        """Arrow keys: select the nearest node in that direction (none selected: the first)."""
+        nodes = self.graph.skill_nodes()
+        if not nodes:
+            return
+        selected = [n for n in nodes if n.view.selected]
+        if not selected:
+            best = min(nodes, key=lambda n: (self.graph.position(n)[1], self.graph.position(n)[0]))
+        else:
+            x0, y0 = self.graph.position(selected[0])
+            best, score = None, float("inf")
+            for node in nodes:
+                if node in selected:
+                    continue
+                x, y = self.graph.position(node)
+                along = (x - x0) * dx + (y - y0) * dy
+                across = abs((x - x0) * dy - (y - y0) * dx)
+                if along <= 0 or across > along * 2:
+                    continue
+                if along + across * 2 < score:
+                    best, score = node, along + across * 2
+            if best is None:
+                return
+        self.graph.select([best])
+        self.graph.center_on([best])
+        self.selection_changed.emit(self.selected_ids())
+
+    def nudge(self, dx: float, dy: float) -> None:
+        """Shift+arrow keys: move the selected nodes a little; one undo step per press."""
+        nodes = [n for n in self.graph.skill_nodes() if n.view.selected]
+        if not nodes:
+            return
+        stack = self.undo_stack()
+        stack.beginMacro("Move nodes")
+        for node in nodes:
+            x, y = self.graph.position(node)
+            node.set_pos(x + dx, y + dy)
+        stack.endMacro()

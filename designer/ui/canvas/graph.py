@@ -11,10 +11,24 @@ from typing import Any
 
 from NodeGraphQt import BaseNode, NodeGraph
 from NodeGraphQt.constants import LayoutDirectionEnum, PipeLayoutEnum, ViewerEnum
+from NodeGraphQt.qgraphics.node_abstract import AbstractNodeItem
 from NodeGraphQt.qgraphics.node_base import NodeItem
-from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QGuiApplication, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsScene
+from NodeGraphQt.qgraphics.pipe import PipeItem
+from NodeGraphQt.qgraphics.port import PortItem
+from NodeGraphQt.widgets.viewer import NodeViewer
+from PySide6.QtCore import QPoint, QPointF, QRectF, QSizeF, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QContextMenuEvent,
+    QFont,
+    QFontMetricsF,
+    QGuiApplication,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QUndoStack,
+)
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneMouseEvent
 
 from designer.core.skill.catalog import SPECS, NodeSpec
 from designer.ui.icons import group_color, node_icon, state_color
@@ -28,6 +42,13 @@ NODE_ID = "node_id"
 TYPE_ID = "type_id"
 PARAMS = "params"
 EXTRA = "extra"  # a node's unknown fields, kept and saved back unchanged
+
+#: A link as the canvas names it: source node id, source port, target node id, target port.
+Link = tuple[str, str, str, str]
+#: Pressing a link this near (scene units) to one of its ends drags that end to another port;
+#: further in, a press selects the link.
+LINK_END_GRAB = 36.0
+LINK_TIP = "Link: click to select, Delete removes it; right-click for more; drag an end to move it"
 
 
 def _dark() -> bool:
@@ -187,6 +208,100 @@ def _qualified(cls: type[SkillNode]) -> str:
     return f"{IDENTIFIER}.{cls.__name__}"
 
 
+class SkillViewer(NodeViewer):
+    """NodeGraphQt's view, with links that can be picked, and no keys of its own for undo.
+
+    NodeGraphQt gives its hidden context-menu bar Ctrl+Z / Ctrl+Shift+Z: with the window's own
+    undo actions that made the keys ambiguous (Qt then runs neither). Here the window owns them.
+    """
+
+    def __init__(self, undo_stack: QUndoStack) -> None:
+        super().__init__(undo_stack=undo_stack)
+        for action in (self._undo_action, self._redo_action):
+            if action is not None:
+                action.setShortcuts([])
+        self.link_menu_requested: Any = None  # callable(Link, QPoint): set by SkillGraph
+        self.link_of: Any = None  # callable(PipeItem) -> Link
+        self._picked: PipeItem | None = None
+
+    def pipe_at(self, scene_pos: QPointF) -> PipeItem | None:
+        """The link under ``scene_pos``, unless a node or port is there (they are on top)."""
+        area = QRectF(scene_pos.x() - 4, scene_pos.y() - 4, 8, 8)
+        for item in self.scene().items(area):
+            if isinstance(item, AbstractNodeItem | PortItem):
+                return None
+            if (
+                isinstance(item, PipeItem)
+                and item not in (self._LIVE_PIPE, self._SLICER_PIPE)
+                and item.input_port is not None
+                and item.output_port is not None
+            ):
+                return item
+        return None
+
+    @staticmethod
+    def _near_an_end(pipe: PipeItem, scene_pos: QPointF) -> bool:
+        """Within LINK_END_GRAB of an end, or the outer quarter of a short link."""
+        ends = [port.sceneBoundingRect().center() for port in (pipe.input_port, pipe.output_port)]
+        grab = min(LINK_END_GRAB, (ends[0] - ends[1]).manhattanLength() / 4)
+        return any((end - scene_pos).manhattanLength() < grab for end in ends)
+
+    def sceneMousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        plain = not (self.ALT_state or self.SHIFT_state or self.CTRL_state)
+        if event.button() == Qt.MouseButton.LeftButton and plain and not self._LIVE_PIPE.isVisible():
+            pipe = self.pipe_at(event.scenePos())
+            if pipe is not None and not self._near_an_end(pipe, event.scenePos()):
+                self._picked = pipe  # selected once the scene has handled the press
+                return
+        super().sceneMousePressEvent(event)
+
+    def _sync_modifiers(self, modifiers: Qt.KeyboardModifier) -> None:
+        """NodeGraphQt tracks Alt/Ctrl/Shift from key events, and a shortcut (Ctrl+Z) leaves
+        them stale: a later plain click would then deselect. The mouse event knows the truth."""
+        alt, ctrl, shift = (
+            Qt.KeyboardModifier.AltModifier,
+            Qt.KeyboardModifier.ControlModifier,
+            Qt.KeyboardModifier.ShiftModifier,
+        )
+        self.ALT_state = modifiers in (alt, alt | shift)
+        self.CTRL_state = modifiers == ctrl
+        self.SHIFT_state = modifiers in (shift, alt | shift)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self._sync_modifiers(event.modifiers())
+        self._picked = None
+        super().mousePressEvent(event)
+        if self._picked is not None:
+            self.scene().clearSelection()
+            self._picked.setSelected(True)
+            self._picked = None
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        super().mouseMoveEvent(event)
+        if not (event.buttons() & Qt.MouseButton.LeftButton):
+            over_link = self.pipe_at(self.mapToScene(event.position().toPoint())) is not None
+            if over_link:
+                self.viewport().setCursor(Qt.CursorShape.PointingHandCursor)
+            else:
+                self.viewport().unsetCursor()
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:
+        pipe = self.pipe_at(self.mapToScene(event.pos()))
+        if pipe is not None and self.link_menu_requested is not None and self.link_of is not None:
+            self.RMB_state = False
+            self.scene().clearSelection()
+            pipe.setSelected(True)
+            self.link_menu_requested(self.link_of(pipe), event.globalPos())
+            return
+        super().contextMenuEvent(event)
+
+    def establish_connection(self, start_port, end_port) -> None:
+        super().establish_connection(start_port, end_port)
+        for pipe in start_port.connected_pipes:
+            if pipe.toolTip() != LINK_TIP:
+                pipe.setToolTip(LINK_TIP)
+
+
 class SkillGraph(NodeGraph):
     """NodeGraphQt's graph with our nodes, our look and our connection rules.
 
@@ -195,9 +310,19 @@ class SkillGraph(NodeGraph):
     """
 
     link_refused = Signal(str)
+    link_menu_requested = Signal(object, QPoint)  # Link, global position
 
     def __init__(self, parent=None) -> None:
-        super().__init__(parent, layout_direction=LayoutDirectionEnum.VERTICAL.value)
+        stack = QUndoStack()
+        super().__init__(
+            parent,
+            layout_direction=LayoutDirectionEnum.VERTICAL.value,
+            undo_stack=stack,
+            viewer=SkillViewer(stack),
+        )
+        stack.setParent(self)
+        self._viewer.link_of = self._link_of_pipe
+        self._viewer.link_menu_requested = self.link_menu_requested.emit
         self.check_link = lambda *_: None
         self.register_nodes([*NODE_CLASSES.values(), PlaceholderNode])
         self.set_acyclic(False)  # our own rule says why; NodeGraphQt's would refuse silently
@@ -319,6 +444,46 @@ class SkillGraph(NodeGraph):
         if isinstance(target, PlaceholderNode):
             target.ensure_port(target_port, output=False)
         source.outputs()[source_port].connect_to(target.inputs()[target_port], push_undo=False)
+
+    def _link_of_pipe(self, pipe: PipeItem) -> Link:
+        return self._link_of(pipe.output_port, pipe.input_port)
+
+    def selected_links(self) -> list[Link]:
+        return [self._link_of_pipe(pipe) for pipe in self._viewer.selected_pipes()]
+
+    def select_link(self, link: Link) -> bool:
+        """Select the one link ``link`` (nodes deselected); False when there is no such link."""
+        for pipe in self._pipes():
+            if self._link_of_pipe(pipe) == link:
+                self.scene().clearSelection()
+                pipe.setSelected(True)
+                return True
+        return False
+
+    def link_midpoint(self, link: Link) -> QPointF | None:
+        """The middle of ``link`` in scene coordinates (for tests and for inserting a node)."""
+        for pipe in self._pipes():
+            if self._link_of_pipe(pipe) == link:
+                return pipe.path().pointAtPercent(0.5)
+        return None
+
+    def port_position(self, node: SkillNode, port: str, output: bool) -> QPointF:
+        """Where a port is drawn, in scene coordinates."""
+        ports = node.outputs() if output else node.inputs()
+        return ports[port].view.sceneBoundingRect().center()
+
+    def _pipes(self) -> list[PipeItem]:
+        return [
+            item
+            for item in self.scene().items()
+            if isinstance(item, PipeItem) and item.input_port is not None and item.output_port is not None
+        ]
+
+    def remove_link(self, link: Link) -> None:
+        source, source_port, target, target_port = link
+        a, b = self.find(source), self.find(target)
+        if a is not None and b is not None:
+            a.outputs()[source_port].disconnect_from(b.inputs()[target_port], push_undo=True)
 
     def links(self) -> list[tuple[str, str, str, str]]:
         result = []

@@ -272,18 +272,21 @@ class LabelsEditor(Editor):
         self.list.addItem(item)
 
     def eventFilter(self, watched, event) -> bool:
-        if (
+        deleting = (
             watched is self.list
-            and event.type() == event.Type.KeyPress
-            and event.key()
-            in (
-                Qt.Key.Key_Delete,
-                Qt.Key.Key_Backspace,
-            )
-        ):
-            for item in self.list.selectedItems():
+            and event.type() in (event.Type.KeyPress, event.Type.ShortcutOverride)
+            and event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace)
+            and event.modifiers() == Qt.KeyboardModifier.NoModifier
+        )
+        if deleting and event.type() == event.Type.ShortcutOverride:
+            event.accept()  # the key is ours, not a window shortcut's (Delete would remove the node)
+            return True
+        if deleting:
+            chosen = self.list.selectedItems()
+            for item in chosen:
                 self.list.takeItem(self.list.row(item))
-            self.edited.emit()
+            if chosen:
+                self.edited.emit()
             return True
         return super().eventFilter(watched, event)
 
