@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, allow_nan=False))
         return 0
-    for line in report.warnings:
+    for line in report.warnings + loopback_warnings(skill):
         print(f"warning: {line}", file=sys.stderr)
     for note in report.kan_notes:
         print(f"note: deploy/kan/skill.yaml: {note}", file=sys.stderr)
@@ -93,3 +93,14 @@ def run(args: argparse.Namespace) -> int:
     if report.required_env:
         print(f"the device must set: {', '.join(report.required_env)}")
     return 0
+
+
+def loopback_warnings(skill) -> list[str]:  # type: ignore[no-untyped-def]
+    """A per-device address on 127.0.0.1 (or localhost) means the device itself once deployed."""
+    from designer.core.skill import compile_skill
+
+    return [
+        f"node {node_id!r} {param} is {value}: on the device this is the device itself, not this "
+        "machine; set the server's address as the device reaches it (or a $param)"
+        for node_id, param, value in compile_skill(skill, target=True).loopback_endpoints()
+    ]

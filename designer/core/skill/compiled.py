@@ -84,6 +84,22 @@ class CompiledSkill:
     def with_role(self, *roles: Role) -> list[CompiledNode]:
         return [n for n in self.nodes.values() if n.spec.role in roles]
 
+    def loopback_endpoints(self) -> list[tuple[str, str, str]]:
+        """(node id, parameter, value) of each per-device address that names this machine's
+        loopback (127.x, localhost, ::1): on a device it means the device itself, which is seldom
+        what was meant when a skill was tried against a server on the designer's machine. An
+        address the packager fills in itself (a container's endpoint) is left out."""
+        found = []
+        for node in self.nodes.values():
+            rewritten: set[str] = set()
+            if node.spec.deploy is not None and node.params is not None:
+                container = node.spec.deploy(node).get("container") or {}
+                rewritten.add(str(container.get("endpoint_param", "")))
+            for name, value in node.marked(Mark.DEPLOY):
+                if name not in rewritten and isinstance(value, str) and _is_loopback(value):
+                    found.append((node.id, name, value))
+        return found
+
     def downstream(self, node_id: str) -> list[str]:
         """The nodes after ``node_id``, breadth first: the order frames reach them."""
         order: list[str] = []
@@ -424,6 +440,15 @@ def _check_shared_outputs(compiled: CompiledSkill) -> list[Problem]:
             )
             problems.append(error("output-file-shared", message, node.id, name))
     return problems
+
+
+def _is_loopback(value: str) -> bool:
+    """Whether an address (host:port, scheme://host:port/path) names the loopback interface."""
+    from urllib.parse import urlsplit
+
+    text = value.strip()
+    host = urlsplit(text if "://" in text else f"//{text}").hostname or ""
+    return host == "localhost" or host.startswith("127.") or host == "::1"
 
 
 def _known_models(models: ModelLookup) -> str:

@@ -58,7 +58,14 @@ def export_package(session: Session, shell: Shell) -> None:
         return export(skill, skill_path, out, library=library(), progress=_steps(progress))
 
     def done(report) -> None:
+        from designer.core.skill import compile_skill
+
         dialog.close()
+        warnings = list(report.warnings) + [
+            f"{node_id} {param} is {value}: on the device this is the device itself, not this machine; "
+            "set the server's address as the device reaches it (or a $param)."
+            for node_id, param, value in compile_skill(skill, target=True).loopback_endpoints()
+        ]
         lines = [
             f"{report.path} ({report.size / 1e6:.1f} MB, {len(report.files)} files, {report.seconds:.1f} s)"
         ]
@@ -70,13 +77,16 @@ def export_package(session: Session, shell: Shell) -> None:
         if report.params:
             lines.append("Per-device values ($param): " + ", ".join(report.params))
         shell.log("Exported package " + lines[0])
-        for text in lines[1:] + [f"warning: {w}" for w in report.warnings]:
+        for text in lines[1:] + [f"warning: {w}" for w in warnings]:
             shell.log("  " + text)
         box = QMessageBox(window)
         box.setWindowTitle("Package exported")
-        box.setIcon(QMessageBox.Icon.Information)
+        # warnings in the message itself, not behind "Show Details…"; KAN notes stay there
+        box.setIcon(QMessageBox.Icon.Warning if warnings else QMessageBox.Icon.Information)
+        if warnings:
+            lines.append("Warnings:\n" + "\n".join(f"• {w}" for w in warnings))
         box.setText("\n\n".join(lines))
-        notes = [*report.warnings, *(f"KAN: {n}" for n in report.kan_notes)]
+        notes = [f"KAN: {n}" for n in report.kan_notes]
         if notes:
             box.setDetailedText("\n".join(f"• {n}" for n in notes))
         box.exec()
