@@ -175,6 +175,7 @@ class Outbox:
         self.identity = dict(identity or {})
         self.on_set_aside = on_set_aside
         self.set_aside = {DAMAGED_FOLDER: 0, FOREIGN_FOLDER: 0}
+        self.last_set_aside: dict[str, str] = {}
         self._lock = threading.Lock()
         self._inflight: int | None = None
         folder.mkdir(parents=True, exist_ok=True)
@@ -188,37 +189,44 @@ class Outbox:
         for path in folder.iterdir():
             match = _SEQ_RE.match(path.name)
             if match:
-                reason = self._incomplete(path)
-                if reason is None:
+                kind, reason = self._check_at_start(path)
+                if kind is None:
                     seqs.append(int(match[1]))
                 else:
-                    self._set_aside(path, DAMAGED_FOLDER, reason)
+                    self._set_aside(path, kind, reason)
             elif path.name.endswith(".tmp"):  # a write the process did not finish: never a message
                 path.unlink(missing_ok=True)
         seqs.sort()
         self._seqs: deque[int] = deque(seqs)
         self._next = (seqs[-1] + 1) if seqs else 1
 
-    @staticmethod
-    def _incomplete(path: Path) -> str | None:
-        """Why the entry at ``path`` is not a whole message by its size (None: it may be);
-        reading the header only, so a start with 10,000 entries waiting stays quick."""
+    def _check_at_start(self, path: Path) -> tuple[str | None, str]:
+        """(None, "") for an entry that may be whole and is this outbox's own (its size matches its
+        header), else the folder to set it aside in and why. Reads the header only, so a start
+        with 10,000 entries waiting stays quick; the checksum is checked before sending."""
         try:
             with path.open("rb") as file:
                 head = file.read(HEADER_MAX)
                 size = os.fstat(file.fileno()).st_size
         except OSError as exc:
-            return f"cannot read it: {exc.strerror or exc}"
+            return DAMAGED_FOLDER, f"cannot read it: {exc.strerror or exc}"
         end = head.find(b"\n")
         if not head.startswith(ENTRY_MAGIC) or end < 0:
-            return "not an outbox entry" if head else "empty"
+            return DAMAGED_FOLDER, "not an outbox entry" if head else "empty"
         try:
-            length = int(json.loads(head[len(ENTRY_MAGIC) : end])["len"])
+            header = json.loads(head[len(ENTRY_MAGIC) : end])
+            length = int(header["len"])
         except (ValueError, KeyError, TypeError):
-            return "unreadable header"
+            return DAMAGED_FOLDER, "unreadable header"
         if size != end + 1 + length:
-            return f"{size - end - 1} of {length} bytes"
-        return None
+            return DAMAGED_FOLDER, f"{size - end - 1} of {length} bytes"
+        other = self._not_ours(header)
+        return (FOREIGN_FOLDER, other) if other else (None, "")
+
+    def _not_ours(self, header: dict[str, Any]) -> str:
+        """'' for an entry written for this outbox's identity, else what it was written for."""
+        other = {k: header.get(k) for k in self.identity if header.get(k) != self.identity[k]}
+        return "written for " + ", ".join(f"{k} {v!r}" for k, v in other.items()) if other else ""
 
     def _set_aside(self, path: Path, kind: str, reason: str) -> None:
         """Move ``path`` into the ``kind`` folder (never sent, never deleted) and report it."""
@@ -235,8 +243,9 @@ class Outbox:
             where = path  # cannot move it: it stays where it is, but is no longer tried
             reason += f" (and it cannot be moved aside: {exc.strerror or exc})"
         self.set_aside[kind] += 1
-        if self.on_set_aside is not None:
-            self.on_set_aside(kind, self.set_aside[kind], f"'{where.name}': {reason}")
+        self.last_set_aside[kind] = f"'{where.name}': {reason}"
+        if self.on_set_aside is not None and hasattr(self, "_seqs"):  # at start: reported once, after
+            self.on_set_aside(kind, self.set_aside[kind], self.last_set_aside[kind])
 
     def __len__(self) -> int:
         with self._lock:
@@ -309,11 +318,10 @@ class Outbox:
                     self._seqs.popleft()
                     self._set_aside(path, DAMAGED_FOLDER, str(exc))
                     continue
-                other = {k: header.get(k) for k in self.identity if header.get(k) != self.identity[k]}
+                other = self._not_ours(header)
                 if other:
                     self._seqs.popleft()
-                    written_for = ", ".join(f"{k} {v!r}" for k, v in other.items())
-                    self._set_aside(path, FOREIGN_FOLDER, f"written for {written_for}")
+                    self._set_aside(path, FOREIGN_FOLDER, other)
                     continue
                 self._inflight = seq
                 return seq, payload
@@ -456,6 +464,9 @@ class ExportRuntime(NodeRuntime[P]):
                 f"cannot use the outbox folder '{folder}': {exc.strerror or exc}; run from a folder you "
                 "can write to"
             ) from exc
+        for kind, count in self.outbox.set_aside.items():
+            if count:
+                self._on_set_aside(kind, count, self.outbox.last_set_aside[kind])
         waiting = len(self.outbox)
         if waiting:
             self.context.warn(
