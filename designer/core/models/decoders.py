@@ -32,11 +32,11 @@ def decode_candidates(
 ) -> Candidates:
     """Boxes of one image above ``conf``, before NMS."""
     if spec.kind == "yolov5":
-        return _yolov5(spec, outputs[spec.output], transform, conf)
+        return _yolov5(spec, outputs[spec.output_tensor], transform, conf)
     if spec.kind == "yolov8":
-        return _yolov8(spec, outputs[spec.output], transform, conf)
+        return _yolov8(spec, outputs[spec.output_tensor], transform, conf)
     if spec.kind == "ssd":
-        return _ssd(spec, outputs[spec.output], transform, conf)
+        return _ssd(spec, outputs[spec.output_tensor], transform, conf)
     if spec.kind == "boxes_scores":
         return _boxes_scores(spec, outputs, transform, conf)
     raise ValueError(f"layout {spec.kind!r} does not produce boxes")
@@ -49,11 +49,13 @@ def nms(cands: Candidates, iou: float, max_detections: int, class_agnostic: bool
     ltwh = cands.xyxy.astype(np.float64)
     ltwh[:, 2:] -= ltwh[:, :2]
     scores = cands.scores.astype(np.float32)
+    class_ids = cands.class_ids.astype(np.int32)
+    # OpenCV takes arrays for its sequences; its generated stubs list only Python sequences.
     if class_agnostic:
-        keep = cv2.dnn.NMSBoxes(ltwh, scores, 0.0, iou)
+        found = cv2.dnn.NMSBoxes(ltwh, scores, 0.0, iou)  # type: ignore[arg-type]
     else:
-        keep = cv2.dnn.NMSBoxesBatched(ltwh, scores, cands.class_ids.astype(np.int32), 0.0, iou)
-    keep = np.asarray(keep, dtype=np.int64).reshape(-1)[:max_detections]
+        found = cv2.dnn.NMSBoxesBatched(ltwh, scores, class_ids, 0.0, iou)  # type: ignore[arg-type]
+    keep = np.asarray(found, dtype=np.int64).reshape(-1)[:max_detections]
     return Candidates(cands.xyxy[keep], cands.scores[keep], cands.class_ids[keep])
 
 
@@ -141,13 +143,13 @@ def _ssd(spec: LayoutSpec, out: np.ndarray, t: Transform, conf: float) -> Candid
 
 
 def _boxes_scores(spec: LayoutSpec, outputs: dict[str, np.ndarray], t: Transform, conf: float) -> Candidates:
-    boxes = outputs[spec.boxes_output].reshape(-1, 4).astype(np.float32)
-    scores = outputs[spec.scores_output].astype(np.float32)
+    boxes = outputs[spec.boxes_tensor].reshape(-1, 4).astype(np.float32)
+    scores = outputs[spec.scores_tensor].astype(np.float32)
     n = len(boxes)
     if spec.count_output is not None:
         n = min(n, int(np.asarray(outputs[spec.count_output]).reshape(-1)[0]))
         boxes = boxes[:n]
-    if scores.size == len(outputs[spec.boxes_output].reshape(-1, 4)):
+    if scores.size == len(outputs[spec.boxes_tensor].reshape(-1, 4)):
         scores = scores.reshape(-1)[:n]
         if spec.classes_output is not None:
             class_ids = outputs[spec.classes_output].reshape(-1)[:n].astype(np.int32)

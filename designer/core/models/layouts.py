@@ -48,6 +48,26 @@ class LayoutSpec(BaseModel):
     normalized: bool | None = None
     apply_softmax: bool | None = None
 
+    @property
+    def output_tensor(self) -> str:
+        """``output``, which resolve_layout always names for a single-tensor layout."""
+        return self._named(self.output, "output")
+
+    @property
+    def boxes_tensor(self) -> str:
+        """``boxes_output``, which resolve_layout always names for ``boxes_scores``."""
+        return self._named(self.boxes_output, "boxes_output")
+
+    @property
+    def scores_tensor(self) -> str:
+        """``scores_output``, which resolve_layout always names for ``boxes_scores``."""
+        return self._named(self.scores_output, "scores_output")
+
+    def _named(self, name: str | None, field: str) -> str:
+        if name is None:
+            raise ModelError(f"the {self.kind} layout names no {field}; detect the layout again")
+        return name
+
 
 def task_of(kind: str) -> Literal["detection", "classification"]:
     return "classification" if kind == "classification" else "detection"
@@ -85,14 +105,14 @@ def layout_num_classes(spec: LayoutSpec, outputs: list[TensorInfo]) -> int | Non
     """How many classes the output shapes imply, when they say it."""
     by_name = {o.name: o for o in outputs}
     if spec.kind in ("yolov5", "yolov8"):
-        shape = by_name[spec.output].shape
+        shape = by_name[spec.output_tensor].shape
         size = fixed(shape[2]) if spec.kind == "yolov5" else fixed(shape[1])
         return None if size is None else size - (5 if spec.kind == "yolov5" else 4)
     if spec.kind == "classification":
-        dims = [fixed(d) for d in by_name[spec.output].shape[1:]]
+        dims = [fixed(d) for d in by_name[spec.output_tensor].shape[1:]]
         return None if None in dims else int(_product(dims))
     if spec.kind == "boxes_scores":
-        boxes, scores = by_name[spec.boxes_output], by_name[spec.scores_output]
+        boxes, scores = by_name[spec.boxes_tensor], by_name[spec.scores_tensor]
         if len(scores.shape) == len(boxes.shape):
             return fixed(scores.shape[-1])
     return None

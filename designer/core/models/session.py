@@ -64,7 +64,7 @@ class OnnxModel:
         """Detections (NMS applied, boxes normalised to the frame) or classes best first."""
         if self.is_classifier:
             return self._classes(
-                class_scores(self.info.layout, outputs[self.info.layout.output])[0], conf_threshold
+                class_scores(self.info.layout, outputs[self.info.layout.output_tensor])[0], conf_threshold
             )
         cands = decode_candidates(self.info.layout, outputs, transform, conf_threshold)
         cands = nms(cands, self.iou_threshold, self.max_detections, self.class_agnostic_nms)
@@ -84,7 +84,7 @@ class OnnxModel:
     ) -> list[Classification]:
         """The frame's classes, best first (at most ``top_k``)."""
         tensor, _ = self.preprocess(image_bgr)
-        probs = class_scores(self.info.layout, self.infer(tensor)[self.info.layout.output])
+        probs = class_scores(self.info.layout, self.infer(tensor)[self.info.layout.output_tensor])
         return self._classes(probs[0], conf_threshold, top_k)
 
     def classify_crops(
@@ -97,17 +97,17 @@ class OnnxModel:
         """Classify each normalised l,t,w,h box's crop; one list per box, empty for a box
         whose crop is empty. Batched in one run when the model's batch is dynamic."""
         crops = [_crop(image_bgr, b) for b in boxes]
-        live = [i for i, c in enumerate(crops) if c is not None]
+        live = [(i, c) for i, c in enumerate(crops) if c is not None]
         results: list[list[Classification]] = [[] for _ in boxes]
         if not live:
             return results
-        output = self.info.layout.output
-        tensors = [self.preprocess(crops[i])[0] for i in live]
+        output = self.info.layout.output_tensor
+        tensors = [self.preprocess(crop)[0] for _, crop in live]
         if self.info.dynamic_batch:
             probs = class_scores(self.info.layout, self.infer(np.concatenate(tensors))[output])
         else:
             probs = np.concatenate([class_scores(self.info.layout, self.infer(t)[output]) for t in tensors])
-        for i, row in zip(live, probs, strict=True):
+        for (i, _), row in zip(live, probs, strict=True):
             results[i] = self._classes(row, conf_threshold, top_k)
         return results
 
