@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 
-from designer.core.engine.nodes.delivery import ExportRuntime, Refused, Transient, secret_value
+from designer.core.engine.nodes.delivery import ExportRuntime, Refused, Transient, scrub, secret_value
 from designer.core.skill.catalog.exports import IotHubParams
 
 CONNECTION_STRING_ENV = "IOTHUB_DEVICE_CONNECTION_STRING"
@@ -117,12 +117,19 @@ class IotHubRuntime(IotClientExport):
                 raise self.fail(f"parameter 'ca_certificate': cannot read '{path}': {exc.strerror}") from None
         module = "ModuleId" in fields
         cls = IoTHubModuleClient if module else IoTHubDeviceClient
+        missing = [k for k in ("HostName", "DeviceId") if not fields.get(k)]
+        if not (fields.get("SharedAccessKey") or fields.get("SharedAccessSignature") or fields.get("x509")):
+            missing.append("SharedAccessKey")
         try:
+            if missing:
+                raise ValueError(f"it has no {' and no '.join(missing)}")
             self.client = cls.create_from_connection_string(text, **kwargs)
         except (ValueError, TypeError) as exc:
+            # The reason first and the template last: masking hides what follows "SharedAccessKey=".
+            why = scrub(str(exc), text)
             raise self.fail(
-                "parameter 'connection_string' is not an IoT Hub connection string "
-                f"(HostName=...;DeviceId=...;SharedAccessKey=...): {type(exc).__name__}"
+                f"parameter 'connection_string' is not an IoT Hub connection string: {why}; "
+                "the form is HostName=<hub>;DeviceId=<device>;SharedAccessKey=<key>"
             ) from None
         host = fields.get("GatewayHostName") or fields.get("HostName", "?")
         self.endpoint = f"IoT Hub {host} (device {fields.get('DeviceId', '?')})"

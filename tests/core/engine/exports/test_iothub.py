@@ -116,11 +116,26 @@ def test_no_connection_string_and_no_iot_edge_is_a_clear_error(tmp_path):
         IotEdgeRuntime("edge", IotEdgeParams(module_name="m", module_input="i"), context(tmp_path)).open()
 
 
-def test_a_malformed_connection_string_names_the_parameter_and_hides_the_key(tmp_path):
-    broken = f"HostName=localhost;SharedAccessKey={KEY}"  # no DeviceId
-    expected = "parameter 'connection_string' is not an IoT Hub connection"
-    with pytest.raises(NodeError, match=expected) as caught:
+@pytest.mark.parametrize(
+    "broken, reason",
+    [
+        (f"HostName=localhost;SharedAccessKey={KEY}", "it has no DeviceId"),
+        ("HostName=localhost;DeviceId=dev1", "it has no SharedAccessKey"),
+        (f"DeviceId=dev1;SharedAccessKey={KEY}", "it has no HostName"),
+    ],
+)
+def test_a_malformed_connection_string_names_the_parameter_says_why_and_hides_the_key(
+    tmp_path, broken, reason
+):
+    from designer.core.secrets import mask_secrets
+
+    with pytest.raises(NodeError) as caught:
         IotHubRuntime("hub", IotHubParams(connection_string=broken), context(tmp_path)).open()
+    shown = mask_secrets(str(caught.value))  # what the console and the designer show
+    assert shown == (
+        f"node hub: parameter 'connection_string' is not an IoT Hub connection string: {reason}; "
+        "the form is HostName=<hub>;DeviceId=<device>;SharedAccessKey=***"
+    )
     assert KEY not in str(caught.value)
 
 
