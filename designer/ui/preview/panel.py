@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QFileDialog,
+    QHBoxLayout,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -60,11 +61,17 @@ class PreviewDock(QDockWidget):
             "Off: export nodes only show what they would send (dry run). On: they send and write, "
             "for this run"
         )
-        bar.addWidget(self.send_box)
+        # Its own row under the tool bar: at the dock's default width a tool bar puts its last
+        # items behind a "››" overflow, and this one decides whether anything is really sent.
+        send_row = QHBoxLayout()
+        send_row.setContentsMargins(6, 2, 6, 2)
+        send_row.addWidget(self.send_box)
+        send_row.addStretch(1)
         layout = QVBoxLayout(body)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(bar)
+        layout.addLayout(send_row)
         layout.addWidget(self.video, 1)
         self.setWidget(body)
         self._last: PreviewFrame | None = None

@@ -101,7 +101,10 @@ class VideoWidget(QWidget):
         painter.fillRect(self.rect(), QColor(16, 16, 16))
         if self._frame is None:
             painter.setPen(QColor(170, 170, 170))
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._placeholder)
+            # wrapped, with a margin: "Cannot preview: <a long reason>" is read in full
+            area = self.rect().adjusted(12, 12, -12, -12)
+            flags = int(Qt.AlignmentFlag.AlignCenter) | int(Qt.TextFlag.TextWordWrap)
+            painter.drawText(area, flags, self._placeholder)
             return
         height, width = self._frame.shape[:2]
         target = fit_rect(QSize(width, height), self.size())
