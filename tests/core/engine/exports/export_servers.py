@@ -213,8 +213,17 @@ class Subscriber:
     """A real paho client subscribed to ``#`` that records (topic, payload) and reconnects
     by itself after a broker restart."""
 
-    def __init__(self, port: int, *, tls: Certificates | None = None, auth: tuple[str, str] | None = None):
+    def __init__(
+        self,
+        port: int,
+        *,
+        tls: Certificates | None = None,
+        auth: tuple[str, str] | None = None,
+        qos: int = 1,
+    ):
         self.messages: list[tuple[str, bytes]] = []
+        self.qos_seen: list[int] = []  # the QoS the broker delivered each message with
+        self.sub_qos = qos  # the broker delivers at min(publisher's QoS, this)
         self.lock = threading.Lock()
         self.subscribed = threading.Event()
         self.client = mqtt.Client(client_id=f"test-subscriber-{port}-{id(self)}", clean_session=False)
@@ -233,11 +242,12 @@ class Subscriber:
 
     def _on_connect(self, client, userdata, flags, rc) -> None:
         if rc == 0:
-            client.subscribe("#", qos=1)
+            client.subscribe("#", qos=self.sub_qos)
 
     def _on_message(self, client, userdata, message) -> None:
         with self.lock:
             self.messages.append((message.topic, bytes(message.payload)))
+            self.qos_seen.append(message.qos)
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list[tuple[str, bytes]]:
         deadline = time.monotonic() + timeout

@@ -112,3 +112,16 @@ def test_a_broker_down_at_start_gets_everything_once_it_is_up(tmp_path, broker_f
 def test_a_missing_ca_file_names_the_parameter(tmp_path, broker):
     with pytest.raises(NodeError, match=r"node mq: parameter 'ca_certificate': no such file"):
         mqtt(tmp_path, broker_address=broker.address, tls=True, ca_certificate="missing-ca.pem")
+
+
+@pytest.mark.parametrize("qos", [0, 1, 2])
+def test_the_qos_parameter_is_the_qos_on_the_wire(tmp_path, broker, subscribe, qos):
+    sub = subscribe(broker.port, qos=2)  # the broker then delivers at the publisher's own QoS
+    runtime = mqtt(tmp_path, broker_address=broker.address, topic=f"site/q{qos}", qos=qos)
+    for i in range(3):
+        runtime.process(frame(i))
+    received = payloads(sub, f"site/q{qos}", 3)
+    runtime.close()
+    assert frame_ids(received) == ["0", "1", "2"]
+    with sub.lock:
+        assert set(sub.qos_seen) == {qos}
