@@ -56,6 +56,15 @@ SAMPLES_DIR = Path(__file__).resolve().parents[2] / "resources" / "samples"
 DEFAULT_SKILL = SAMPLES_DIR / "default.skill.json"
 
 
+def _read_only(path: Path) -> bool:
+    """A file that exists and that its owner marked read-only (or we may not write)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not mode & 0o222 or not os.access(path, os.W_OK)
+
+
 class MainWindow(QMainWindow):
     """Assembles the designer; implements ``designer.ui.shell.Shell`` for its parts."""
 
@@ -593,7 +602,7 @@ class MainWindow(QMainWindow):
         return self._save_to(Path(path))
 
     def _save_to(self, path: Path) -> bool:
-        if path.exists() and not os.access(path, os.W_OK):
+        if _read_only(path):
             answer = QMessageBox.question(
                 self,
                 "Replace a read-only file?",
