@@ -299,7 +299,9 @@ class ModelLibraryWidget(QWidget):
                 str(len(entry.labels)),
                 entry.info.layout.kind,
                 _size(entry.model_file.size),
-                "-" if entry.inference_ms is None else f"{entry.inference_ms:.0f} ms",
+                "-"
+                if entry.inference_ms is None
+                else f"{entry.inference_ms:.{1 if entry.inference_ms < 10 else 0}f} ms",
             )
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
