@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from designer.core.models.preprocess_settings import (  # noqa: F401 - re-exported
     ColorOrder,
@@ -76,10 +78,11 @@ def to_tensor(resized_bgr: np.ndarray, s: PreprocessSettings) -> np.ndarray:
     else:
         image = resized_bgr
     if s.dtype == "uint8":
-        tensor = image[None]
-        return np.ascontiguousarray(tensor.transpose(0, 3, 1, 2) if s.data_format == "NCHW" else tensor)
-    # blobFromImage scales, converts and transposes to NCHW in one native pass.
-    tensor = cv2.dnn.blobFromImage(image, scalefactor=s.scale, swapRB=False)
+        batch = image[None]
+        return np.ascontiguousarray(batch.transpose(0, 3, 1, 2) if s.data_format == "NCHW" else batch)
+    # blobFromImage scales, converts and transposes to NCHW in one native pass; its blob is
+    # float32 (the default ddepth), which its stub's return type (any Mat) cannot say.
+    tensor = cast("npt.NDArray[np.float32]", cv2.dnn.blobFromImage(image, scalefactor=s.scale, swapRB=False))
     channels = tensor.shape[1]
     if any(m != 0.0 for m in s.mean) or any(d != 1.0 for d in s.std):
         mean = np.asarray(s.mean[:channels], dtype=np.float32).reshape(1, channels, 1, 1)

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 REGISTRY_NAME = "model-library.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION: Final = 1
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 ID_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 

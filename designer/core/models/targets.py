@@ -124,7 +124,8 @@ def _expanded(use: OpUse) -> bool:
         schema = onnx.defs.get_schema(use.op_type, use.opset, use.domain)
     except Exception:  # no such operator at that opset, or a domain ONNX does not know
         return False
-    return bool(schema.has_function or schema.has_context_dependent_function)
+    # Both properties exist on the C++ binding (onnx 1.13+); onnx's own defs.pyi omits them.
+    return bool(schema.has_function or schema.has_context_dependent_function)  # type: ignore[attr-defined]
 
 
 def check_target(path: str | Path, acceleration: str) -> TargetReport:
