@@ -100,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     path = Path(args[0]) if args else None
     window = MainWindow(path)
     window.show()
+    if window.open_error:  # said on the terminal too: it may be where the user looks
+        print(f"skill-designer: cannot open {window.open_error}", file=sys.stderr)
+        QTimer.singleShot(0, window.report_open_error)
     QTimer.singleShot(0, window.offer_recovery)
     _probes(app, window)
     return app.exec()

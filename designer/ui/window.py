@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from designer.core.skill import Problem, Skill, dump_skill, load_skill
 from designer.core.skill.catalog import get_spec
 from designer.core.skill.fields import Mark
+from designer.core.skill.files import SkillFileError
 from designer.ui.canvas import Canvas
 from designer.ui.dialogs.node_dialogs import has_own_dialog
 from designer.ui.dialogs.package import install_package_actions
@@ -80,6 +81,7 @@ class MainWindow(QMainWindow):
             self.menu(title)
         self.preview: PreviewController | None = None
         self._quick_add_at: QPointF | None = None  # where Tab was pressed on the canvas
+        self.open_error: str | None = None  # why the skill given at start could not be opened
 
         self.canvas = Canvas(self)
         self.setCentralWidget(self.canvas)
@@ -377,16 +379,32 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(bool(self._recent()))
 
     def _open_initial(self, path: Path | None) -> None:
+        """Open ``path`` (given on the command line), else the last skill, else the default sample.
+
+        A file given that cannot be opened is not silently replaced: ``open_error`` says why
+        (file and line), for ``report_open_error`` and the terminal.
+        """
+        explicit = path is not None
         if path is None:
             last = self._settings().value("last", "")
             path = Path(last) if last and Path(last).is_file() else None
-        try:
-            if path is not None:
+        if path is not None:
+            try:
                 self.set_skill(load_skill(path), path)
                 return
-        except Exception as exc:
-            self.log(f"Could not open {path}: {exc}")
+            except Exception as exc:
+                message = str(exc) if isinstance(exc, SkillFileError) else f"{path}: {exc}"
+                if explicit:
+                    self.open_error = message
+                self.log(f"Could not open {message}")
         self.open_sample(DEFAULT_SKILL)
+
+    def report_open_error(self) -> None:
+        """Say, as File > Open does, why the skill asked for could not be opened."""
+        if self.open_error:
+            QMessageBox.critical(
+                self, "Cannot open skill", f"{self.open_error}\n\nThe default sample was opened instead."
+            )
 
     def offer_recovery(self) -> None:
         """After a crash: offer each recovery copy left on disk (called once the window shows).

@@ -67,3 +67,46 @@ def test_the_real_app_shows_its_window_under_xvfb(tmp_path):
     keep.mkdir(exist_ok=True)
     shutil.copy(shot, keep / "main-window.png")
     assert time.monotonic() - started < 90
+
+
+def _deep(path: Path) -> None:
+    path.write_text('{"format": "skill-designer", "x": ' + "[" * 200 + "]" * 200 + "}")
+
+
+def _loop(path: Path) -> None:
+    other = path.with_name("other.skill.json")
+    path.symlink_to(other)
+    other.symlink_to(path)
+
+
+BAD_FILES = {
+    "invalid-json": (lambda p: p.write_text('{\n  "format": "skill-designer",\n  "nodes": [,]\n}'), ":3:"),
+    "nan": (lambda p: p.write_text('{"format": "skill-designer", "format_version": NaN}'), "NaN"),
+    "deep": (_deep, "nest"),
+    "missing": (lambda p: None, "file not found"),
+    "symlink-loop": (_loop, "cannot read"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_a_skill_file_given_at_start_that_cannot_open_is_said_in_a_dialog_and_on_the_terminal(
+    case, tmp_path, monkeypatch, capsys, qapp
+):
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    make, expected = BAD_FILES[case]
+    path = tmp_path / f"{case}.skill.json"
+    make(path)
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda *a, **k: shown.append(str(a[2])))
+    monkeypatch.setattr(QApplication, "exec", lambda *a: (QApplication.processEvents(), 0)[1])
+    monkeypatch.setattr("designer.ui.window.MainWindow.offer_recovery", lambda self: None)
+    assert main([str(path)]) == 0
+    err = capsys.readouterr().err
+    assert str(path) in err and expected in err, err
+    assert len(shown) == 1 and str(path) in shown[0] and expected in shown[0]
+    for widget in QApplication.topLevelWidgets():
+        if widget.objectName() == "MainWindow":
+            widget.canvas.undo_stack().setClean()
+            widget.close()
+            widget.deleteLater()
