@@ -7,6 +7,7 @@ cache and the registry says where they came from.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import os
 import subprocess
@@ -15,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from pydantic import ValidationError
 
@@ -42,9 +43,11 @@ from designer.core.paths import data_dir
 # describing models must not pay for them (their first import holds the interpreter, so a
 # window listing the library on a worker would freeze for most of a second).
 if TYPE_CHECKING:
+    from typing_extensions import TypeIs  # typing.TypeIs is 3.13+; only mypy reads it here
+
     from designer.core.models.blob import BlobAccess, BlobState, RetryPolicy
 
-FileSpec = "str | Path | BlobAccess"
+FileSpec: TypeAlias = "str | Path | BlobAccess"
 LibraryProgress = Callable[[str, int, int], None]
 """``(what, bytes_done, bytes_total)``; ``what`` names the file being downloaded."""
 
@@ -170,7 +173,7 @@ class ModelLibrary:
             entry.type, set(supported_accelerations(entry.format.upper())), tuple(entry.labels)
         )
 
-    def verify(self) -> list[CacheProblem]:
+    def verify(self) -> builtins.list[CacheProblem]:  # ``list`` here is the method above
         """Re-hash every cached file the registry refers to."""
         problems = []
         for entry in self.list():
@@ -320,7 +323,7 @@ class ModelLibrary:
         self.registry.update(replace)
         return new
 
-    def try_model(self, model_id: str, image_bgr: Any, top_k: int = 5) -> list[Any]:
+    def try_model(self, model_id: str, image_bgr: Any, top_k: int = 5) -> builtins.list[Any]:
         """Run a model on one picture the way a skill would: a classifier's ``top_k`` classes
         (Classification), or a detector's boxes (Detection, normalised to the picture). For
         checking the pre-processing before the model is used."""
@@ -439,7 +442,7 @@ class ModelLibrary:
         return None
 
     def _inspect(
-        self, model: _Fetched, labels: _Fetched | None, task: str, overrides: Overrides
+        self, model: _Fetched, labels: _Fetched | None, task: Task, overrides: Overrides
     ) -> tuple[ModelInfo, float | None]:
         """Inspect and time the model, naming the user's file (not the staging copy) in errors."""
         from designer.core.models.inspect import inspect_model
@@ -555,7 +558,7 @@ def _add_bundled_in_child(data: Path) -> bool:
     return done.returncode == 0
 
 
-def _is_blob(spec: object) -> bool:
+def _is_blob(spec: object) -> TypeIs[BlobAccess]:
     """Whether ``spec`` is a BlobAccess; without importing the Azure SDK to find out (nobody made
     one if the blob module was never imported)."""
     blob = sys.modules.get("designer.core.models.blob")
