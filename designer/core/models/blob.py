@@ -123,7 +123,7 @@ class BlobAccess:
         return BlobSource(account_url=self.account_url, container=self.container, blob=self.blob, etag=etag)
 
     def client(self, retry: RetryPolicy) -> BlobClient:
-        options = {
+        options: dict[str, Any] = {  # the SDK's keyword options (its **kwargs)
             "retry_total": 0,
             "connection_timeout": retry.connect_timeout_s,
             "read_timeout": retry.read_timeout_s,
@@ -201,7 +201,7 @@ def download(
                         length=min(chunk, state.size - sink.received),
                         etag=state.etag,
                         match_condition=MatchConditions.IfNotModified,
-                    ).readinto(sink)
+                    ).readinto(sink)  # type: ignore[arg-type]  # the SDK only calls write(); its stub asks for IO
                     failures = 0
                     chunk = min(chunk * 2, MAX_CHUNK)
                 except Exception as exc:  # classified below; anything not transient is re-raised
@@ -229,10 +229,11 @@ def download(
         raise BlobError(
             f"blob {access.describe()}: got {done} bytes, the service announced {state.size}; try again"
         )
-    if md5 is not None and md5 != state.content_md5:
+    expected_md5 = state.content_md5  # md5 is computed only when the service announced one
+    if md5 is not None and expected_md5 is not None and md5 != expected_md5:
         raise BlobError(
             f"blob {access.describe()}: Content-MD5 mismatch (service says "
-            f"{base64.b64encode(state.content_md5).decode()}, downloaded bytes hash to "
+            f"{base64.b64encode(expected_md5).decode()}, downloaded bytes hash to "
             f"{base64.b64encode(md5).decode()}); the download was corrupted, try again"
         )
     return Downloaded(path=dest, state=state, sha256=sha256)
@@ -251,8 +252,13 @@ class _Sink:
         self._progress = progress
         self._sha256 = hashlib.sha256()
         self._md5 = hashlib.md5(usedforsecurity=False) if md5 else None
-        self._error: OSError | None = None
-        steps = [lambda data: (out.write(data), self._sha256.update(data))]
+        self._error: Exception | None = None
+
+        def store(data: bytes) -> None:
+            out.write(data)
+            self._sha256.update(data)
+
+        steps: list[Callable[[bytes], object]] = [store]
         if self._md5 is not None:
             steps.append(self._md5.update)
         self._workers = [_Worker(step, self._failed) for step in steps]
@@ -275,15 +281,15 @@ class _Sink:
             raise self._error
         return self._sha256.hexdigest(), self._md5.digest() if self._md5 else None
 
-    def _failed(self, exc: OSError) -> None:
+    def _failed(self, exc: Exception) -> None:
         self._error = exc
 
 
 class _Worker:
-    """One thread applying ``step`` to each chunk in order; after an OSError it only drains
+    """One thread applying ``step`` to each chunk in order; after a failure it only drains
     its queue, so the downloader never blocks on it."""
 
-    def __init__(self, step: Callable[[bytes], object], on_error: Callable[[OSError], None]):
+    def __init__(self, step: Callable[[bytes], object], on_error: Callable[[Exception], None]):
         self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
         self._step = step
         self._on_error = on_error
