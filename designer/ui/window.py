@@ -162,15 +162,16 @@ class MainWindow(QMainWindow):
     def open_skill(self, skill: Skill, path: Path | None = None) -> None:
         self.set_skill(skill, path)
 
-    def set_skill(self, skill: Skill, path: Path | None = None, *, unsaved: bool | None = None) -> None:
+    def set_skill(self, skill: Skill, path: Path | None = None, *, unsaved: bool = False) -> None:
         """Replace the open document (after asking about unsaved changes, done by the caller).
 
-        A new or sample skill (no path) counts as unsaved, so closing asks about it.
+        ``unsaved``: the skill is work that exists nowhere else (restored, imported, made in the
+        wizard), so closing asks about it. A sample (no path) is not: nothing is lost unedited.
         """
         self.document.close()
         self.properties.show_node(None)  # the old skill's node is gone with it
         self.session.set_document(Document(path))
-        self._unsaved_document = path is None if unsaved is None else unsaved
+        self._unsaved_document = unsaved
         self.canvas.load_skill(skill)  # large skills finish loading later: see _on_loaded
         self._update_title()
 
@@ -560,7 +561,7 @@ class MainWindow(QMainWindow):
 
         wizard = NewSkillWizard(self, library=self.session.library)
         if wizard.exec():
-            self.set_skill(wizard.skill())
+            self.set_skill(wizard.skill(), unsaved=True)
 
     def open_dialog(self) -> None:
         if not self.maybe_save():
@@ -585,7 +586,8 @@ class MainWindow(QMainWindow):
         return True
 
     def open_sample(self, path: Path) -> None:
-        """A sample opens as a new, unsaved skill, so saving never overwrites the bundled file."""
+        """A sample opens as a new skill (no path), so saving never overwrites the bundled file;
+        unedited, it is not "modified": New and Quit do not ask about it."""
         if not self.maybe_save():
             return
         skill = load_skill(path)
@@ -657,7 +659,7 @@ class MainWindow(QMainWindow):
         except (KanError, OSError, ValueError) as exc:
             QMessageBox.critical(self, "Cannot import KAN skill", str(exc))
             return
-        self.set_skill(skill)
+        self.set_skill(skill, unsaved=True)
         self._report("Imported POSS/KAN skill", path, report.notes)
 
     def export_kan(self) -> None:

@@ -217,7 +217,7 @@ def test_a_problem_click_selects_its_node_and_focuses_the_field(qtbot, window):
 def test_save_then_reopen_gives_the_same_bytes_and_title_shows_changes(qtbot, window, tmp_path, monkeypatch):
     target = tmp_path / "people.skill.json"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
-    assert "[*]" in window.windowTitle() and window.isWindowModified()  # a sample opens unsaved
+    assert "[*]" in window.windowTitle() and not window.isWindowModified()  # a sample, unedited
     assert window.save()
     assert not window.isWindowModified()
     first = target.read_bytes()
@@ -271,9 +271,18 @@ def test_a_clean_close_leaves_no_recovery_copy(qtbot, window, monkeypatch):
 
 
 def test_close_with_unsaved_changes_can_be_cancelled(qtbot, window, monkeypatch):
+    window.canvas.add_node("tracker@1")
+    _settle(qtbot, window)
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.StandardButton.Cancel)
     assert not window.close()
     assert window.isVisible()
+
+
+def test_a_fresh_start_is_unmodified_and_quits_without_asking(qtbot, window, monkeypatch):
+    qtbot.wait(2500)  # validation, the first autosave tick and the library's first use pass
+    assert not window.isWindowModified() and "*" not in window.windowTitle().replace("[*]", "")
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: pytest.fail(f"asked: {a[2]}"))
+    assert window.close()
 
 
 def test_kan_import_through_the_menu_shows_its_report(qtbot, window, monkeypatch):
@@ -297,7 +306,7 @@ def test_samples_open_as_new_unsaved_skills(qtbot, window):
     assert names == ["count-crossings", "default", "tutorial-cascade"]
     window.samples_menu.actions()[2].trigger()
     qtbot.waitUntil(lambda: not window.canvas.is_loading())
-    assert window.document.path is None and window.isWindowModified()
+    assert window.document.path is None and not window.isWindowModified()  # nothing to lose yet
     assert (
         window.canvas.skill().settings.name
         == load_skill(
