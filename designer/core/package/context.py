@@ -77,16 +77,6 @@ class ExportContext:
 
         return PLACEHOLDER_RE.sub(fill, value)
 
-    def templated(self, value: Any) -> Any:
-        """``template`` through strings, lists, tuples and dicts."""
-        if isinstance(value, str):
-            return self.template(value)
-        if isinstance(value, list | tuple):
-            return type(value)(self.templated(v) for v in value)
-        if isinstance(value, dict):
-            return {k: self.templated(v) for k, v in value.items()}
-        return value
-
     def runtime_secrets(self) -> list[str]:
         """The environment variables the skill runtime reads (not a container's own), sorted."""
         return [name for name, info in sorted(self.env.items()) if info.used_by == "runtime"]
