@@ -9,7 +9,7 @@ from pathlib import Path
 
 from designer import __version__
 from designer.commands.common import model_library
-from designer.core.skill import SkillFileError, load_skill
+from designer.core.skill import Skill, SkillFileError, load_skill
 
 DEFAULT_RUNTIME_IMAGE = f"skill-designer-runtime:{__version__}"  # as designer.core.package.export says
 
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def loopback_warnings(skill) -> list[str]:  # type: ignore[no-untyped-def]
+def loopback_warnings(skill: Skill) -> list[str]:
     """A per-device address on 127.0.0.1 (or localhost) means the device itself once deployed."""
     from designer.core.skill import compile_skill
 
