@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from designer.core.skill import Settings, Skill, load_skill, save_skill
@@ -177,6 +177,42 @@ def test_invalid_value_is_marked_in_place_with_the_validators_message(qtbot, win
     assert "WIDTHxHEIGHT" in form.messages["resolution"].text()
     assert window.canvas.node("camera").view.problem == "error"
     assert "1 error" in window.problem_count.text()
+
+
+def _red_pixels(widget) -> int:
+    image = widget.grab().toImage()
+    return sum(
+        1
+        for x in range(image.width())
+        for y in (0, 1, image.height() - 2, image.height() - 1)
+        if (c := image.pixelColor(x, y)).red() > 180 and c.green() < 110 and c.blue() < 110
+    )
+
+
+def test_a_fixed_field_loses_its_red_border(qtbot, window, qapp):
+    from PySide6.QtTest import QTest
+
+    from designer.ui.style import SHEET
+
+    qapp.setStyleSheet(SHEET)
+    try:
+        form = _form_for(window, "camera")
+        line = form.editors["resolution"].line
+        line.setFocus()
+        line.selectAll()
+        QTest.keyClicks(line, "big")
+        QTest.keyClick(line, Qt.Key.Key_Return)
+        _settle(qtbot, window)
+        qtbot.waitUntil(lambda: form.messages["resolution"].isVisible())
+        qtbot.waitUntil(lambda: _red_pixels(line) > 50, timeout=3000)
+        line.selectAll()
+        QTest.keyClicks(line, "640x480")
+        QTest.keyClick(line, Qt.Key.Key_Return)
+        _settle(qtbot, window)
+        qtbot.waitUntil(lambda: not form.messages["resolution"].isVisible(), timeout=3000)
+        assert _red_pixels(line) == 0, "the red border stayed after the value was fixed"
+    finally:
+        qapp.setStyleSheet("")
 
 
 def test_model_picker_lists_the_library_with_type_layout_and_cost(qtbot, window):

@@ -249,12 +249,24 @@ class NodeForm(QWidget):
             if problem is not None:
                 colour = "#d64545" if problem.is_error else "#b7860b"
                 label.setText(f"<span style='color:{colour}'>{problem.message}</span>")
-            self.editors[name].setProperty("invalid", problem is not None and problem.is_error)
+            invalid = problem is not None and problem.is_error
+            if self.editors[name].property("invalid") != invalid:
+                self.editors[name].setProperty("invalid", invalid)
+                _repolish(self.editors[name])
 
     def focus_param(self, name: str | None) -> None:
         editor = self.editors.get(name or "")
         if editor is not None:
             editor.focus()
+
+
+def _repolish(editor: QWidget) -> None:
+    """Apply the style sheet again after ``invalid`` changed: Qt restyles a widget on its own
+    property changes only, and the red border is drawn by the editor's children."""
+    for widget in (editor, *editor.findChildren(QWidget)):
+        widget.style().unpolish(widget)
+        widget.style().polish(widget)
+        widget.update()
 
 
 class PropertiesPanel(QScrollArea):
