@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import logging.handlers
+import os
 import signal
 import sys
 import threading
@@ -18,6 +20,7 @@ from designer.commands.common import model_library
 from designer.core.engine.events import FrameEvent, MetricsEvent, NodeErrorEvent, NodeWarningEvent, RunState
 from designer.core.engine.executor import Engine, SkillNotRunnable
 from designer.core.engine.frame import insight_message
+from designer.core.engine.nodes.insights_log import LineFile
 from designer.core.engine.runtime import RunContext
 from designer.core.package import PackageError, is_package, open_package
 from designer.core.secrets import mask_secrets
@@ -27,6 +30,8 @@ from designer.core.skill.fields import Mark
 from designer.core.skill.params import parse_assignments
 
 PROGRESS_PERIOD_S = 1.0
+RUN_LOG_MAX_BYTES = 4 * 1024 * 1024  # run.log rotates at this size...
+RUN_LOG_BACKUPS = 2  # ...keeping this many earlier files: 12 MiB at most
 # What signal.signal takes and returns (None: a handler not set from Python, or none set here).
 _SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
@@ -180,7 +185,7 @@ class _Terminated(Exception):
 
 
 class _InsightsSink:
-    """``--insights``: the first export's frames as JSON lines, flushed per line.
+    """``--insights``: the first export's frames as JSON lines, each written whole or not at all.
 
     A write that fails (a full disk) is reported once, naming the file; what was written stays,
     and the run is stopped since its output can no longer be kept.
@@ -193,7 +198,7 @@ class _InsightsSink:
         self.lock = threading.Lock()
         self.lines = 0
         self.failure = ""
-        self.file: TextIO | None = open(path, "w", encoding="utf-8")  # closed in close()
+        self.file: LineFile | None = LineFile(Path(path))  # closed in close()
         self.export = next((i for i, n in engine.plan.nodes.items() if n.spec.role is Role.EXPORT), None)
 
     def __call__(self, event: object) -> None:
@@ -207,7 +212,7 @@ class _InsightsSink:
             device_id=context.device_id,
         )
         try:
-            line = json.dumps(message, allow_nan=False) + "\n"
+            line = json.dumps(message, allow_nan=False)
         except ValueError as exc:  # a non-finite number: invalid JSON for every reader
             self.console.warning(
                 self.export or "", f"frame {event.frame.frame_id} not written to --insights: {exc}"
@@ -217,8 +222,7 @@ class _InsightsSink:
             if self.file is None or self.failure:
                 return
             try:
-                self.file.write(line)
-                self.file.flush()
+                self.file.write_line(line)  # whole or not at all: a torn line is cut back off
             except OSError as exc:
                 self._failed(exc)
                 return
@@ -275,6 +279,25 @@ class _MaskingFilter(logging.Filter):
         return True
 
 
+class _RunLogHandler(logging.handlers.RotatingFileHandler):
+    """run.log, bounded: at ``RUN_LOG_MAX_BYTES`` it rotates to run.log.1 (then .2); every file
+    is created 0600 like the first (a traceback may quote a setting)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            path,
+            mode="a",
+            maxBytes=RUN_LOG_MAX_BYTES,
+            backupCount=RUN_LOG_BACKUPS,
+            encoding="utf-8",
+            delay=True,
+        )
+
+    def _open(self) -> TextIO:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        return open(fd, "a", encoding="utf-8")
+
+
 def _open_run_log() -> tuple[Path | None, logging.Handler | None]:
     """The details of a run (tracebacks of internal errors) go to ``<data folder>/logs/run.log``,
     not to the console, where each error is shown once as a message; None when it cannot open."""
@@ -282,7 +305,9 @@ def _open_run_log() -> tuple[Path | None, logging.Handler | None]:
 
     try:
         path = private_file(private_dir(data_dir() / "logs") / "run.log")  # may hold secrets: 0600
-        handler = logging.FileHandler(path, mode="w", encoding="utf-8", delay=True)
+        with path.open("r+b") as previous:  # each run starts the log afresh
+            previous.truncate()
+        handler = _RunLogHandler(path)
     except OSError:
         return None, None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

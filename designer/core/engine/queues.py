@@ -36,6 +36,8 @@ class FrameQueue:
             if not self._closed:
                 self._items.append(item)
                 self._cond.notify_all()
+            elif item is not END:
+                dropped += 1  # offered after the stop (a frame its parent had processed): counted
             return dropped
 
     def get(self) -> Any:

@@ -2,19 +2,51 @@
 
 A relative path is under the run's output folder (``RunContext.resolve_output``).
 
-Each line is flushed as it is written, so a crash loses at most the line being
-written and a ``tail -f`` shows frames as they happen.
+Each line is written whole or not at all (``LineFile``): a write that fails part way
+(a full disk) is cut back off, so every line in the file is a whole JSON object and a
+``tail -f`` shows frames as they happen.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
-from typing import TextIO
 
 from designer.core.engine.frame import Frame, insight_message
 from designer.core.engine.runtime import NodeRuntime, RunContext
 from designer.core.skill.catalog.exports import InsightsLogParams
+
+
+class LineFile:
+    """A file of whole lines, started afresh: each line is written straight to the file (no
+    buffer to lose) and a write that fails part way is cut back off before the error goes on."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = path.open("wb", buffering=0)
+        self.size = 0  # bytes of whole lines
+        self.lines = 0
+
+    def write_line(self, line: str) -> None:
+        data = (line + "\n").encode("utf-8")
+        view = memoryview(data)
+        try:
+            while view:
+                written = self._file.write(view)
+                view = view[written or 0 :]
+        except OSError:
+            try:  # cut off the torn line: what is in the file stays whole lines only
+                os.ftruncate(self._file.fileno(), self.size)
+                self._file.seek(self.size)
+            except OSError:
+                pass
+            raise
+        self.size += len(data)
+        self.lines += 1
+
+    def close(self) -> None:
+        self._file.close()
 
 
 class InsightsLogRuntime(NodeRuntime[InsightsLogParams]):
@@ -22,7 +54,7 @@ class InsightsLogRuntime(NodeRuntime[InsightsLogParams]):
 
     def __init__(self, node_id: str, params: InsightsLogParams, context: RunContext) -> None:
         super().__init__(node_id, params, context)
-        self._file: TextIO | None = None
+        self._file: LineFile | None = None
         self.path: Path | None = None
 
     def open(self) -> None:
@@ -31,7 +63,7 @@ class InsightsLogRuntime(NodeRuntime[InsightsLogParams]):
         path = self.context.resolve_output(self.params.path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = path.open("w", encoding="utf-8", buffering=1)
+            self._file = LineFile(path)
         except OSError as exc:
             raise self.fail(
                 f"cannot open the insights log '{path}' (parameter 'path'): {exc.strerror or exc}; "
@@ -65,10 +97,13 @@ class InsightsLogRuntime(NodeRuntime[InsightsLogParams]):
                 f"frame {frame.frame_id} not logged: its insights hold a non-finite number ({exc})"
             ) from None
         try:
-            self._file.write(line + "\n")
+            self._file.write_line(line)
         except OSError as exc:
             reason = exc.strerror or exc
-            raise self.fail(f"cannot write to the insights log '{self.path}': {reason}") from exc
+            raise self.fail(
+                f"frame {frame.frame_id} not logged: cannot write to the insights log '{self.path}' "
+                f"(parameter 'path'): {reason}; the {self._file.lines} whole lines before are kept"
+            ) from exc
 
     def close(self) -> None:
         if self._file is not None:
