@@ -91,9 +91,10 @@ def check_params(spec: NodeSpec, node_id: str, params: dict) -> tuple[list[Probl
         parsed = spec.params.model_validate({**concrete, **{n: params[n] for n in placeholders}})
     except ValidationError as exc:
         errors = [err for err in exc.errors() if _field_name(err["loc"]) not in placeholders]
-        problems += [_value_problem(spec, node_id, err) for err in errors]
         parsed = None if errors else _parse_or_none(spec, concrete)
         if parsed is None:
+            # Nothing parses without the placeholder values either: their own shape is refused.
+            problems += [_value_problem(spec, node_id, err) for err in errors or exc.errors()]
             return problems, None
     cross_checks = getattr(type(parsed), "cross_checks", None)  # on the class: no pydantic lookup
     for name, message, *code in cross_checks(parsed) if cross_checks else ():

@@ -267,6 +267,15 @@ def test_placeholder_inside_a_list_field_is_refused():
     assert_refused(problems_for("grpc-container@1", env=env), "env", "placeholder-not-allowed")
 
 
+def test_text_around_a_placeholder_is_checked_and_the_node_still_parses():
+    """``in-$param(x)`` is a module input once filled; ``a b $param(x)`` never is, and says so."""
+    problems, parsed = check_params(
+        CATALOG["iotedge@1"], "n1", {"module_name": "m", "module_input": "in-$param(x)"}
+    )
+    assert problems == [] and parsed is not None
+    assert_refused(problems_for("iotedge@1", module_input="a b $param(x)"), "module_input", text="letters")
+
+
 def test_messages_name_the_field_title():
     (problem,) = problems_for("grpc-container@1", port=70000)
     assert problem.message.startswith("Port:")

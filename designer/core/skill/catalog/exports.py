@@ -8,10 +8,10 @@ from pydantic import Field, field_validator
 
 from designer.core.skill.catalog import kan_codecs
 from designer.core.skill.catalog.spec import Group, NodeSpec, Params, Role
-from designer.core.skill.fields import Mark, check_host_port, check_url, deploy_field
+from designer.core.skill.fields import PLACEHOLDER_RE, Mark, check_host_port, check_url, deploy_field
 
 PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
-MODULE_NAME_RE = re.compile(r"^(\$param\([^)]*\)|[A-Za-z0-9_.-]+)$")
+MODULE_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 DELAY_HELP = "Seconds between two messages; frames without objects never send."
 
@@ -115,7 +115,8 @@ class IotEdgeParams(Params):
     @field_validator("module_name", "module_input")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not MODULE_NAME_RE.match(value):
+        # The text around a $param(...) is checked now; the filled-in value when the skill runs.
+        if not MODULE_NAME_RE.match(PLACEHOLDER_RE.sub("x", value)):
             raise ValueError(f"{value!r}: use letters, digits, '-', '_' or '.'")
         return value
 
