@@ -36,8 +36,8 @@ def _threading(threads: int, lossless: bool) -> tuple[int, int]:
     return 0, 1
 
 
-class ModelRuntime(NodeRuntime):
-    params: ModelParams
+class ModelRuntime(NodeRuntime[ModelParams]):
+    model: OnnxModel | None = None  # loaded by open(), dropped by close()
 
     def open(self) -> None:
         p = self.params
@@ -83,11 +83,14 @@ class ModelRuntime(NodeRuntime):
         return Path(model_path), Path(labels_path) if labels_path else None, entry
 
     def process(self, frame: Frame) -> Frame:
+        model = self.model
+        if model is None:
+            raise self.fail("the model is not loaded: open() must run before frames flow")
         threshold = self.params.confidence_threshold / 100.0
-        if self.model.is_classifier:
-            self._classify(frame, threshold)
+        if model.is_classifier:
+            self._classify(model, frame, threshold)
             return frame
-        for det in self.model.detect(frame.image, threshold):
+        for det in model.detect(frame.image, threshold):
             frame.objects.append(
                 ObjectMeta(
                     label=det.label,
@@ -100,10 +103,10 @@ class ModelRuntime(NodeRuntime):
             )
         return frame
 
-    def _classify(self, frame: Frame, threshold: float) -> None:
-        boxed = [obj for obj in frame.objects if obj.bbox is not None]
+    def _classify(self, model: OnnxModel, frame: Frame, threshold: float) -> None:
+        boxed = [(obj, obj.bbox) for obj in frame.objects if obj.bbox is not None]
         if not boxed:
-            best = self.model.classify(frame.image, threshold, top_k=1)
+            best = model.classify(frame.image, threshold, top_k=1)
             if best:
                 frame.objects.append(
                     ObjectMeta(
@@ -116,9 +119,9 @@ class ModelRuntime(NodeRuntime):
                     )
                 )
             return
-        boxes = [(o.bbox.l, o.bbox.t, o.bbox.w, o.bbox.h) for o in boxed]
-        for obj, classes in zip(
-            boxed, self.model.classify_crops(frame.image, boxes, threshold, top_k=1), strict=True
+        boxes = [(box.l, box.t, box.w, box.h) for _, box in boxed]
+        for (obj, _), classes in zip(
+            boxed, model.classify_crops(frame.image, boxes, threshold, top_k=1), strict=True
         ):
             if classes:
                 obj.attributes.append(

@@ -99,7 +99,9 @@ class ModelParams(Params):
         }
         return {key: value for key, value in values.items() if value is not None}
 
-    def settings_with(self, entry: Any = None) -> tuple[str | None, str | dict | None, dict]:
+    def settings_with(
+        self, entry: Any = None
+    ) -> tuple[Literal["detection", "classification"] | None, str | dict | None, dict]:
         """(task, layout, pre-processing) the model runs with: this node's own settings over those
         saved with the library model ``entry`` when it was added (None: the node names its files).
         The one merge: the engine opens the model with it, the package exporter states it."""
