@@ -8,10 +8,11 @@ frames rather than wait; a lossless run waits). The clip's frame rate is measure
 from the frames' own timestamps, so it plays as long as it was recorded.
 
 Files are named ``<prefix>-<skill>-<device>-<UTC time>.mp4`` with safe characters
-only, written under a temporary name and renamed when complete. Codec: H.264
-('avc1') where this OpenCV build can encode it, else MPEG-4 Part 2 ('mp4v'); the
-pip ``opencv-python-headless`` wheels have no H.264 encoder, so they write mp4v.
-A warning event at start says which.
+only, written under a temporary name and renamed when complete. Codec: H.264 in an
+MP4 with the index at the front (faststart: plays while it downloads, in browsers,
+the Azure portal and phones), through PyAV, on the first encoder of ``ENCODERS``
+that opens here: NVENC, Quick Sync or V4L2 M2M hardware, else libx264 (in PyAV's
+wheels). Only without any H.264 encoder, MPEG-4 Part 2 with a warning at start.
 
 With ``blob_container`` set, each clip goes through the export outbox to Azure
 Blob storage at ``video-snippet/<skill>/<device>/<file>`` (content type
@@ -22,6 +23,7 @@ deleted only once the uploaded blob's size and MD5 match it.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import queue
@@ -31,9 +33,11 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import ClassVar
 
+import av
 import cv2
 import numpy as np
 
@@ -58,28 +62,83 @@ MIN_FREE_BYTES = 16 * 1024 * 1024  # a clip is not started on a disk with less f
 ENCODER_QUEUE = 96  # frames waiting for the encoder
 FPS_SAMPLE = 8  # frames whose timestamps set the clip's frame rate
 FALLBACK_FPS = 15.0
-_codec_lock = threading.Lock()
-_codec: str | None = None
+#: H.264 encoders in order of preference: hardware first, software last; then MPEG-4 Part 2.
+ENCODERS = ("h264_nvenc", "h264_qsv", "h264_v4l2m2m", "libx264", "mpeg4")
+_ENCODER_OPTIONS = {
+    "libx264": {"preset": "veryfast"},
+    "h264_nvenc": {"preset": "p4"},
+}
+_encoder_lock = threading.Lock()
+_encoders: dict[tuple[str, ...], tuple[str, tuple[str, ...]]] = {}
 
 
-def video_codec() -> str:
-    """'avc1' (H.264) when this OpenCV build can write it, else 'mp4v'; probed once."""
-    global _codec
-    with _codec_lock:
-        if _codec is None:
-            _codec = "mp4v"
-            with tempfile.TemporaryDirectory() as folder:
-                path = str(Path(folder) / "probe.mp4")
-                writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"avc1"), 10.0, (64, 48))
-                try:
-                    if writer.isOpened():
-                        writer.write(np.zeros((48, 64, 3), np.uint8))
-                        _codec = "avc1"
-                finally:
-                    writer.release()
-                if _codec == "avc1" and not (Path(path).is_file() and Path(path).stat().st_size > 0):
-                    _codec = "mp4v"
-        return _codec
+def _pixel_format(encoder: str) -> str:
+    return "nv12" if encoder == "h264_qsv" else "yuv420p"
+
+
+def video_encoder(candidates: tuple[str, ...] = ENCODERS) -> tuple[str, tuple[str, ...]]:
+    """(the first of ``candidates`` that encodes here, those that did not): each is tried on a
+    few frames in memory, once per process (a hardware encoder without its device fails to open)."""
+    with _encoder_lock:
+        if candidates not in _encoders:
+            failed: list[str] = []
+            chosen = ""
+            for name in candidates:
+                if _encodes(name):
+                    chosen = name
+                    break
+                failed.append(name)
+            _encoders[candidates] = (chosen, tuple(failed))
+        return _encoders[candidates]
+
+
+def _encodes(name: str) -> bool:
+    try:
+        with av.open(io.BytesIO(), "w", format="mp4") as container:
+            stream = container.add_stream(name, rate=10, options=_ENCODER_OPTIONS.get(name, {}))
+            stream.width, stream.height, stream.pix_fmt = 64, 48, _pixel_format(name)
+            for index in range(3):
+                picture = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="bgr24")
+                picture = picture.reformat(format=_pixel_format(name))
+                picture.pts = index
+                container.mux(stream.encode(picture))
+            container.mux(stream.encode(None))
+        return True
+    except Exception:  # unknown here, no device, no driver: try the next one
+        return False
+
+
+class ClipWriter:
+    """One MP4 clip through PyAV: H.264 (or what ``encoder`` is) at ``fps``, faststart."""
+
+    def __init__(self, path: Path, encoder: str, fps: float, size: tuple[int, int]) -> None:
+        self.container = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
+        try:
+            rate = Fraction(fps).limit_denominator(1001)
+            self.stream = self.container.add_stream(
+                encoder, rate=rate, options=_ENCODER_OPTIONS.get(encoder, {})
+            )
+            self.stream.width, self.stream.height = size
+            self.stream.pix_fmt = _pixel_format(encoder)
+            self.stream.codec_context.time_base = 1 / rate
+        except Exception:
+            self.container.close()
+            raise
+        self.frames = 0
+
+    def write(self, image: np.ndarray) -> None:
+        picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+        picture = picture.reformat(format=self.stream.pix_fmt)
+        picture.pts = self.frames
+        picture.time_base = self.stream.codec_context.time_base
+        self.container.mux(self.stream.encode(picture))
+        self.frames += 1
+
+    def close(self) -> None:
+        try:
+            self.container.mux(self.stream.encode(None))  # the frames the encoder still holds
+        finally:
+            self.container.close()
 
 
 def utc_stamp(timestamp: float) -> str:
@@ -106,6 +165,7 @@ class VideoSnippetRuntime(ExportRuntime):
     outbox_limit: ClassVar[int] = 200  # clips waiting for upload
     flush_timeout_s: ClassVar[float] = 10.0
     encoder_timeout_s: ClassVar[float] = 30.0
+    encoders: ClassVar[tuple[str, ...]] = ENCODERS
 
     def __init__(self, node_id, params, context) -> None:
         super().__init__(node_id, params, context)
@@ -136,12 +196,14 @@ class VideoSnippetRuntime(ExportRuntime):
         self.endpoint = str(self.folder)
         if p.blob_container:
             self._connect_blob(p)
-        self.codec = video_codec()
-        if self.codec != "avc1":
+        self.codec, unavailable = video_encoder(self.encoders)
+        if not self.codec:
+            raise self.fail(f"no video encoder works here (tried {', '.join(self.encoders)})")
+        if not self.codec.startswith(("h264", "libx264")):
             self.context.warn(
                 self.node_id,
-                "clips are MPEG-4 Part 2 ('mp4v'): this OpenCV build cannot encode H.264; most players "
-                "and browsers other than Safari play them",
+                f"clips are MPEG-4 Part 2 ({self.codec}): no H.264 encoder works here (tried "
+                f"{', '.join(unavailable)}); browsers and most phones cannot play them",
             )
         name = f"node-{self.node_id}-encoder"
         self._encoder = threading.Thread(target=self._encode_loop, name=name, daemon=True)
@@ -280,7 +342,7 @@ class VideoSnippetRuntime(ExportRuntime):
     def _encode_loop(self) -> None:
         clip: _Clip | None = None
         pending: list[tuple[np.ndarray, list[ObjectMeta], float]] = []
-        writer: cv2.VideoWriter | None = None
+        writer: ClipWriter | None = None
         size: tuple[int, int] = (0, 0)
         tmp: Path | None = None
         failed: str | None = None
@@ -300,11 +362,10 @@ class VideoSnippetRuntime(ExportRuntime):
                     continue
             try:
                 if writer is None and pending and failed is None:
-                    size = (pending[0][0].shape[1], pending[0][0].shape[0])
-                    fourcc = cv2.VideoWriter_fourcc(*self.codec)
-                    writer = cv2.VideoWriter(str(tmp), fourcc, _fps(pending), size)
-                    if not writer.isOpened():
-                        raise OSError(f"OpenCV cannot open '{tmp}' for writing")
+                    assert tmp is not None
+                    height, width = pending[0][0].shape[:2]
+                    size = (width - width % 2, height - height % 2)  # 4:2:0 needs even sides
+                    writer = ClipWriter(tmp, self.codec, _fps(pending), size)
                 if writer is not None:
                     for image, objects, stamp in pending:
                         writer.write(self._picture(image, objects, size))
@@ -317,7 +378,10 @@ class VideoSnippetRuntime(ExportRuntime):
             if item is _END:
                 try:
                     if writer is not None:
-                        writer.release()
+                        try:
+                            writer.close()
+                        except Exception as exc:  # a full disk at the last write: the clip is lost
+                            failed = failed or str(exc)
                         writer = None
                     self._finish(clip, tmp, failed)
                 except Exception as exc:  # the thread must outlive any clip
@@ -334,12 +398,8 @@ class VideoSnippetRuntime(ExportRuntime):
         where = f"'{clip.path}' (parameter 'output_folder')"
         if failed is None and (tmp is None or not tmp.is_file() or clip.frames == 0):
             failed = "nothing was written"
-        if failed is None:
-            check = cv2.VideoCapture(str(tmp))
-            readable = check.isOpened() and check.read()[0]
-            check.release()
-            if not readable:
-                failed = "the file is not a readable video (is the disk full?)"
+        if failed is None and tmp is not None and not _playable(tmp):
+            failed = "the file is not a readable video (is the disk full?)"
         if failed is None:
             try:
                 tmp.replace(clip.path)
@@ -438,6 +498,15 @@ class VideoSnippetRuntime(ExportRuntime):
             return False
         self.params = params
         return True
+
+
+def _playable(path: Path) -> bool:
+    """The clip opens and its first frame decodes."""
+    try:
+        with av.open(str(path)) as container:
+            return next(container.decode(video=0), None) is not None
+    except Exception:
+        return False
 
 
 def _fps(frames: list[tuple[np.ndarray, list[ObjectMeta], float]]) -> float:

@@ -179,3 +179,63 @@ def test_a_full_disk_loses_the_clip_with_an_error_and_the_run_goes_on(tmp_path, 
     assert runtime.clips == []
     assert runtime.delivery_stats()["messages_dropped"] == 3  # three clips were due, none fit
     assert any(node == "clips" and "KiB free" in m and "output_folder" in m for node, m in events.errors)
+
+
+def decode(path: Path) -> tuple[str, list[np.ndarray], float]:
+    """(codec, frames as BGR, duration in s) of a clip, read back with PyAV (FFmpeg)."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        codec = stream.codec_context.name
+        images = [f.to_ndarray(format="bgr24") for f in container.decode(stream)]
+        duration = float(stream.duration * stream.time_base) if stream.duration else container.duration / 1e6
+    return codec, images, duration
+
+
+def test_a_clip_is_h264_with_faststart_and_decodes_to_the_pre_roll_and_the_duration(tmp_path):
+    runtime = snippet(tmp_path, duration_s=2, delay_buffer_s=60, insights_overlay=False)
+    feed(runtime, range(80), objects_from=40)
+    runtime.close()
+
+    (clip,) = runtime.clips
+    codec, images, duration = decode(clip)
+    assert codec == "h264"
+    assert len(images) == 32  # frames 24..39 (pre-roll) and 40..55
+    assert duration == pytest.approx(4.0, abs=0.15)
+    levels = [float(image.mean()) for image in images]
+    assert abs(levels[0] - 24) < 3 and abs(levels[15] - 39) < 3  # the pre-roll, in order
+    assert abs(levels[16] - 40) < 3 and abs(levels[-1] - 55) < 3
+    data = clip.read_bytes()
+    assert 0 <= data.find(b"moov") < data.find(b"mdat")  # the index first: plays while it downloads
+
+
+def test_an_encoder_that_is_not_here_falls_back_to_the_next(tmp_path, monkeypatch):
+    monkeypatch.setattr(VideoSnippetRuntime, "encoders", ("h264_not_on_this_device", "libx264"))
+    events = Events()
+    runtime = snippet(tmp_path, events, duration_s=1)
+    feed(runtime, range(12))
+    runtime.close()
+    assert runtime.codec == "libx264"
+    assert decode(runtime.clips[0])[0] == "h264"
+    assert not events.warnings  # H.264 all the same: nothing to warn about
+
+
+def test_without_any_h264_encoder_clips_are_mpeg4_with_a_warning(tmp_path, monkeypatch):
+    monkeypatch.setattr(VideoSnippetRuntime, "encoders", ("h264_not_on_this_device", "mpeg4"))
+    events = Events()
+    runtime = snippet(tmp_path, events, duration_s=1)
+    feed(runtime, range(12))
+    runtime.close()
+    assert decode(runtime.clips[0])[0] == "mpeg4"
+    (warning,) = [m for _, m in events.warnings]
+    assert "MPEG-4 Part 2" in warning and "h264_not_on_this_device" in warning
+
+
+def test_a_frame_with_odd_sides_still_makes_a_playable_clip(tmp_path):
+    runtime = snippet(tmp_path, duration_s=1)
+    for i in range(12):
+        runtime.process(frame(i, step=STEP, size=(161, 121)))
+    runtime.close()
+    codec, images, _ = decode(runtime.clips[0])
+    assert codec == "h264" and len(images) == 8 and images[0].shape == (120, 160, 3)
