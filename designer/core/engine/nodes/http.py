@@ -160,9 +160,9 @@ def _transport(deadline: _Deadline) -> httpx.HTTPTransport:
     return transport
 
 
-class HttpRuntime(ExportRuntime):
+class HttpRuntime(ExportRuntime[HttpParams]):
     gated = False
-    params: HttpParams
+    client: httpx.Client | None = None  # built by connect(), closed by disconnect()
 
     def connect(self) -> None:
         quiet_library_logs()
@@ -184,7 +184,10 @@ class HttpRuntime(ExportRuntime):
         headers = {}
         if self._token and keeps_credentials(self.params.url, url):
             headers["Authorization"] = f"Bearer {self._token}"
-        with self.client.stream("POST", url, content=payload, headers=headers) as response:
+        client = self.client
+        if client is None:  # disconnected meanwhile: retried like any failure of the client
+            raise Transient("not connected")
+        with client.stream("POST", url, content=payload, headers=headers) as response:
             body = b""
             for chunk in response.iter_raw():
                 body += chunk
@@ -242,7 +245,7 @@ class HttpRuntime(ExportRuntime):
         raise Rejected(f"HTTP {status}: {line}")
 
     def disconnect(self) -> None:
-        client = getattr(self, "client", None)
+        client = self.client
         if client is not None:
             self.client = None
             client.close()
