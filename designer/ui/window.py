@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QPointF, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QCursor, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QCursor, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -118,6 +118,10 @@ class MainWindow(QMainWindow):
         self._install_parts()
         self.resizeDocks([self.palette_dock, self.properties_dock], [270, 380], Qt.Orientation.Horizontal)
         self.resizeDocks([self.problems_dock], [170], Qt.Orientation.Vertical)
+        if self.preview is not None:  # the form gets most of the right column; the video the rest
+            self.resizeDocks([self.properties_dock, self.preview.dock], [520, 300], Qt.Orientation.Vertical)
+        self._balance = QTimer(self, singleShot=True, interval=0)
+        self._balance.timeout.connect(self._balance_docks)
         if restore_state:
             self._restore_geometry()
         self._open_initial(path)
@@ -343,6 +347,54 @@ class MainWindow(QMainWindow):
         install_package_actions(self.session, self)
 
     # -- state --------------------------------------------------------------------------------
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if hasattr(self, "_balance"):
+            self._balance.start()
+
+    def _balance_docks(self) -> None:
+        """Keep the canvas usable at any window size, and give docks back their room after.
+
+        Qt shrinks docks in pixels and never grows them again: at 800x600 the canvas got 140
+        px, and after shrinking and growing back the docks stayed squashed (and were saved so).
+        Side docks are held to a share of the width while the canvas is narrow, and grown back
+        to their default widths once there is room; the right column keeps most of its height
+        for the form.
+        """
+        width, height = self.width(), self.height()
+        canvas = self.canvas.width()
+        resize: list[tuple[QDockWidget, int]] = []
+        for dock, default, share in ((self.palette_dock, 270, 0.2), (self.properties_dock, 380, 0.28)):
+            if not dock.isVisible() or dock.isFloating():
+                continue
+            target = int(min(default, width * share))
+            if canvas < width * 0.45 and dock.width() > target:
+                resize.append((dock, target))
+            elif canvas > width * 0.5 and dock.width() < target:
+                resize.append((dock, target))
+        if resize:
+            self.resizeDocks([d for d, _ in resize], [w for _, w in resize], Qt.Orientation.Horizontal)
+        bottom = self.problems_dock
+        if bottom.isVisible() and not bottom.isFloating():
+            target = int(min(170, height * 0.2))
+            short = self.canvas.height() < height * 0.5 and bottom.height() > target
+            if short or (self.canvas.height() > height * 0.6 and bottom.height() < target):
+                self.resizeDocks([bottom], [target], Qt.Orientation.Vertical)
+        preview = self.preview.dock if self.preview is not None else None
+        if (
+            preview is not None
+            and preview.isVisible()
+            and self.properties_dock.isVisible()
+            and not preview.isFloating()
+            and self.properties_dock.height() < (self.properties_dock.height() + preview.height()) * 0.5
+        ):
+            column = self.properties_dock.height() + preview.height()
+            self.resizeDocks(
+                [self.properties_dock, preview],
+                [int(column * 0.62), int(column * 0.38)],
+                Qt.Orientation.Vertical,
+            )
 
     def _settings(self) -> QSettings:
         return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "skill-designer", "designer")

@@ -399,3 +399,37 @@ def test_a_300_node_skill_opens_and_validates_without_stalling_the_window(qtbot,
     assert window.canvas.skill().node("filter-150").params["labels"] == ["label 149"]
     assert "No problems" in window.problem_count.text()
     assert max(stalls) < 100, f"the longest event-loop turn took {max(stalls):.0f} ms of GUI-thread time"
+
+
+def test_docks_leave_the_canvas_room_when_small_and_grow_back_after(qtbot, window, monkeypatch):
+    def sizes() -> tuple[int, int, int, int]:
+        qtbot.wait(100)  # the balancing runs after the resize is laid out
+        return (
+            window.canvas.width(),
+            window.canvas.height(),
+            window.palette_dock.width(),
+            window.properties_dock.width(),
+        )
+
+    window.resize(1440, 900)
+    canvas_w, _, _, _ = sizes()
+    assert window.properties_dock.height() >= 320, "the form should not scroll by default"
+    window.resize(800, 600)
+    canvas_w, canvas_h, _, _ = sizes()
+    assert canvas_w >= 280 and canvas_h >= 300
+    window.resize(500, 400)
+    sizes()
+    window.resize(1440, 900)
+    canvas_w, _, palette_w, properties_w = sizes()
+    assert palette_w >= 260 and properties_w >= 370 and canvas_w >= 700
+    # and that is what the next start restores
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.StandardButton.Discard)
+    assert window.close()
+    again = MainWindow()
+    qtbot.addWidget(again)
+    again.show()
+    again.resize(1440, 900)  # the offscreen screen is small: the saved geometry is clamped to it
+    qtbot.waitUntil(lambda: not again.canvas.is_loading(), timeout=30000)
+    qtbot.wait(100)
+    assert again.properties_dock.width() >= 370 and again.palette_dock.width() >= 260
+    again.canvas.undo_stack().setClean()
