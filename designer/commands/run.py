@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import logging.handlers
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any
 
 from designer.commands.common import model_library
 from designer.core.engine.events import FrameEvent, MetricsEvent, NodeErrorEvent, NodeWarningEvent, RunState
@@ -293,7 +294,7 @@ class _RunLogHandler(logging.handlers.RotatingFileHandler):
             delay=True,
         )
 
-    def _open(self) -> TextIO:
+    def _open(self) -> io.TextIOWrapper:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
         return open(fd, "a", encoding="utf-8")
 

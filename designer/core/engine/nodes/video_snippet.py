@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import av
 import cv2
@@ -52,6 +52,9 @@ from designer.core.engine.nodes.delivery import (
 )
 from designer.core.engine.overlay import draw_insights
 from designer.core.skill.catalog.exports import VideoSnippetParams
+
+if TYPE_CHECKING:
+    from azure.storage.blob import ContainerClient
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +99,7 @@ def _encodes(name: str) -> bool:
     try:
         with av.open(io.BytesIO(), "w", format="mp4") as container:
             stream = container.add_stream(name, rate=10, options=_ENCODER_OPTIONS.get(name, {}))
+            assert isinstance(stream, av.VideoStream)
             stream.width, stream.height, stream.pix_fmt = 64, 48, _pixel_format(name)
             for index in range(3):
                 picture = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="bgr24")
@@ -115,9 +119,9 @@ class ClipWriter:
         self.container = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
         try:
             rate = Fraction(fps).limit_denominator(1001)
-            self.stream = self.container.add_stream(
-                encoder, rate=rate, options=_ENCODER_OPTIONS.get(encoder, {})
-            )
+            stream = self.container.add_stream(encoder, rate=rate, options=_ENCODER_OPTIONS.get(encoder, {}))
+            assert isinstance(stream, av.VideoStream)
+            self.stream = stream
             self.stream.width, self.stream.height = size
             self.stream.pix_fmt = _pixel_format(encoder)
             self.stream.codec_context.time_base = 1 / rate
@@ -174,7 +178,7 @@ class VideoSnippetRuntime(ExportRuntime):
         self._clip_until = 0.0
         self._frames: queue.Queue = queue.Queue(ENCODER_QUEUE)
         self._encoder: threading.Thread | None = None
-        self.container = None
+        self.container: ContainerClient | None = None
         self.folder: Path | None = None
         self.codec = ""
         self.clips: list[Path] = []  # clips written in this run (uploaded ones are deleted)
@@ -400,7 +404,7 @@ class VideoSnippetRuntime(ExportRuntime):
             failed = "nothing was written"
         if failed is None and tmp is not None and not _playable(tmp):
             failed = "the file is not a readable video (is the disk full?)"
-        if failed is None:
+        if failed is None and tmp is not None:
             try:
                 tmp.replace(clip.path)
             except OSError as exc:
@@ -446,7 +450,10 @@ class VideoSnippetRuntime(ExportRuntime):
         except OSError as exc:
             raise Transient(f"cannot read '{path}': {exc.strerror}") from None
         md5 = hashlib.md5(data).digest()
-        blob = self.container.get_blob_client(job["blob"])
+        container = self.container
+        if container is None:
+            raise Transient("the storage client is closed")
+        blob = container.get_blob_client(job["blob"])
         settings = ContentSettings(content_type="video/mp4", content_md5=bytearray(md5))
         try:
             try:
@@ -454,7 +461,7 @@ class VideoSnippetRuntime(ExportRuntime):
             except ResourceNotFoundError as exc:
                 if getattr(exc, "error_code", "") != "ContainerNotFound":
                     raise
-                self.container.create_container()
+                container.create_container()
                 blob.upload_blob(data, overwrite=True, content_settings=settings, validate_content=True)
             properties = blob.get_blob_properties()
         except ClientAuthenticationError as exc:
