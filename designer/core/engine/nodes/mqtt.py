@@ -29,8 +29,8 @@ _REFUSALS = {
 }
 
 
-class MqttRuntime(ExportRuntime):
-    params: MqttParams
+class MqttRuntime(ExportRuntime[MqttParams]):
+    client: mqtt.Client | None = None  # built by connect(), stopped by disconnect()
 
     def connect(self) -> None:
         p = self.params
@@ -45,7 +45,8 @@ class MqttRuntime(ExportRuntime):
         client_id = safe_name(f"{self.context.device_id or 'device'}-{self.node_id}")
         client = mqtt.Client(client_id=client_id, clean_session=True)
         if p.username or password:
-            client.username_pw_set(p.username or None, password or None)
+            # paho 1.6 takes None (no user name on the wire); types-paho-mqtt says str only
+            client.username_pw_set(p.username or None, password or None)  # type: ignore[arg-type]
         if p.tls:
             ca = p.ca_certificate.strip()
             if ca and not self.context.resolve_path(ca).is_file():
@@ -55,7 +56,8 @@ class MqttRuntime(ExportRuntime):
                 client.tls_set_context(ssl.create_default_context(cafile=cafile))
             except (ssl.SSLError, OSError) as exc:
                 raise self.fail(f"parameter 'ca_certificate': cannot load '{ca}': {exc}") from None
-        client.reconnect_delay_set(min_delay=0.5, max_delay=30)
+        # paho takes seconds as a float (it only computes with them); its stub says int
+        client.reconnect_delay_set(min_delay=0.5, max_delay=30)  # type: ignore[arg-type]
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_connect_fail = self._on_connect_fail
@@ -94,24 +96,27 @@ class MqttRuntime(ExportRuntime):
             refusal, down = self._refusal, self._down
         if refusal:
             raise Refused(refusal)
+        client = self.client
+        if client is None:  # disconnected meanwhile: retried like any failure of the client
+            raise Transient(down or "not connected to the broker")
         if self._pending is not None and self._pending[0] == payload:
             info = self._pending[1]  # paho still holds it and re-sends it on reconnect
         else:
-            if not self.client.is_connected():
+            if not client.is_connected():
                 raise Transient(down or "not connected to the broker")
-            info = self.client.publish(self.params.topic, payload, qos=self.params.qos)
+            info = client.publish(self.params.topic, payload, qos=self.params.qos)
             if info.rc == mqtt.MQTT_ERR_NO_CONN and self.params.qos > 0:
                 self._pending = (payload, info)
             elif info.rc != mqtt.MQTT_ERR_SUCCESS:
                 raise Transient(f"publish failed: {mqtt.error_string(info.rc)}")
             else:
                 self._pending = (payload, info)
-        if not _wait_published(info, ACK_TIMEOUT_S, self.client):
+        if not _wait_published(info, ACK_TIMEOUT_S, client):
             raise Transient("the broker did not acknowledge the message")
         self._pending = None
 
     def disconnect(self) -> None:
-        client = getattr(self, "client", None)
+        client = self.client
         if client is not None:
             self.client = None
             client.disconnect()
@@ -128,11 +133,14 @@ def _wait_published(info: mqtt.MQTTMessageInfo, timeout: float, client: mqtt.Cli
     """paho's own wait raises for a message queued while disconnected; this one waits for it,
     giving up early when the connection is gone (paho re-sends it after reconnecting)."""
     deadline = time.monotonic() + timeout
-    with info._condition:
-        while not info._published:
+    # paho's private state (its is_published() raises for a message queued while disconnected
+    # too); types-paho-mqtt declares only the public attributes.
+    condition: threading.Condition = info._condition  # type: ignore[attr-defined]
+    with condition:
+        while not info._published:  # type: ignore[attr-defined]
             if time.monotonic() >= deadline or not client.is_connected():
                 return False
-            info._condition.wait(0.05)
+            condition.wait(0.05)
     return True
 
 
