@@ -368,3 +368,38 @@ def test_opening_another_skill_clears_properties_and_insights(qtbot, window, tmp
     _open_chain(qtbot, window, other, "camera@1", "insights-log@1")
     assert window.properties.form is None
     assert len(window.preview.insights.model._all) == 0
+
+
+def test_tab_adds_the_node_where_the_mouse_is(qtbot, window, tmp_path):
+    ids = _open_chain(qtbot, window, tmp_path, "camera@1", "filter@1")
+    view = _focus_canvas(qtbot, window)
+    window.canvas.graph.clear_selection()
+    corner = QPoint(view.viewport().width() - 140, view.viewport().height() - 60)  # empty canvas
+    spot = view.mapToScene(corner)
+    QTest.mouseMove(view.viewport(), corner)
+    _keys(view, Qt.Key.Key_Tab)
+    qtbot.waitUntil(window.quick_add.isVisible, timeout=2000)
+    QTest.keyClicks(QApplication.focusWidget(), "tracker")
+    _keys(QApplication.focusWidget(), Qt.Key.Key_Return)
+    _settle(qtbot, window)
+    added = next(n.id for n in window.canvas.skill().nodes if n.id not in ids)
+    where = window.canvas.skill().layout.nodes[added]
+    assert abs(where.x + 115 - spot.x()) < 40 and abs(where.y + 32 - spot.y()) < 40
+    assert window.properties.form.node_id == added
+
+
+def test_a_dropped_node_is_selected_and_shown_in_properties(qtbot, window):
+    from PySide6.QtGui import QDropEvent
+
+    palette = window.palette.nodes
+    mime = palette.mimeData([palette._items["tracker@1"]])
+    view = window.canvas.graph.viewer()
+    at = QPointF(view.viewport().rect().center()) + QPointF(150, 0)
+    view.dropEvent(
+        QDropEvent(
+            at, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        )
+    )
+    _settle(qtbot, window)
+    added = window.canvas.selected_ids()
+    assert len(added) == 1 and window.properties.form.node_id == added[0]
