@@ -13,9 +13,7 @@ from designer.core.engine.nodes.iothub import EDGE_DEBUG_ENV, EDGE_ENV, IotClien
 from designer.core.skill.catalog.exports import IotEdgeParams, edge_output_name
 
 
-class IotEdgeRuntime(IotClientExport):
-    params: IotEdgeParams
-
+class IotEdgeRuntime(IotClientExport[IotEdgeParams]):
     def connect(self) -> None:
         if not in_edge_environment():
             raise self.fail(

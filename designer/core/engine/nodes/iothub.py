@@ -15,9 +15,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from typing import TYPE_CHECKING
 
 from designer.core.engine.nodes.delivery import ExportRuntime, Refused, Transient, scrub, secret_value
+from designer.core.engine.runtime import P
 from designer.core.skill.catalog.exports import IotHubParams
+
+if TYPE_CHECKING:  # the SDK loads only when an IoT export connects
+    from azure.iot.device import IoTHubDeviceClient, IoTHubModuleClient
 
 CONNECTION_STRING_ENV = "IOTHUB_DEVICE_CONNECTION_STRING"
 EDGE_ENV = ("IOTEDGE_WORKLOADURI", "IOTEDGE_MODULEID")  # set by the IoT Edge runtime
@@ -45,10 +50,10 @@ def parse_connection_string(text: str) -> dict[str, str]:
     return fields
 
 
-class IotClientExport(ExportRuntime):
+class IotClientExport(ExportRuntime[P]):
     """What the IoT Hub and IoT Edge Module exports share: one azure-iot-device client."""
 
-    client = None
+    client: IoTHubModuleClient | IoTHubDeviceClient | None = None
     output: str | None = None  # a module output to send on; None for a device's telemetry
 
     def client_kwargs(self) -> dict:
@@ -65,15 +70,19 @@ class IotClientExport(ExportRuntime):
         self.endpoint = "the IoT Edge hub"
 
     def send(self, payload: bytes) -> None:
-        from azure.iot.device import Message
+        from azure.iot.device import IoTHubModuleClient, Message
         from azure.iot.device.exceptions import CredentialError
 
         message = Message(payload.decode("utf-8"), content_encoding="utf-8", content_type="application/json")
+        client = self.client
+        if client is None:  # disconnected meanwhile: retried like any failure of the client
+            raise Transient("not connected")
         try:
             if self.output is not None:
-                self.client.send_message_to_output(message, self.output)
+                assert isinstance(client, IoTHubModuleClient), "an output is named only for a module client"
+                client.send_message_to_output(message, self.output)
             else:
-                self.client.send_message(message)
+                client.send_message(message)
         except CredentialError as exc:
             raise Refused(f"{self.endpoint} refused the credentials: {exc}") from None
         except Exception as exc:  # ConnectionFailedError, ConnectionDroppedError, OperationTimeout...
@@ -87,9 +96,7 @@ class IotClientExport(ExportRuntime):
             done.join(CLOSE_TIMEOUT_S)
 
 
-class IotHubRuntime(IotClientExport):
-    params: IotHubParams
-
+class IotHubRuntime(IotClientExport[IotHubParams]):
     def connect(self) -> None:
         from azure.iot.device import IoTHubDeviceClient, IoTHubModuleClient
 
