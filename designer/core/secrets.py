@@ -16,8 +16,9 @@ MASK = "***"
 SECRET_QUERY_KEYS = frozenset(
     {
         "password", "passwd", "pwd", "pass", "token", "access_token", "id_token", "auth", "authorization",
-        "key", "api_key", "apikey", "secret", "client_secret", "sig", "signature", "sas", "credential",
-        "credentials",
+        "key", "api_key", "apikey", "api-key", "secret", "client_secret", "sig", "signature", "sas",
+        "credential", "credentials", "code", "subscription-key", "x-amz-signature", "x-amz-credential",
+        "x-amz-security-token", "x-goog-signature", "x-goog-credential", "refresh_token",
     }
 )  # fmt: skip
 
@@ -27,7 +28,9 @@ _URL_RE = re.compile(r"(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]*:/+)([^\s'\"<>
 # User info up to the last "@" of the URL: a password holding "/" or "@" unescaped is still
 # hidden; an "@" later in the URL masks too much, never too little.
 _USERINFO_RE = re.compile(r"^.*@")
-_QUERY_SECRET_RE = re.compile(r"(?i)([?&;#](?:" + "|".join(sorted(SECRET_QUERY_KEYS)) + r")=)[^&;#\s]*")
+_QUERY_SECRET_RE = re.compile(
+    r"(?i)([?&;#](?:" + "|".join(re.escape(k) for k in sorted(SECRET_QUERY_KEYS)) + r")=)[^&;#\s]*"
+)
 # Connection strings (Azure storage, IoT Hub) and bearer tokens outside URLs.
 _KEYVALUE_SECRET_RE = re.compile(
     r"(?i)((?:^|[;\s])(?:AccountKey|SharedAccessKey|SharedAccessSignature|Password|Pwd|ClientSecret)=)"
@@ -58,6 +61,20 @@ def mask_secrets(text: str) -> str:
     text = _URL_RE.sub(_mask_url, text)
     text = _KEYVALUE_SECRET_RE.sub(rf"\1{MASK}", text)
     return _BEARER_RE.sub(rf"\1{MASK}", text)
+
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character written as an escape (``\\n``, ``\\x1b``): a name or
+    value from a file can neither break a message into lines nor drive the terminal."""
+    return _CONTROL_RE.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
+
+
+def safe_message(text: str) -> str:
+    """A message as it may be shown or logged: credentials masked, control characters escaped."""
+    return escape_controls(mask_secrets(text))
 
 
 def has_secrets(text: str) -> bool:
@@ -106,4 +123,13 @@ def url_scheme(text: str) -> str | None:
     return match.group(1).lower()
 
 
-__all__ = ["MASK", "SECRET_QUERY_KEYS", "has_secrets", "mask_secrets", "split_url_secrets", "url_scheme"]
+__all__ = [
+    "MASK",
+    "SECRET_QUERY_KEYS",
+    "escape_controls",
+    "has_secrets",
+    "mask_secrets",
+    "safe_message",
+    "split_url_secrets",
+    "url_scheme",
+]

@@ -17,7 +17,6 @@ message: every message names the camera by its masked URL.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -29,6 +28,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import cv2
 import numpy as np
+
+from designer.core.secrets import mask_secrets
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +74,9 @@ StatusCallback = Callable[[SourceStatus], None]
 
 
 def mask_credentials(url: str) -> str:
-    """Replace the user info of a URL with ``***:***``.
-
-    Masks up to the last ``@`` of the URL, so a password holding ``/`` or ``@`` unescaped is
-    still hidden; an ``@`` later in the URL masks too much, never too little.
-    """
-    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://).*@", r"\1***:***@", url)
+    """A camera URL as messages name it: the one masking rule of ``designer.core.secrets``
+    (user info, secret query keys, connection-string keys)."""
+    return mask_secrets(url)
 
 
 def with_credentials(url: str, username: str, password: str) -> str:
