@@ -51,6 +51,7 @@ from designer.core.engine.nodes.delivery import (
     secret_value,
 )
 from designer.core.engine.overlay import draw_insights
+from designer.core.engine.runtime import RunContext
 from designer.core.skill.catalog.exports import VideoSnippetParams
 
 if TYPE_CHECKING:
@@ -164,14 +165,13 @@ class _Clip:
 _END = object()
 
 
-class VideoSnippetRuntime(ExportRuntime):
-    params: VideoSnippetParams
+class VideoSnippetRuntime(ExportRuntime[VideoSnippetParams]):
     outbox_limit: ClassVar[int] = 200  # clips waiting for upload
     flush_timeout_s: ClassVar[float] = 10.0
     encoder_timeout_s: ClassVar[float] = 30.0
     encoders: ClassVar[tuple[str, ...]] = ENCODERS
 
-    def __init__(self, node_id, params, context) -> None:
+    def __init__(self, node_id: str, params: VideoSnippetParams, context: RunContext) -> None:
         super().__init__(node_id, params, context)
         self._preroll: deque[tuple[np.ndarray, list[ObjectMeta], float]] = deque(maxlen=PRE_ROLL_MAX_FRAMES)
         self._clip: _Clip | None = None
