@@ -381,6 +381,17 @@ class MainWindow(QMainWindow):
             short = self.canvas.height() < height * 0.5 and bottom.height() > target
             if short or (self.canvas.height() > height * 0.6 and bottom.height() < target):
                 self.resizeDocks([bottom], [target], Qt.Orientation.Vertical)
+        insights = self.preview.insights if self.preview is not None else None
+        if (
+            insights is not None
+            and insights.isVisible()
+            and bottom.isVisible()
+            and not insights.isFloating()
+            and self.dockWidgetArea(insights) == self.dockWidgetArea(bottom)
+            and bottom.width() < (bottom.width() + insights.width()) * 0.35
+        ):
+            row = bottom.width() + insights.width()
+            self.resizeDocks([bottom, insights], [row // 2, row - row // 2], Qt.Orientation.Horizontal)
         preview = self.preview.dock if self.preview is not None else None
         if (
             preview is not None
