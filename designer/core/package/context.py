@@ -67,6 +67,9 @@ class ExportContext:
     """node id -> (parameter holding a container's environment rows, container name)."""
     files: dict[str, bytes | Path] = field(default_factory=dict)
     """What the parts before have written (the manifest lists them)."""
+    secret_params: frozenset[str] = frozenset()
+    """The ``$param`` names that feed a secret (a password field, a URL's password...): they never
+    have a default, and a deploy file gives them from its secret store, not a plain configuration."""
 
     def template(self, value: str) -> str:
         """A skill value with each ``$param(...)`` replaced by its default, else ``${ENV}``."""

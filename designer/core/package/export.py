@@ -28,11 +28,18 @@ from designer.core.package.context import ExportContext, ExportError, sha256_fil
 from designer.core.package.manifest import EnvInfo, PackageError, ParamInfo
 from designer.core.package.models import ModelFinder, collect_models, target_problems
 from designer.core.package.parts import PARTS
-from designer.core.package.secrets import MovedSecret, _Mover, env_name, move_secrets
+from designer.core.package.secrets import (
+    MovedSecret,
+    _Mover,
+    env_name,
+    move_secrets,
+    secret_defaults,
+    secret_params,
+)
 from designer.core.secrets import has_secrets
 from designer.core.skill import Skill, dump_skill, find_placeholders
 from designer.core.skill.compiled import CompiledSkill, compile_skill
-from designer.core.skill.fields import PARAM_NAME_RE
+from designer.core.skill.fields import PARAM_NAME_RE, PLACEHOLDER_RE, Mark
 
 __all__ = [
     "DEFAULT_RUNTIME_IMAGE",
@@ -119,7 +126,9 @@ def _validate(compiled: CompiledSkill, finder: ModelFinder) -> list[str]:
     return [f"{p.located()}: {p.message}" for p in problems]
 
 
-def _check_defaults(skill: Skill, defaults: dict[str, str]) -> None:
+def _check_defaults(
+    skill: Skill, defaults: dict[str, str], containers_env: dict[str, tuple[str, str]]
+) -> None:
     placeholders = find_placeholders(skill)
     for name in sorted(set(defaults) - set(placeholders)):
         raise ExportError(
@@ -131,6 +140,48 @@ def _check_defaults(skill: Skill, defaults: dict[str, str]) -> None:
             raise ExportError(
                 f"default for {name!r} holds a secret (credentials, a key or a token); "
                 "give it on the device instead"
+            )
+    for message in secret_defaults(skill, defaults, containers_env):
+        raise ExportError(message)
+
+
+def _settings_warnings(skill: Skill) -> list[str]:
+    """The description and tags are packaged as written: one holding a credential is said."""
+    found = []
+    if move_secrets_in_value(skill.settings.description):
+        found.append("the skill's description holds what looks like a secret; it is packaged as written")
+    for tag in skill.settings.tags:
+        if move_secrets_in_value(tag.value) or move_secrets_in_value(tag.name):
+            found.append(f"tag {tag.name!r} holds what looks like a secret; it is packaged as written")
+    return found
+
+
+def _inputs(compiled: CompiledSkill, skill_path: Path | None, models: dict[str, Any]) -> list[Path]:
+    """Every file the export reads: the skill file, its models and labels, the files its
+    parameters marked READS name (relative to the skill's folder)."""
+    skill_dir = skill_path.resolve().parent if skill_path is not None else Path.cwd()
+    found = [skill_path] if skill_path is not None else []
+    for model in models.values():
+        found += [model.onnx] + ([model.labels] if model.labels is not None else [])
+    for node in compiled.nodes.values():
+        for _, value in node.marked(Mark.READS):
+            if isinstance(value, str) and not PLACEHOLDER_RE.search(value) and "://" not in value:
+                found.append(skill_dir / Path(value).expanduser())
+    return found
+
+
+def _check_output(out_path: Path, inputs: list[Path]) -> None:
+    """Writing the package over one of its own inputs (``-o model.onnx --force``) destroys it."""
+    target = out_path.resolve()
+    for path in inputs:
+        try:
+            same = path.resolve() == target or (out_path.exists() and os.path.samefile(path, out_path))
+        except OSError:
+            same = False
+        if same:
+            raise ExportError(
+                f"{out_path}: this is one of the skill's own inputs ({path}); writing the package "
+                "there would destroy it: choose another output file"
             )
 
 
@@ -194,12 +245,15 @@ def _prepare(
     compiled = compile_skill(skill, library, target=True)
     finder = ModelFinder(skill_dir, library)
     warnings = _validate(compiled, finder)
-    _check_defaults(skill, defaults)
+    containers = deploy.containers(compiled)
+    containers_env = {c.node: (c.env_param, c.name) for c in containers}
+    _check_defaults(skill, defaults, containers_env)
+    warnings += _settings_warnings(skill)
 
     step("collecting models", 0, 1)
     models, rewrites = collect_models(compiled, finder)
-    containers = deploy.containers(compiled)
-    containers_env = {c.node: (c.env_param, c.name) for c in containers}
+    if options.get("out_path") is not None:
+        _check_output(options["out_path"], _inputs(compiled, skill_path, models))
     nodes = [n.model_copy(update={"params": rewrites[n.id]}) if n.id in rewrites else n for n in skill.nodes]
     packaged = _container_endpoints(skill.model_copy(update={"nodes": nodes}), containers, defaults)
     packaged, moved = move_secrets(packaged, containers_env)
@@ -225,6 +279,7 @@ def _prepare(
         },
         models=models,
         containers_env=containers_env,
+        secret_params=frozenset(secret_params(packaged, containers_env)),
     )
     return _Prepared(context, packaged_compiled, warnings, moved)
 
@@ -250,7 +305,7 @@ def export_package(
     step = progress or (lambda *_: None)
     skill_path = Path(skill_path) if skill_path is not None else None
     out_path = Path(out_path)
-    options = {"runtime_image": runtime_image, "created_at": created_at}
+    options = {"runtime_image": runtime_image, "created_at": created_at, "out_path": out_path}
     prepared = _prepare(skill, skill_path, library, dict(defaults or {}), options, step)
     context, warnings, notes = prepared.context, prepared.warnings, []
     step("writing deployment manifests", 0, 1)

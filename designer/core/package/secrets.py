@@ -6,11 +6,16 @@ device fills from its environment: fields the catalog marks secret (``Mark.SECRE
 connection strings (``AccountKey=``, ``SharedAccessKey=`` ...), SAS tokens (a query with
 ``sig=``), credentials inside URLs (``user:password@``) and secret query keys
 (``password=``, ``token=`` ...), and the environment variables of a container a node deploys
-(its spec's deploy hook names them) whose name says secret. The caller hears about each one moved.
+(its spec's deploy hook names them) whose name says secret, also inside a JSON parameter (Docker
+create options' ``Env`` rows ``NAME=VALUE``). The caller hears about each one moved.
+
+A ``$param`` default is written into the package too: ``secret_defaults`` finds each default that
+would put a secret there (it feeds a secret field, a URL's password, a secret query key...).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,7 +25,7 @@ from urllib.parse import parse_qsl
 from designer.core.secrets import SECRET_QUERY_KEYS
 from designer.core.skill.catalog import get_spec
 from designer.core.skill.document import Skill
-from designer.core.skill.fields import PLACEHOLDER_RE, is_secret
+from designer.core.skill.fields import PLACEHOLDER_RE, Mark, has_mark, is_secret
 
 ENV_REF_RE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 CONNECTION_STRING_RE = re.compile(
@@ -29,9 +34,10 @@ CONNECTION_STRING_RE = re.compile(
 )
 URL_USERINFO_RE = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#]*)@(?P<rest>.*)$")
 SECRET_ENV_NAME_RE = re.compile(
-    r"(?i)(PASSWORD|PASSWD|SECRET|TOKEN|(^|_)KEY($|_)|CONNECTION_?STRING|SAS|"
-    r"CREDENTIAL|APIKEY)"
+    r"(?i)(PASS|PWD|SECRET|TOKEN|(^|_)KEY($|_)|KEYS?$|CONNECTION_?STRING|(^|_)CONN_?STR|SAS|"
+    r"CREDENTIAL|APIKEY|API_KEY|(^|_)AUTH|PRIVATE|SIGNATURE)"
 )
+ENV_ROW_RE = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)=(?P<value>.*)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -154,7 +160,56 @@ def _moved(mover: _Mover, node: Any, name: str, value: Any, container: tuple[str
         return mover.take(env_name(node.id, name), node.id, name, f"the {title.lower()}", "runtime")
     if container is not None and name == container[0] and isinstance(value, list):
         return _container_env(mover, node.id, container[1], value)
+    used_by = f"container:{container[1]}" if container is not None else "runtime"
+    if info is not None and has_mark(info, Mark.JSON) and isinstance(value, str):
+        return _json_text(mover, value, env_name(node.id, name), node.id, name, used_by)
     return _scrub_nested(mover, value, env_name(node.id, name), node.id, name, "runtime")
+
+
+def _json_text(mover: _Mover, text: str, base: str, node: str, param: str, used_by: str) -> str:
+    """A JSON parameter (Docker create options) with its secrets moved: strings scrubbed, and
+    ``NAME=VALUE`` rows (an ``Env`` list) whose name says secret moved whole. Written back compact
+    only when something moved, so a secret-free value keeps its own spelling."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return mover.scrub(text, base, node, param, used_by)
+    before = len(mover.moved)
+    data = _json_value(mover, data, base, node, param, used_by)
+    if len(mover.moved) == before:
+        return text
+    return json.dumps(data, sort_keys=False, separators=(",", ":"), ensure_ascii=False)
+
+
+def _json_value(mover: _Mover, value: Any, base: str, node: str, param: str, used_by: str) -> Any:
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            where = env_name(base, str(key))
+            if (
+                isinstance(item, str)
+                and item
+                and not _is_reference(item)
+                and SECRET_ENV_NAME_RE.search(str(key))
+            ):
+                out[key] = mover.take(where, node, f"{param} {key}", f"the {key!r} in {param}", used_by)
+            else:
+                out[key] = _json_value(mover, item, where, node, param, used_by)
+        return out
+    if isinstance(value, list):
+        return [_json_value(mover, item, base, node, param, used_by) for item in value]
+    if isinstance(value, str):
+        row = ENV_ROW_RE.match(value)
+        if row and row["value"] and not _is_reference(row["value"]):
+            name = row["name"]
+            if SECRET_ENV_NAME_RE.search(name):
+                ref = mover.take(
+                    env_name(base, name), node, f"{param} Env {name}", f"environment variable {name}", used_by
+                )
+                return f"{name}={ref}"
+            return f"{name}={mover.scrub(row['value'], env_name(base, name), node, param, used_by)}"
+        return mover.scrub(value, base, node, param, used_by)
+    return value
 
 
 def _container_env(mover: _Mover, node_id: str, container: Any, rows: list) -> list:
@@ -173,6 +228,64 @@ def _container_env(mover: _Mover, node_id: str, container: Any, rows: list) -> l
             value = mover.scrub(value, base, node_id, f"env {name}", used_by)
         out.append({**row, "value": value})
     return out
+
+
+def _fill_one(value: Any, name: str, default: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(f"$param({name})", default)
+    if isinstance(value, list):
+        return [_fill_one(v, name, default) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill_one(v, name, default) for k, v in value.items()}
+    return value
+
+
+def _moves(node: Any, name: str, value: Any, container: tuple[str, str] | None) -> int:
+    mover = _Mover()
+    _moved(mover, node, name, value, container)
+    return len(mover.moved)
+
+
+def _secret_hits(
+    skill: Skill, defaults: Mapping[str, str], containers: Mapping[str, tuple[str, str]]
+) -> list[tuple[str, str, str]]:
+    """(parameter, node id, field) of each default that, filled in, adds a secret to move out."""
+    hits: list[tuple[str, str, str]] = []
+    for node in skill.nodes:
+        container = containers.get(node.id)
+        for field_name, value in sorted(node.params.items()):
+            text = json.dumps(value)
+            base: int | None = None
+            for param, default in sorted(defaults.items()):
+                if f"$param({param})" not in text:
+                    continue
+                base = _moves(node, field_name, value, container) if base is None else base
+                if _moves(node, field_name, _fill_one(value, param, default), container) > base:
+                    hits.append((param, node.id, field_name))
+    return hits
+
+
+def secret_defaults(
+    skill: Skill, defaults: Mapping[str, str], containers: Mapping[str, tuple[str, str]] | None = None
+) -> list[str]:
+    """Each ``$param`` default that would write a secret into the package, as a message naming the
+    parameter and the node and field it feeds: filled in, the value holds something ``move_secrets``
+    would move out (a secret field, a URL's password, a secret query key, a secret env row)."""
+    return [
+        f"default for {param!r}: $param({param}) feeds a secret (node {node}, {field_name}); a "
+        "default is written in clear into the package: give the value on the device instead "
+        "(--param, or its SKILL_PARAM_ environment variable)"
+        for param, node, field_name in _secret_hits(skill, defaults, containers or {})
+    ]
+
+
+def secret_params(skill: Skill, containers: Mapping[str, tuple[str, str]] | None = None) -> set[str]:
+    """The ``$param`` names that feed a secret (any value given them would be moved out): deploy
+    files should give them from a secret store, not a plain configuration."""
+    from designer.core.skill.params import find_placeholders
+
+    probe = dict.fromkeys(find_placeholders(skill), "Probe0")
+    return {param for param, _, _ in _secret_hits(skill, probe, containers or {})}
 
 
 def fill_env_references(value: Any, environ: dict[str, str], names: set[str]) -> Any:
