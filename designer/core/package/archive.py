@@ -13,6 +13,7 @@ the target and renames it into place only once every file has been checked.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -20,6 +21,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -30,6 +32,8 @@ CHUNK = 1 << 20
 EPOCH_1980 = (1980, 1, 1, 0, 0, 0)
 STORED_SUFFIXES = (".onnx", ".zip", ".jpg", ".png", ".mp4")  # already dense: deflate gains little
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+MAX_NAME_BYTES = 1024  # far below PATH_MAX (4096), leaving room for the folder it is unpacked into
+FREE_SPACE_MARGIN = 16 * 1024 * 1024  # unpacking leaves at least this much free
 DRIVE_RE = re.compile(r"^[A-Za-z]:")
 
 
@@ -40,9 +44,16 @@ class Limits:
     max_entries: int = 2000
     max_file_bytes: int = 4 * 1024**3
     max_total_bytes: int = 8 * 1024**3
-    max_ratio: int = 2000
-    """Uncompressed size over compressed size above which an entry is a zip bomb (text
-    compresses 10-50x; only crafted data goes into the thousands)."""
+    max_ratio: int = 100
+    """Uncompressed size over compressed size above which an entry of ``ratio_floor`` bytes or
+    more is a zip bomb. Deflate reaches about 1030:1 at most, so a higher limit never triggers;
+    a package's big files are models (stored, 1:1, or float weights deflated about 1.1:1) and its
+    text files are small, so real packages stay far below 100:1."""
+    ratio_floor: int = 1024 * 1024
+    """Entries smaller than this are not held to ``max_ratio`` (a small text file may compress well)."""
+    total_slack: int = 64 * 1024 * 1024
+    """All files together may declare at most ``max_ratio`` times the package's own size plus this:
+    a package of a few MB never expands to gigabytes however its entries are split."""
 
 
 DEFAULT_LIMITS = Limits()
@@ -122,6 +133,11 @@ def check_entry_name(name: str, where: str) -> None:
         )
     if any(len(part.encode()) > 255 for part in parts) or len(parts) > 32:
         raise PackageError(f"{where}: entry {name!r} is too long or too deep")
+    if len(name.encode()) > MAX_NAME_BYTES:
+        raise PackageError(
+            f"{where}: entry {name[:60]!r}... is {len(name.encode()):,} bytes long, more than the "
+            f"{MAX_NAME_BYTES:,} a package path may have"
+        )
 
 
 def _check_info(info: zipfile.ZipInfo, where: str, limits: Limits) -> None:
@@ -140,7 +156,8 @@ def _check_info(info: zipfile.ZipInfo, where: str, limits: Limits) -> None:
             f"{where}: entry {info.filename!r} declares {info.file_size:,} bytes, more than the "
             f"{limits.max_file_bytes:,} a package file may hold; refusing it (a zip bomb?)"
         )
-    if info.compress_size and info.file_size / info.compress_size > limits.max_ratio:
+    too_dense = info.file_size >= limits.ratio_floor and info.file_size / max(info.compress_size, 1)
+    if too_dense and too_dense > limits.max_ratio:
         raise PackageError(
             f"{where}: entry {info.filename!r} would inflate {info.file_size / info.compress_size:,.0f}"
             f" times ({info.compress_size:,} -> {info.file_size:,} bytes); refusing it (a zip bomb?)"
@@ -194,11 +211,23 @@ class PackageReader:
                 raise PackageError(f"{self.where}: entry {info.filename!r} appears twice")
             names.add(info.filename)
             total += info.file_size
-        if total > self.limits.max_total_bytes:
+        for name in sorted(names):
+            parents = name.rstrip("/").split("/")[:-1]
+            for depth in range(1, len(parents) + 1):
+                folder = "/".join(parents[:depth])
+                if folder in names:
+                    raise PackageError(
+                        f"{self.where}: entry {folder!r} is a file and also the folder of {name!r}; "
+                        "refusing the package"
+                    )
+        size = self.path.stat().st_size
+        allowed = min(self.limits.max_total_bytes, size * self.limits.max_ratio + self.limits.total_slack)
+        if total > allowed:
             raise PackageError(
                 f"{self.where}: its files declare {total:,} bytes in all, more than the "
-                f"{self.limits.max_total_bytes:,} a package may hold; refusing it (a zip bomb?)"
+                f"{allowed:,} a {size:,}-byte package may expand to; refusing it (a zip bomb?)"
             )
+        self.total_bytes = total
         if MANIFEST_NAME not in names:
             raise PackageError(f"{self.where}: no {MANIFEST_NAME}: this zip is not a skill package")
         info = self.zip.getinfo(MANIFEST_NAME)
@@ -244,10 +273,13 @@ class PackageReader:
                             "size; refusing the package (a zip bomb?)"
                         )
                     yield chunk
-        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:  # CRC errors, truncation
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError, ValueError) as exc:
+            # CRC errors, truncation, corrupted deflate data
             raise PackageError(
                 f"{self.where}: {info.filename} cannot be read ({exc}); the package is damaged"
             ) from None
+        except NotImplementedError as exc:  # a compression method this Python cannot read
+            raise PackageError(f"{self.where}: {info.filename} cannot be read ({exc})") from None
 
     def iter_checked(self, name: str) -> Iterator[bytes]:
         """Chunks of a listed file; raises PackageError naming it when its hash does not match."""
@@ -287,9 +319,15 @@ class PackageReader:
         dest = Path(dest)
         if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
             raise PackageError(f"{dest}: the folder to unpack into must be new or empty")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
         total = sum(e.size for e in self.manifest.files.values())
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            free = shutil.disk_usage(dest.parent).free
+            if free < total + FREE_SPACE_MARGIN:
+                raise PackageError(_no_space(dest.parent, total, free))
+            staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+        except OSError as exc:
+            raise PackageError(f"{dest.parent}: cannot unpack there: {exc.strerror or exc}") from None
         done = 0
         try:
             root = staging.resolve()
@@ -311,10 +349,25 @@ class PackageReader:
             if dest.exists():
                 dest.rmdir()
             os.replace(staging, dest)
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise PackageError(
+                    _no_space(dest.parent, total, shutil.disk_usage(dest.parent).free)
+                ) from None
+            name = f" {exc.filename}" if exc.filename else ""
+            raise PackageError(f"{dest}: cannot unpack{name}: {exc.strerror or exc}") from None
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         return self.manifest
+
+
+def _no_space(folder: Path, needed: int, free: int) -> str:
+    return (
+        f"{folder}: not enough free space to unpack the package: it needs {needed:,} bytes "
+        f"(and {FREE_SPACE_MARGIN // 2**20} MiB to spare), {free:,} are free"
+    )
 
 
 def verify_package(
