@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -24,6 +24,7 @@ import designer
 from designer.core.models.cache import CacheError, ContentCache, free_space_ok
 from designer.core.models.errors import ModelError
 from designer.core.models.info import ModelInfo, Task
+from designer.core.models.optimize_targets import target_notes
 from designer.core.models.providers import CPU, supported_accelerations
 from designer.core.models.registry import (
     REGISTRY_NAME,
@@ -31,6 +32,8 @@ from designer.core.models.registry import (
     LibraryError,
     LocalSource,
     ModelEntry,
+    Optimization,
+    OptimizedSource,
     Overrides,
     Registry,
     RegistryFile,
@@ -70,6 +73,8 @@ class ModelDescription:
     task: Task
     accelerations: set[str]
     labels: tuple[str, ...] = ()  # the classes it names, in class order (empty: unknown)
+    #: acceleration -> why this model's form does not suit a device with it (an optimized entry)
+    target_notes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -165,12 +170,13 @@ class ModelLibrary:
         entry = self.find(model_id)
         if entry is None:
             return None
+        notes = target_notes(entry.optimization.target) if entry.optimization is not None else {}
         if "onnxruntime" not in sys.modules:
             # Validation runs on every edit; importing onnxruntime only to list its providers would
             # stall the window. Until something has loaded it, the providers found at add time hold.
-            return ModelDescription(entry.type, set(entry.accelerations), tuple(entry.labels))
+            return ModelDescription(entry.type, set(entry.accelerations), tuple(entry.labels), notes)
         return ModelDescription(
-            entry.type, set(supported_accelerations(entry.format.upper())), tuple(entry.labels)
+            entry.type, set(supported_accelerations(entry.format.upper())), tuple(entry.labels), notes
         )
 
     def verify(self) -> builtins.list[CacheProblem]:  # ``list`` here is the method above
@@ -246,6 +252,65 @@ class ModelLibrary:
                 self._drop_unreferenced(committed)
                 raise
         return entry
+
+    def add_optimized(
+        self, source: ModelEntry, model_path: Path, name: str, optimization: Optimization
+    ) -> ModelEntry:
+        """Register an optimized form of ``source`` (see ``designer.core.models.optimize``): its
+        labels, layout and pre-processing are the source's, its file is ``model_path``, and
+        ``optimization`` (the check against the source) is stored with it."""
+        model_id = slugify(name)
+        self._refuse_duplicate(self.registry.load(), model_id, name)
+        self.cache.sweep_staging()
+        overrides = Overrides(
+            layout=source.info.layout.model_dump(mode="json"),
+            preprocess=source.info.preprocess.model_dump(mode="json"),
+        )
+        origin = OptimizedSource(model_id=source.id, target=optimization.target)
+        with contextlib.ExitStack() as stack:
+            staged = stack.enter_context(self.cache.staged(".onnx"))
+            sha, size = self.cache.stage_copy(Path(model_path), staged)
+            stored = StoredFile(source=origin, sha256=sha, size=size)
+            fetched_model = _Fetched(staged, stored, True, origin.describe())
+            fetched_labels = None
+            if source.labels_file is not None:
+                labels = self._cached(source, source.labels_file, "labels")
+                fetched_labels = _Fetched(labels, source.labels_file, False, labels.name)
+            info, ms = self._inspect(fetched_model, fetched_labels, source.type, overrides)
+            info = self._pointed_at_cache(info, stored)
+            entry = ModelEntry(
+                id=model_id,
+                name=name.strip(),
+                type=info.task,
+                model_file=stored,
+                labels_file=source.labels_file,
+                description=f"{source.name}, {optimization.method}.",
+                tags={"optimized": optimization.target, "source-model": source.id},
+                info=info,
+                overrides=overrides,
+                inference_ms=ms,
+                accelerations=supported_accelerations("ONNX"),
+                optimization=optimization,
+            )
+            committed: set[str] = set()
+
+            def insert(registry: RegistryFile) -> None:
+                self._refuse_duplicate(registry, model_id, name)
+                if not any(e.id == source.id for e in registry.models):
+                    raise ModelNotFoundError(f"model {source.id!r} was removed meanwhile; nothing added")
+                committed.update(self._commit(fetched_model, fetched_labels))
+                registry.models.append(entry)
+
+            try:
+                self.registry.update(insert)
+            except BaseException:
+                self._drop_unreferenced(committed)
+                raise
+        return entry
+
+    def optimized_forms(self, model_id: str) -> builtins.list[ModelEntry]:
+        """The entries made from ``model_id`` by ``optimize``."""
+        return [e for e in self.list() if e.optimization is not None and e.optimization.source_id == model_id]
 
     def refresh(
         self,

@@ -87,7 +87,20 @@ class BlobSource(BaseModel):
         )
 
 
-Source = Annotated[LocalSource | BlobSource, Field(discriminator="kind")]
+class OptimizedSource(BaseModel):
+    """A model this library made from another entry (``skill-designer models optimize``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["optimized"] = "optimized"
+    model_id: str
+    target: str
+
+    def describe(self) -> str:
+        return f"optimized from {self.model_id} ({self.target})"
+
+
+Source = Annotated[LocalSource | BlobSource | OptimizedSource, Field(discriminator="kind")]
 
 
 class StoredFile(BaseModel):
@@ -109,6 +122,52 @@ class Overrides(BaseModel):
     preprocess: dict[str, object] = Field(default_factory=dict)
 
 
+class Agreement(BaseModel):
+    """How closely an optimized model answers like its source on held-out frames.
+
+    Detectors: the optimized model's boxes matched to the source's (same class, IoU >= 0.5);
+    precision and recall count them, ``mean_iou`` is over the matched pairs. Classifiers:
+    ``top1`` is the share of frames where both name the same best class."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    frames: int
+    boxes_source: int = 0
+    boxes_optimized: int = 0
+    matched: int = 0
+    precision: float | None = None
+    recall: float | None = None
+    f1: float | None = None
+    mean_iou: float | None = None
+    top1: float | None = None
+
+
+class Optimization(BaseModel):
+    """How an optimized entry was made from its source, and what the check against it found."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source_id: str
+    target: str
+    method: str
+    calibration: str = ""  # where the calibration frames came from
+    calibration_frames: int = 0
+    held_out_frames: int = 0
+    float_ops: list[str] = Field(default_factory=list)  # operators left in float, "Type name"
+    agreement: Agreement
+    ms_source: float  # median cost of one frame (pre-process, inference, decode), this machine
+    ms_optimized: float
+    size_source: int
+    size_optimized: int
+    passed: bool  # the agreement met the goals
+    problems: list[str] = Field(default_factory=list)  # why it did not pass
+    seconds: float = 0.0  # time to optimize and check
+
+    @property
+    def speedup(self) -> float:
+        return self.ms_source / self.ms_optimized if self.ms_optimized > 0 else 0.0
+
+
 class ModelEntry(BaseModel):
     """One added model. ``info`` is the inspection result (layout, pre-processing, tensors,
     opset, labels); its ``path`` is re-pointed at the cache by ``ModelLibrary.resolve``."""
@@ -128,6 +187,7 @@ class ModelEntry(BaseModel):
     inference_ms: float | None = None
     accelerations: list[str] = Field(default_factory=list)
     added_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    optimization: Optimization | None = None  # set on entries made by ``models optimize``
 
     @property
     def labels(self) -> list[str]:
