@@ -361,6 +361,11 @@ def _resolve_models(
                 "Export checks it for the device."
             )
             problems.append(warning("preview-on-cpu", message, node.id, name))
+        # A model's form may suit some devices only (an INT8 or float16 optimized entry): the
+        # library says why for the accelerations it does not suit; checked for the device.
+        note = getattr(summary, "target_notes", {}).get(acceleration) if target else None
+        if note:
+            problems.append(warning("model-form-target", f"Model {model_id!r}: {note}", node.id, name))
     return problems
 
 
