@@ -238,6 +238,8 @@ def quantize_int8(
     )
 
     model = onnx.load(str(source))
+    for i, node in enumerate(model.graph.node):  # the quantizer names the nodes to leave by name
+        node.name = node.name or f"{node.op_type}_{i}"
     head = float_head(model)
 
     class Reader(_FrameReader, CalibrationDataReader):
@@ -253,7 +255,7 @@ def quantize_int8(
             per_channel=True,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
-            nodes_to_exclude=[n.name for n in head if n.name],
+            nodes_to_exclude=[n.name for n in head],
             calibrate_method=CalibrationMethod.MinMax,
             extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
         )
