@@ -27,6 +27,7 @@ from designer.core.skill.validate import (
     check_unknown_fields,
     edge_label,
     edge_problem,
+    path_escape,
 )
 
 
@@ -145,6 +146,7 @@ def compile_skill(skill: Skill, models: ModelLookup | None = None, *, target: bo
         for check in node.spec.checks:
             problems += check(node, skill)
     problems += _check_shared_outputs(compiled)
+    problems += _check_output_paths(compiled)
     # A message may quote a value a user typed: a URL's password never reaches a screen.
     compiled.problems = [
         replace(p, message=mask_secrets(p.message)) if has_secrets(p.message) else p for p in problems
@@ -444,6 +446,26 @@ def _check_shared_outputs(compiled: CompiledSkill) -> list[Problem]:
                 "choose another file."
             )
             problems.append(error("output-file-shared", message, node.id, name))
+    return problems
+
+
+def _check_output_paths(compiled: CompiledSkill) -> list[Problem]:
+    """A file or folder a node writes (parameters marked WRITES, WRITES_FOLDER) belongs in the
+    run's output folder: an absolute path or one climbing out with ``..`` writes elsewhere, which a
+    package refuses on the device (``path_escape``); here it is a warning."""
+    problems = []
+    for node in compiled.nodes.values():
+        for mark in (Mark.WRITES, Mark.WRITES_FOLDER):
+            for name, value in node.marked(mark):
+                if not isinstance(value, str) or PLACEHOLDER_RE.search(value):
+                    continue
+                reason = path_escape(value)
+                if reason is not None:
+                    message = (
+                        f"{value!r} {reason}: it is written outside the run's output folder; a "
+                        "package refuses it on the device. Use a path relative to the output folder."
+                    )
+                    problems.append(warning("output-outside", message, node.id, name))
     return problems
 
 

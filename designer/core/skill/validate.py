@@ -237,6 +237,23 @@ def has_errors(problems: list[Problem]) -> bool:
     return any(p.is_error for p in problems)
 
 
+def path_escape(value: str) -> str | None:
+    """Why a path a skill reads or writes is not confined to its folder (the package it came in,
+    the run's output folder); None when it stays inside: relative, no ``..``, no ``~``. The one
+    rule the validator warns with and packages are refused by."""
+    text = value.strip()
+    if "\x00" in text:
+        return "holds a NUL character"
+    parts = text.replace("\\", "/").split("/")
+    if text.startswith(("/", "\\")) or (len(text) > 1 and text[1] == ":" and text[0].isalpha()):
+        return "is an absolute path"
+    if text.startswith("~"):
+        return "starts with '~' (a home folder)"
+    if ".." in parts:
+        return "climbs out with '..'"
+    return None
+
+
 def check_files(skill: Skill, skill_dir: Path) -> list[Problem]:
     """The files a skill reads (parameters marked READS: models, labels, the camera's video file)
     exist, found the way the engine finds them: relative to the skill file's folder.

@@ -281,6 +281,14 @@ BROKEN = [
         "path",
     ),
     (
+        "log-outside-the-output-folder",
+        _add("insights-log@1", "log-out", parent="filter", path="../../etc/insights.jsonl"),
+        "output-outside",
+        "warning",
+        "log-out",
+        "path",
+    ),
+    (
         "camera-scheme",
         _param("camera", source="htp://cam/live"),
         "camera-scheme-unsupported",
