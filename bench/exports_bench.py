@@ -14,7 +14,11 @@ way the engine's worker thread does:
   and started again: how many the outbox held, how long it took to flush after the restart,
   how many were lost (goal 0), and how long the default outbox (10,000 messages) would hold
   at the defaults' rates;
-- Video Snippet: encoder frames/s for 640x480 with the overlay, and verified upload MB/s.
+- Video Snippet: encoder frames/s for 640x480 with the overlay, and verified upload MB/s;
+- hostile (``--only hostile``): HTTP messages/s when the endpoint redirects once (each message
+  re-POSTed to the new location), recovery after a damaged outbox entry (the start's scan, and
+  how long until every whole message queued during an outage is delivered), and the size of
+  run.log after 10,000 HTTP messages (and what httpx's per-request INFO lines would have made it).
 """
 
 from __future__ import annotations
@@ -129,7 +133,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--outage-s", type=float, default=5.0)
     parser.add_argument("--rate", type=float, default=50.0, help="messages/s during the outage test")
-    parser.add_argument("--only", default="http,mqtt,iothub,iotedge,snippet")
+    parser.add_argument("--only", default="http,mqtt,iothub,iotedge,snippet,hostile")
     args = parser.parse_args()
     only = set(args.only.split(","))
     for cls in (HttpRuntime, MqttRuntime, IotHubRuntime, IotEdgeRuntime, VideoSnippetRuntime):
@@ -262,6 +266,8 @@ def main() -> None:
 
     if "snippet" in only:
         snippet_bench(tmp)
+    if "hostile" in only:
+        hostile_bench(tmp, args.messages)
 
 
 def snippet_bench(tmp: Path) -> None:
@@ -317,6 +323,81 @@ def snippet_bench(tmp: Path) -> None:
         )
     finally:
         storage.stop()
+
+
+def hostile_bench(tmp: Path, count: int) -> None:
+    """Redirected HTTP, recovery after a damaged outbox entry, run.log after 10,000 messages."""
+    import logging
+    import os
+
+    from export_servers import ScriptedHttp, reply, unused_port
+
+    def moved(handler, seen) -> None:  # type: ignore[no-untyped-def]
+        if seen.path == "/old":
+            reply(handler, 301, "moved", {"Location": "/new"})
+        else:
+            reply(handler, 200, "ok")
+
+    server = ScriptedHttp(moved)
+    rate, cost = sustained(
+        HttpRuntime("hook", HttpParams(url=server.url("/old")), context(tmp / "moved")), count
+    )
+    server.close()
+    print(
+        f"http through one 301 (re-POSTed): {rate:.0f} msg/s sustained; "
+        f"frame path {cost * 1e6:.0f} us per message"
+    )
+
+    port = unused_port()
+    params = HttpParams(url=f"http://127.0.0.1:{port}/insights")
+    down = HttpRuntime("hook", params, context(tmp / "damaged"))
+    down.open()
+    for i in range(count):
+        down.process(frame(i))
+    folder = down.outbox.folder if down.outbox is not None else tmp
+    down.close()
+    entries = sorted(folder.glob("*.msg"))
+    victim = entries[len(entries) // 2]
+    victim.write_bytes(victim.read_bytes()[:-7])  # torn, as by a power cut mid-write
+    endpoint = HttpEndpoint(port=port)
+    events = Events()
+    started = time.perf_counter()
+    up = HttpRuntime("hook", params, context(tmp / "damaged", events=events))
+    up.open()
+    opened = time.perf_counter() - started
+    wait_until(lambda: up.sent >= count - 1, 300)
+    recovered = time.perf_counter() - started
+    up.close()
+    endpoint.close()
+    aside = up.outbox.set_aside["damaged"] if up.outbox is not None else -1
+    print(
+        f"recovery after a damaged entry ({count} queued, 1 torn): open (scan) {opened * 1e3:.0f} ms, "
+        f"{up.sent} delivered {recovered:.2f} s after open ({up.sent / recovered:.0f} msg/s), "
+        f"{aside} set aside"
+    )
+
+    from designer.commands import run as run_command
+
+    for quiet in (True, False):
+        os.environ["SKILL_DESIGNER_DATA"] = str(tmp / f"data-{quiet}")
+        path, handler = run_command._open_run_log()
+        endpoint = HttpEndpoint()
+        runtime = HttpRuntime(
+            "hook", HttpParams(url=endpoint.url + "?code=secret"), context(tmp / f"log-{quiet}")
+        )
+        runtime.open()
+        if not quiet:
+            logging.getLogger("httpx").setLevel(logging.NOTSET)  # what the run log got before
+        for i in range(10_000):
+            runtime.process(frame(i))
+        wait_until(lambda r=runtime: r.sent >= 10_000, 300)  # type: ignore[misc]
+        runtime.close()
+        endpoint.close()
+        run_command._close_run_log(handler)
+        size = sum(p.stat().st_size for p in path.parent.glob("run.log*")) if path else -1
+        label = "now" if quiet else "with httpx's INFO lines, as before"
+        print(f"run.log after 10,000 HTTP messages ({label}): {size:,} bytes")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 if __name__ == "__main__":

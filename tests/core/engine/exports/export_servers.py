@@ -371,6 +371,7 @@ class ScriptedHttp:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # keep-alive answers without Nagle's 40 ms stalls
 
             def log_message(self, *args) -> None:
                 pass
