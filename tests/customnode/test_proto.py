@@ -120,7 +120,7 @@ def test_committed_stubs_are_what_the_proto_generates(tmp_path: Path):
     committed = Path(pb2.__file__).parent
     for name in STUB_NAMES:
         fresh = (tmp_path / name).read_text(encoding="utf-8")
-        assert "from designer.customnode import custom_node_pb2" in fresh or name.endswith("pb2.py")
+        assert "from designer.customnode import custom_node_pb2" in fresh or name.endswith(("pb2.py", "pb2.pyi"))
         assert _without_versions(fresh) == _without_versions(
             (committed / name).read_text(encoding="utf-8")
         ), f"{name} is stale: run python -m designer.customnode.regenerate"
