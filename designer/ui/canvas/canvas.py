@@ -8,6 +8,8 @@ validation, saving and the preview see.
 from __future__ import annotations
 
 import gc
+from functools import partial
+from typing import cast
 
 from PySide6.QtCore import QElapsedTimer, QEvent, QObject, QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QCursor, QKeyEvent, QUndoCommand, QUndoStack
@@ -75,7 +77,7 @@ class Canvas(QWidget):
         self._timer.timeout.connect(self._emit_change)
         self.graph.undo_stack().indexChanged.connect(self.schedule_change)
         self.graph.link_refused.connect(lambda reason: self.message.emit(f"Link refused: {reason}"))
-        self.graph.link_menu_requested.connect(self.show_link_menu)
+        self.graph.link_menu_requested.connect(self._on_link_menu)
         self.menu: QMenu | None = None  # the link or "Connect to" menu on screen, if any
         self.graph.node_selection_changed.connect(lambda *_: self.selection_changed.emit(self.selected_ids()))
         self.graph.node_double_clicked.connect(self._on_double_click)
@@ -164,7 +166,8 @@ class Canvas(QWidget):
 
     def _create(self, type_id: str, pos: tuple[float, float]) -> str:
         spec = get_spec(type_id)
-        assert spec is not None
+        if spec is None:
+            raise KeyError(type_id)
         node_id = new_node_id(self.skill(), spec.kind)
         node = self.graph.create_skill_node(type_id, node_id, spec.title, spec.defaults(), pos=pos)
         self.graph.select([node])
@@ -199,10 +202,10 @@ class Canvas(QWidget):
             )
             # Inside the macro the debounced skill lags behind: read the scene itself.
             if link_refusal(adapter.to_skill(self.graph, self.base), edge) is None:
-                target = self.graph.find(node_id)
+                target = self._node(node_id)
                 source.outputs()[out_port].connect_to(target.inputs()[in_port], push_undo=True)
         stack.endMacro()
-        self.graph.select([self.graph.find(node_id)])
+        self.graph.select([self._node(node_id)])
         self.selection_changed.emit([node_id])
         self.node_added.emit(node_id)
         return node_id
@@ -233,6 +236,13 @@ class Canvas(QWidget):
 
     def node(self, node_id: str) -> SkillNode | None:
         return self.graph.find(node_id)
+
+    def _node(self, node_id: str) -> SkillNode:
+        """The node ``node_id``, which the caller knows is on the canvas."""
+        node = self.graph.find(node_id)
+        if node is None:
+            raise KeyError(node_id)
+        return node
 
     def set_node_params(self, node_id: str, params: dict, label: str = "Change parameters") -> None:
         node = self.graph.find(node_id)
@@ -265,14 +275,14 @@ class Canvas(QWidget):
         if reason:
             self.message.emit(f"Link refused: {reason}")
             return False
-        a, b = self.graph.find(source), self.graph.find(target)
+        a, b = self._node(source), self._node(target)
         a.outputs()[source_port].connect_to(b.inputs()[target_port], push_undo=True)
         return True
 
     def disconnect_nodes(
         self, source: str, target: str, source_port: str = "out", target_port: str = "in"
     ) -> None:
-        a, b = self.graph.find(source), self.graph.find(target)
+        a, b = self._node(source), self._node(target)
         a.outputs()[source_port].disconnect_from(b.inputs()[target_port], push_undo=True)
 
     def _check_link(
@@ -342,14 +352,14 @@ class Canvas(QWidget):
             self.message.emit(f"Cannot insert {spec.title}: {reason}")
             return None
         source, source_port, target, target_port = link
-        a, b = self.graph.find(source), self.graph.find(target)
+        a, b = self._node(source), self._node(target)
         ax, ay = self.graph.position(a)
         bx, by = self.graph.position(b)
         stack = self.undo_stack()
         stack.beginMacro(f"Insert {spec.title}")
         self.graph.remove_link(link)
         node_id = self._create(type_id, self.free_place((ax + bx) / 2, (ay + by) / 2))
-        new = self.graph.find(node_id)
+        new = self._node(node_id)
         a.outputs()[source_port].connect_to(new.inputs()[spec.inputs[0].name], push_undo=True)
         new.outputs()[spec.outputs[0].name].connect_to(b.inputs()[target_port], push_undo=True)
         stack.endMacro()
@@ -360,6 +370,8 @@ class Canvas(QWidget):
 
     def _insert_refusal(self, link: Link, type_id: str) -> str | None:
         spec = get_spec(type_id)
+        if spec is None or not spec.inputs or not spec.outputs:
+            return "not a node that takes and gives frames"
         skill = self.skill().model_copy(deep=True)
         source, source_port, target, target_port = link
         skill.edges = [
@@ -382,17 +394,18 @@ class Canvas(QWidget):
         )
         return link_refusal(skill, second)
 
+    def _on_link_menu(self, link: object, global_pos: QPoint) -> None:
+        self.show_link_menu(cast(Link, link), global_pos)  # the graph's signal carries a Link
+
     def show_link_menu(self, link: Link, global_pos: QPoint) -> QMenu:
         """A link's menu: Delete, and Insert node (the node types the graph rules allow there)."""
         menu = QMenu(self)
         menu.setObjectName("LinkMenu")
-        menu.addAction("Delete link", lambda: self.remove_link(link))
+        menu.addAction("Delete link", partial(self.remove_link, link))
         insert = menu.addMenu("Insert node")
         for spec in SPECS:
             if spec.inputs and spec.outputs and self._insert_refusal(link, spec.type_id) is None:
-                insert.addAction(
-                    node_icon(spec), spec.title, lambda t=spec.type_id: self.insert_node(link, t)
-                )
+                insert.addAction(node_icon(spec), spec.title, partial(self.insert_node, link, spec.type_id))
         insert.setEnabled(bool(insert.actions()))
         self._show_menu(menu, global_pos)
         return menu
@@ -403,7 +416,7 @@ class Canvas(QWidget):
         if len(selected) != 1:
             self.message.emit("Select one node to connect it")
             return None
-        source = self.graph.find(selected[0])
+        source = self._node(selected[0])
         menu = QMenu(self)
         menu.setObjectName("ConnectMenu")
         menu.setTitle("Connect to")
@@ -416,9 +429,7 @@ class Canvas(QWidget):
                         menu.addAction(
                             node_icon(target.SPEC),
                             f"{target.name()}  ({target_id})",
-                            lambda t=target_id, o=out.name, i=port.name: self.connect_nodes(
-                                source_id, t, o, i
-                            ),
+                            partial(self.connect_nodes, source_id, target_id, out.name, port.name),
                         )
         if not menu.actions():
             self.message.emit(f"{source.name()} cannot link to any node here")

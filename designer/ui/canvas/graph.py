@@ -7,6 +7,7 @@ works with ``SkillGraph``'s small API and our own stable node ids.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from NodeGraphQt import BaseNode, NodeGraph
@@ -323,7 +324,7 @@ class SkillGraph(NodeGraph):
         stack.setParent(self)
         self._viewer.link_of = self._link_of_pipe
         self._viewer.link_menu_requested = self.link_menu_requested.emit
-        self.check_link = lambda *_: None
+        self.check_link: Callable[..., str | None] = lambda *_: None
         self.register_nodes([*NODE_CLASSES.values(), PlaceholderNode])
         self.set_acyclic(False)  # our own rule says why; NodeGraphQt's would refuse silently
         self.set_pipe_style(PipeLayoutEnum.CURVED.value)
