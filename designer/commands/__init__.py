@@ -15,4 +15,5 @@ COMMANDS = (
     "designer.commands.export",
     "designer.commands.verify",
     "designer.commands.import_package",
+    "designer.commands.fill",
 )

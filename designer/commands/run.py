@@ -31,6 +31,7 @@ from designer.core.skill.fields import Mark
 from designer.core.skill.params import parse_assignments
 
 PROGRESS_PERIOD_S = 1.0
+HEALTH_FILE_ENV = "SKILL_HEALTH_FILE"  # a file touched about once a second while frames are processed
 RUN_LOG_MAX_BYTES = 4 * 1024 * 1024  # run.log rotates at this size...
 RUN_LOG_BACKUPS = 2  # ...keeping this many earlier files: 12 MiB at most
 # What signal.signal takes and returns (None: a handler not set from Python, or none set here).
@@ -49,7 +50,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "skill", metavar="SKILL_FILE", help="a *.skill.json file, or a package (.zip, checked before it runs)"
     )
     parser.add_argument(
-        "--source", help="camera source instead of the skill's: file (relative to here), URL or webcam index"
+        "--source",
+        default=os.environ.get("SKILL_SOURCE") or None,
+        help="camera source instead of the skill's: file (relative to here), URL or webcam index "
+        "(default: $SKILL_SOURCE, which the deploy files set where the skill reads a packaged file)",
     )
     parser.add_argument(
         "--param", action="append", default=[], metavar="NAME=VALUE", help="fill a $param(NAME) placeholder"
@@ -150,8 +154,17 @@ class _Console:
         self.next_progress = self.started + PROGRESS_PERIOD_S
         self.errors: dict[str, str] = {}
         self.lock = threading.Lock()
+        # Touched while frames flow: the container's probes and HEALTHCHECK read its age.
+        self.health = os.environ.get(HEALTH_FILE_ENV) or None
+        self.next_health = 0.0
 
     def __call__(self, event: object) -> None:
+        if isinstance(event, MetricsEvent) and self.health and time.monotonic() >= self.next_health:
+            self.next_health = time.monotonic() + PROGRESS_PERIOD_S
+            try:
+                Path(self.health).touch()
+            except OSError:
+                pass  # the probe then reports the container unhealthy, which is the truth
         if isinstance(event, NodeErrorEvent):
             self.errors[event.node_id] = event.message
             self._print(f"node {event.node_id}: error: {event.message}")

@@ -11,6 +11,7 @@ knows a node type.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +24,12 @@ from designer.core.skill.fields import Mark
 PACKAGE_HOST_DIR = "/var/lib/skill-designer/packages"
 OUTPUT_HOST_DIR = "/var/lib/skill-designer/output"
 PACKAGE_IN_CONTAINER = "/package.zip"
+SOURCE_ENV = "SKILL_SOURCE"  # the device's camera where the skill reads a packaged file
 OUTPUT_IN_CONTAINER = "/data"
+VIDEO_GROUP = "video"  # /dev/video*: gid 44 on Debian and Ubuntu, hosts and the runtime image alike
+RENDER_GROUP = "render"  # /dev/dri/renderD*: the image creates it (see packaging/runtime/Dockerfile)
 NVIDIA = ("Nvidia dGPU", "Nvidia Jetson (Jetpack 5)")
+TWIN_KEY_UNSAFE_RE = re.compile(r"[^A-Za-z0-9_-]")
 
 
 @dataclass(frozen=True)
@@ -79,9 +84,29 @@ def containers(compiled: CompiledSkill) -> list[Container]:
     return found
 
 
+def twin_key(name: str) -> str:
+    """``name`` as an IoT Edge twin key (a route or module name): every character other than a
+    letter, digit, ``-`` or ``_`` (node ids may hold ``.``, which the twin refuses) becomes ``_``."""
+    return TWIN_KEY_UNSAFE_RE.sub("_", name)
+
+
 def routes(compiled: CompiledSkill) -> list[Route]:
-    """Every edgeHub route the skill's nodes need, by node id."""
-    return [Route(node=node_id, **extra["route"]) for node_id, extra in _extras(compiled) if "route" in extra]
+    """Every edgeHub route the skill's nodes need, by node id, named as the twin accepts (a name
+    two nodes would share once cleaned gets ``_2``, ``_3``... in node id order)."""
+    found: list[Route] = []
+    taken: set[str] = set()
+    for node_id, extra in _extras(compiled):
+        if "route" not in extra:
+            continue
+        route = dict(extra["route"])
+        name = base = twin_key(str(route.pop("name")))
+        n = 1
+        while name in taken:
+            n += 1
+            name = f"{base}_{n}"
+        taken.add(name)
+        found.append(Route(node=node_id, name=name, **route))
+    return found
 
 
 def source_values(compiled: CompiledSkill) -> list[tuple[CompiledNode, str, str]]:
@@ -98,6 +123,17 @@ def webcam(compiled: CompiledSkill, template: Any) -> int | None:
         value = template(value).strip()
         if value.isdigit():
             return int(value)
+    return None
+
+
+def camera_file(compiled: CompiledSkill) -> str | None:
+    """The video file the skill's camera reads (packaged with it, as the samples' clip), or None
+    for a device camera (a webcam index, a URL, a ``$param``): a device needs its own camera, so
+    the deploy files take it from ``SOURCE_ENV`` (``skill-designer run`` reads it as ``--source``)."""
+    for _, _, value in source_values(compiled):
+        text = value.strip()
+        if text and not text.isdigit() and "://" not in text and "$param(" not in text:
+            return text
     return None
 
 

@@ -23,14 +23,18 @@ MODULE_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
 ROUTE_RE = re.compile(r"^FROM\s+\S+(\s+WHERE\s+.+?)?\s+INTO\s+\S.*$", re.IGNORECASE)
 # A Docker image reference (distribution/reference's grammar, simplified but strict about case).
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d+)?/)"
+_DOMAIN = (
+    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::\d+)?/)"
+)
 IMAGE_RE = re.compile(
     rf"^{_DOMAIN}?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?(?:@sha256:[a-f0-9]{{64}})?$"
 )
 DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-LABEL_NAME = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+LABEL_NAME = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
 
 
 def _json(name: str) -> dict:
@@ -39,13 +43,19 @@ def _json(name: str) -> dict:
 
 DEPLOYMENT = _json("azure-iot-edge-deployment-2.0.json")
 EDGE_AGENT = _json("azure-iot-edgeagent-deployment-1.1.json")
-EDGE_HUB = {"1.1": _json("azure-iot-edgehub-deployment-1.1.json"), "1.2": _json("azure-iot-edgehub-deployment-1.2.json")}
+EDGE_HUB = {
+    "1.1": _json("azure-iot-edgehub-deployment-1.1.json"),
+    "1.2": _json("azure-iot-edgehub-deployment-1.2.json"),
+}
 SKILL_CRD = yaml.safe_load((SCHEMAS / "symphony-skills-crd-0.48.21.yaml").read_text(encoding="utf-8"))
 
 
 def _errors(schema: dict, instance: Any, where: str) -> list[str]:
     validator = jsonschema.Draft4Validator(schema)
-    return [f"{where}: {'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(instance)]
+    return [
+        f"{where}: {'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in validator.iter_errors(instance)
+    ]
 
 
 def _joined_create_options(settings: dict, where: str, problems: list[str]) -> dict:
@@ -94,6 +104,8 @@ def check_iotedge(manifest: dict, where: str = "deployment.json") -> list[str]:
     agent = content.get("$edgeAgent", {}).get("properties.desired", {})
     for name, module in agent.get("modules", {}).items():
         _module_rules(name, module, f"{where}: module {name}", problems)
+    if "${" in json.dumps(manifest):
+        problems.append(f"{where}: holds an unfilled ${{...}}")
     for name, route in hub.get("properties.desired", {}).get("routes", {}).items():
         _route_rules(name, route, where, problems)
     return problems
@@ -115,9 +127,11 @@ def check_layered(manifest: dict, where: str = "layered.json") -> list[str]:
     content = manifest.get("modulesContent")
     if not isinstance(content, dict) or set(content) - {"$edgeAgent", "$edgeHub"}:
         return [f"{where}: modulesContent must hold $edgeAgent and $edgeHub only"]
-    desired = ["$edgeAgent", "properties", "properties.desired", "properties"]
-    module_schema = _sub_schema(EDGE_AGENT, *desired, "modules", "patternProperties", "^[a-zA-Z0-9_-]+$")
-    routes_schema = _sub_schema(EDGE_HUB["1.2"], "properties", *desired[1:], "routes")
+    desired = ["properties", "properties.desired", "properties"]
+    module_schema = _sub_schema(
+        EDGE_AGENT, "properties", "$edgeAgent", *desired, "modules", "patternProperties", "^[a-zA-Z0-9_-]+$"
+    )
+    routes_schema = _sub_schema(EDGE_HUB["1.2"], "properties", "$edgeHub", *desired, "routes")
     for key, value in content.get("$edgeAgent", {}).items():
         prefix = "properties.desired.modules."
         if not key.startswith(prefix):
@@ -146,6 +160,10 @@ def _labels(labels: dict, where: str, problems: list[str]) -> None:
 
 
 def _k8s_rules(doc: dict, where: str, problems: list[str]) -> None:
+    if "${" in json.dumps(doc):
+        problems.append(
+            f"{where}: {doc.get('kind')} holds an unfilled ${{...}} (Kubernetes never expands it)"
+        )
     meta = doc.get("metadata", {})
     name = meta.get("name", "")
     pattern = DNS1035_LABEL if doc.get("kind") == "Service" else DNS1123_SUBDOMAIN
@@ -156,7 +174,9 @@ def _k8s_rules(doc: dict, where: str, problems: list[str]) -> None:
     _labels(template.get("metadata", {}).get("labels", {}), where, problems)
     for box in template.get("spec", {}).get("containers", []):
         if not IMAGE_RE.match(box.get("image", "")):
-            problems.append(f"{where}: container {box.get('name')}: image {box.get('image')!r} is not an image reference")
+            problems.append(
+                f"{where}: container {box.get('name')}: image {box.get('image')!r} is not an image reference"
+            )
 
 
 def check_kubernetes(text: str | bytes, where: str = "k8s") -> list[str]:

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 import zipfile
-from pathlib import Path
 
-import jsonschema
-import kubernetes_validate
 import pytest
 import yaml
 
@@ -17,12 +14,8 @@ from designer.core.skill import load_skill
 from designer.core.skill.build import add_node, connect
 from designer.core.skill.catalog.exports import edge_output_name
 
+from . import deploy_checks
 from .pkg_helpers import tiny_skill, write_skill
-
-SCHEMA = json.loads(
-    (Path(__file__).resolve().parents[2] / "data" / "iotedge" / "deployment-1.1.schema.json").read_text()
-)
-K8S_VERSION = "1.30.0"
 
 
 def fleet_skill(acceleration: str = "Nvidia dGPU", source: str = "0"):
@@ -84,7 +77,7 @@ def _create_options(settings: dict) -> dict:
 def test_iot_edge_manifest_validates_and_routes_the_exports(fleet_package):
     files = fleet_package("Nvidia dGPU")
     manifest = json.loads(files["deploy/iotedge/deployment.json"])
-    jsonschema.Draft7Validator(SCHEMA).validate(manifest)
+    assert deploy_checks.check_iotedge(manifest) == []
 
     agent = manifest["modulesContent"]["$edgeAgent"]["properties.desired"]
     runtime = agent["modules"]["tiny-colours"]
@@ -93,6 +86,9 @@ def test_iot_edge_manifest_validates_and_routes_the_exports(fleet_package):
     assert host["DeviceRequests"] == [{"Count": -1, "Capabilities": [["gpu"]]}]  # the GPU runtime
     assert host["Devices"][0]["PathOnHost"] == "/dev/video0"  # webcam 0
     assert any(bind.endswith(":/package.zip:ro") for bind in host["Binds"])
+    # A named volume: Docker creates it owned by the image's user; a host folder would be root's.
+    assert "tiny-colours-output:/data" in host["Binds"]
+    assert host["GroupAdd"] == ["video"]  # the webcam, opened by uid 10001
     assert runtime["env"]["SKILL_PARAM_COUNTER_ENDPOINT"] == {"value": "counter:6677"}
 
     counter = agent["modules"]["counter"]
@@ -115,10 +111,10 @@ def test_iot_edge_manifest_validates_and_routes_the_exports(fleet_package):
 def test_jetson_modules_use_the_nvidia_runtime(fleet_package):
     files = fleet_package("Nvidia Jetson (Jetpack 5)")
     manifest = json.loads(files["deploy/iotedge/deployment.json"])
-    jsonschema.Draft7Validator(SCHEMA).validate(manifest)
+    assert deploy_checks.check_iotedge(manifest) == []
     modules = manifest["modulesContent"]["$edgeAgent"]["properties.desired"]["modules"]
     assert _create_options(modules["tiny-colours"]["settings"])["HostConfig"]["Runtime"] == "nvidia"
-    runtime = yaml.safe_load(files["deploy/k8s/runtime.yaml"])
+    runtime = list(yaml.safe_load_all(files["deploy/k8s/runtime.yaml"]))[-1]
     assert runtime["spec"]["template"]["spec"]["nodeSelector"] == {"kubernetes.io/arch": "arm64"}
     assert json.loads(files["manifest.json"])["execution_providers"] == [
         "TensorrtExecutionProvider",
@@ -133,26 +129,31 @@ def test_kubernetes_manifests_validate_and_wire_the_containers(fleet_package):
     assert names == ["deploy/k8s/counter.yaml", "deploy/k8s/params.yaml", "deploy/k8s/runtime.yaml"]
     docs = {}
     for name in names:
+        assert deploy_checks.check_kubernetes(files[name], name) == []
         for doc in yaml.safe_load_all(files[name]):
-            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
             docs[(doc["kind"], doc["metadata"]["name"])] = doc
 
     runtime = docs[("Deployment", "tiny-colours")]["spec"]["template"]["spec"]
     box = runtime["containers"][0]
     assert box["resources"]["limits"]["nvidia.com/gpu"] == 1
-    env = {e["name"]: e["valueFrom"] for e in box["env"]}
+    env = {e["name"]: e.get("valueFrom", e.get("value")) for e in box["env"]}
     assert env["SKILL_PARAM_COUNTER_ENDPOINT"] == {
         "configMapKeyRef": {"name": "tiny-colours-params", "key": "SKILL_PARAM_COUNTER_ENDPOINT"}
     }
+    # The container's Service is named for the skill (two skills may both have a "counter").
     assert (
-        docs[("ConfigMap", "tiny-colours-params")]["data"]["SKILL_PARAM_COUNTER_ENDPOINT"] == "counter:6677"
+        docs[("ConfigMap", "tiny-colours-params")]["data"]["SKILL_PARAM_COUNTER_ENDPOINT"]
+        == "tiny-colours-counter:6677"
     )
     assert {"name": "package", "mountPath": "/package.zip", "readOnly": True} in box["volumeMounts"]
 
-    service = docs[("Service", "counter")]["spec"]
+    service = docs[("Service", "tiny-colours-counter")]["spec"]
     assert service["ports"][0]["port"] == 6677
-    assert service["selector"] == {"app.kubernetes.io/name": "counter"}
-    counter = docs[("Deployment", "counter")]["spec"]["template"]["spec"]["containers"][0]
+    assert service["selector"] == {
+        "app.kubernetes.io/name": "tiny-colours-counter",
+        "app.kubernetes.io/instance": "tiny-colours",
+    }
+    counter = docs[("Deployment", "tiny-colours-counter")]["spec"]["template"]["spec"]["containers"][0]
     assert counter["image"] == "acr.io/counter:1.2"
     counter_env = {e["name"]: e for e in counter["env"]}
     assert counter_env["UPSTREAM"]["value"] == "http://$(SKILL_PARAM_REGISTRY)/api"  # expanded by Kubernetes

@@ -39,6 +39,7 @@ def test_package_holds_the_skill_models_contract_manifests_and_checksums(skill_d
             "models/colour/model.json",
             "proto/custom_node.proto",
             "deploy/iotedge/deployment.json",
+            "deploy/iotedge/layered.json",
             "deploy/k8s/params.yaml",
             "deploy/k8s/runtime.yaml",
             "deploy/kan/skill.yaml",

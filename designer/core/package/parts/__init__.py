@@ -30,6 +30,7 @@ Part = Callable[[CompiledSkill, ExportContext], PartOutput]
 from designer.core.package.parts import (  # noqa: E402  (the parts import PartOutput from here)
     contract,
     iotedge,
+    iotedge_layered,
     kan,
     kubernetes,
     manifest,
@@ -43,6 +44,7 @@ PARTS: tuple[Part, ...] = (
     models.part,
     contract.part,
     iotedge.part,
+    iotedge_layered.part,
     kubernetes.part,
     kan.part,
     readme.part,

@@ -56,24 +56,40 @@ def _module(restart_policy: str, settings: dict, env: dict) -> dict:
     }
 
 
+def output_volume(context: ExportContext) -> str:
+    """The Docker named volume holding the runtime's output (insights log, outbox, clips)."""
+    return f"{context.skill_id}-output"
+
+
 def _runtime_module(compiled: CompiledSkill, context: ExportContext) -> dict:
+    # The output is a named volume: Docker creates it from the image's /data, owned by the
+    # runtime's user (uid 10001), where a bound host folder would be created owned by root.
     host: dict[str, Any] = {
         "Binds": [
             f"{deploy.PACKAGE_HOST_DIR}/{context.package_file}:{deploy.PACKAGE_IN_CONTAINER}:ro",
-            f"{deploy.OUTPUT_HOST_DIR}/{context.skill_id}:{deploy.OUTPUT_IN_CONTAINER}",
+            f"{output_volume(context)}:{deploy.OUTPUT_IN_CONTAINER}",
         ],
         "LogConfig": {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}},
     }
+    groups: list[str] = []
     webcam = deploy.webcam(compiled, context.template)
     if webcam is not None:
         device = f"/dev/video{webcam}"
         host["Devices"] = [{"PathOnHost": device, "PathInContainer": device, "CgroupPermissions": "rwm"}]
-    gpu_host_config(compiled.skill.settings.acceleration, host)
+        groups.append(deploy.VIDEO_GROUP)
+    acceleration = compiled.skill.settings.acceleration
+    gpu_host_config(acceleration, host)
+    if acceleration == "Intel iGPU":
+        groups += [deploy.VIDEO_GROUP, deploy.RENDER_GROUP]
+    if groups:  # the runtime's user (not root) opens the camera and the GPU through these groups
+        host["GroupAdd"] = sorted(set(groups))
     env = {
         p.env: {"value": p.default if p.default is not None else f"${{{p.env}}}"}
         for p in sorted(context.params.values(), key=lambda p: p.env)
     }
     env.update({name: {"value": f"${{{name}}}"} for name in context.runtime_secrets()})
+    if deploy.camera_file(compiled) is not None:
+        env[deploy.SOURCE_ENV] = {"value": f"${{{deploy.SOURCE_ENV}}}"}
     settings = {"image": context.runtime_image, **split_create_options({"HostConfig": host})}
     return _module("always", settings, env)
 
@@ -147,6 +163,25 @@ def deployment(compiled: CompiledSkill, context: ExportContext) -> dict:
     }
 
 
+def modules_and_routes(compiled: CompiledSkill, context: ExportContext) -> tuple[dict, dict]:
+    """The skill's own modules (the runtime and its containers) and edgeHub routes."""
+    desired = deployment(compiled, context)["modulesContent"]
+    return (
+        desired["$edgeAgent"]["properties.desired"]["modules"],
+        desired["$edgeHub"]["properties.desired"]["routes"],
+    )
+
+
+def dump(manifest: dict) -> bytes:
+    return (json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
+
+
 def part(compiled: CompiledSkill, context: ExportContext) -> PartOutput:
-    text = json.dumps(deployment(compiled, context), indent=2, sort_keys=True, allow_nan=False) + "\n"
-    return PartOutput({"deploy/iotedge/deployment.json": text.encode()})
+    warnings = []
+    clip = deploy.camera_file(compiled)
+    if clip is not None:
+        warnings.append(
+            f"the camera reads the file {clip!r}, which a device does not have: the IoT Edge and Kubernetes "
+            f"files take the device's camera from {deploy.SOURCE_ENV} (skill-designer fill --source URL)"
+        )
+    return PartOutput({"deploy/iotedge/deployment.json": dump(deployment(compiled, context))}, warnings)

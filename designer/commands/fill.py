@@ -1,0 +1,62 @@
+"""`skill-designer fill PACKAGE.zip -o FOLDER`: the package's deployment files, filled for a device."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from designer.core.package import PackageError
+from designer.core.secrets import mask_secrets
+from designer.core.skill import ParamError
+from designer.core.skill.params import parse_assignments
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "fill",
+        help="write a package's IoT Edge / Kubernetes files with the device's values",
+        description="Write the package's deploy/iotedge and deploy/k8s files into FOLDER with each "
+        "${SKILL_PARAM_...} filled from --param (else its environment variable, else its default) and, in "
+        "the IoT Edge files, each secret from its environment variable. Only the package's own names are "
+        "replaced ($edgeAgent, $edgeHub and $upstream stay), a missing value is refused by name, and the "
+        "result is checked (nothing left unfilled, valid image references). Files are written 0600. "
+        "Exit status: 0 written, 1 refused, 2 bad arguments.",
+    )
+    parser.add_argument("package", metavar="PACKAGE.zip")
+    parser.add_argument("-o", "--out", required=True, metavar="FOLDER", help="where the filled files go")
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="the value of a $param(NAME)"
+    )
+    parser.add_argument(
+        "--target",
+        choices=("all", "iot-edge", "k8s"),
+        default="all",
+        help="which files (k8s needs no secret here: the cluster reads them from a Secret)",
+    )
+    parser.add_argument(
+        "--source",
+        metavar="CAMERA",
+        help="the device's camera (RTSP URL, webcam index) where the skill reads a packaged video file",
+    )
+    parser.add_argument("--force", action="store_true", help="replace filled files already in FOLDER")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from designer.core.package.fill import TARGETS, fill_deploy_files, write_filled
+
+    try:
+        values = parse_assignments(args.param)
+    except ParamError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    targets = TARGETS if args.target == "all" else (args.target,)
+    try:
+        filled = fill_deploy_files(args.package, values, targets=targets, source=args.source)
+        written = write_filled(filled, args.out, force=args.force)
+    except (PackageError, OSError, ValueError) as exc:
+        print(f"error: {mask_secrets(str(exc))}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    return 0
