@@ -291,8 +291,10 @@ class Engine:
         realtime: bool = True,
         max_frames: int | None = None,
         context: RunContext | None = None,
+        open_video: Callable[..., VideoSource] | None = None,
     ) -> None:
         self.context = context or RunContext()
+        self._open_video = open_video or open_source  # a deployment shares one camera among skills
         self.context.warn = lambda node_id, message: self.emit(NodeWarningEvent(node_id, message))
         self.context.error = lambda node_id, message: self.emit(NodeErrorEvent(node_id, message))
         values = dict(params or {})
@@ -480,7 +482,7 @@ class Engine:
         if not spec.isdigit() and "://" not in spec:
             spec = str(self.context.resolve_path(spec))
         try:
-            self._source = open_source(
+            self._source = self._open_video(
                 spec,
                 loop=params.loop,
                 fps_limit=self.plan.fps,
@@ -557,6 +559,8 @@ class Engine:
                 image = item.image
                 image.flags.writeable = False
                 frame = Frame(image=image, frame_id=str(item.index), timestamp=item.timestamp)
+                if self.context.frame_tags:  # a deployment: which camera, which skill
+                    frame.other_meta.update(self.context.frame_tags)
                 self.frames_read += 1
                 self.camera_metrics.received()
                 # The camera's latency is the frame's age as it enters the graph (capture to now).

@@ -41,6 +41,11 @@ class RunContext:
     error: Callable[[str, str], None] = lambda node_id, message: None  # a node's error event, off-frame
     dry_run: bool = False  # exports build, count and keep their last message, and send nothing
     stopping: threading.Event = field(default_factory=threading.Event)  # set when the run is stopped
+    # A deployment's run: model sessions shared by all its skills (a SessionPool), the lane
+    # (camera) this skill's inferences queue in, and tags put on every frame's other_meta.
+    sessions: Any = None
+    lane: str = ""
+    frame_tags: dict[str, str] = field(default_factory=dict)
 
     def resolve_path(self, path: str) -> Path:
         """Files a skill reads (models, labels, clips) are found next to the skill file."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnxruntime as ort
@@ -12,6 +13,9 @@ from designer.core.models.inspect import ModelInfo, open_session
 from designer.core.models.preprocess import Transform, preprocess
 from designer.core.models.providers import providers_for
 from designer.core.models.results import Classification, Detection
+
+if TYPE_CHECKING:
+    from designer.core.models.shared import SessionPool, SharedSession
 
 Box = tuple[float, float, float, float]
 
@@ -33,6 +37,8 @@ class OnnxModel:
         iou_threshold: float = 0.45,
         max_detections: int = 100,
         class_agnostic_nms: bool = False,
+        pool: SessionPool | None = None,
+        lane: str = "",
     ) -> None:
         self.info = info
         self.iou_threshold = iou_threshold
@@ -40,10 +46,32 @@ class OnnxModel:
         self.class_agnostic_nms = class_agnostic_nms
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(0, threads)
-        self._session = open_session(info.path, providers_for(acceleration, on_warning), options)
+        providers = providers_for(acceleration, on_warning)
+        # In a deployment, nodes running the same model share one session (``pool``), queued
+        # fairly per ``lane`` (their camera) and batched across lanes when the batch is dynamic.
+        self._shared: SharedSession | None = None
+        self.lane = lane
+        if pool is not None:
+            self._shared = pool.acquire(
+                info.path,
+                providers,
+                max(0, threads),
+                lambda: open_session(info.path, providers, options),
+                dynamic_batch=info.dynamic_batch,
+            )
+            self._session = self._shared.session
+        else:
+            self._session = open_session(info.path, providers, options)
+        self._pool = pool
         self.providers: list[str] = self._session.get_providers()
         self._input = info.inputs[0].name
         self._output_names = [o.name for o in info.outputs]
+
+    def close(self) -> None:
+        """Give a shared session back to its pool (the last user's release frees it); safe twice."""
+        shared, self._shared = self._shared, None
+        if shared is not None and self._pool is not None:
+            self._pool.release(shared)
 
     @property
     def is_classifier(self) -> bool:
@@ -55,7 +83,10 @@ class OnnxModel:
 
     def infer(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
         """Run the session; outputs by name."""
-        values = self._session.run(self._output_names, {self._input: tensor})
+        if self._shared is not None:
+            values = self._shared.run(self._output_names, {self._input: tensor}, self.lane)
+        else:
+            values = self._session.run(self._output_names, {self._input: tensor})
         return dict(zip(self._output_names, values, strict=True))
 
     def decode(

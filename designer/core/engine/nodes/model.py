@@ -56,6 +56,10 @@ class ModelRuntime(NodeRuntime[ModelParams]):
                 )
                 info = info.model_copy(update={"layout": layout_spec})
             threads, self.concurrency = _threading(p.threads, self.context.lossless)
+            if self.context.sessions is not None:
+                # A deployment: one session per model for all cameras, live or not; its queue
+                # serves them in turn, so each node keeps a second frame waiting there.
+                threads, self.concurrency = p.threads, 2
             self.model = OnnxModel(
                 info,
                 acceleration=self.context.acceleration,
@@ -63,6 +67,8 @@ class ModelRuntime(NodeRuntime[ModelParams]):
                 on_warning=lambda message: self.context.warn(self.node_id, message),
                 iou_threshold=p.nms_iou,
                 max_detections=p.max_detections,
+                pool=self.context.sessions,
+                lane=self.context.lane,
             )
         except (ModelError, ValueError, TypeError) as exc:
             raise self.fail(str(exc)) from None
@@ -135,7 +141,9 @@ class ModelRuntime(NodeRuntime[ModelParams]):
                 )
 
     def close(self) -> None:
-        self.model = None  # frees the session now, not whenever the engine is collected
+        model, self.model = self.model, None  # frees the session now, not whenever the engine is collected
+        if model is not None:
+            model.close()  # a shared session goes back to its pool
 
     def update(self, params: ModelParams) -> bool:
         changed = {
