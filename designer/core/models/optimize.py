@@ -236,6 +236,7 @@ def quantize_int8(
         QuantType,
         quantize_static,
     )
+    from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
 
     model = onnx.load(str(source))
     for i, node in enumerate(model.graph.node):  # the quantizer names the nodes to leave by name
@@ -259,7 +260,10 @@ def quantize_int8(
             calibrate_method=CalibrationMethod.MinMax,
             extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
         )
-    return describe_ops(head)
+    # the head's shape arithmetic (Shape, Gather, Unsqueeze...) is never quantized: name only what
+    # the quantizer would have made INT8 there
+    quantizable = set(QLinearOpsRegistry) | set(QDQRegistry)
+    return describe_ops([n for n in head if n.op_type in quantizable])
 
 
 @contextlib.contextmanager
