@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from designer.core.package.manifest import MANIFEST_NAME, Manifest, PackageError, parse_manifest
+from designer.core.package.manifest import MANIFEST_NAME, SKILL_NAME, Manifest, PackageError, parse_manifest
 
 CHUNK = 1 << 20
 EPOCH_1980 = (1980, 1, 1, 0, 0, 0)
@@ -370,12 +370,24 @@ def _no_space(folder: Path, needed: int, free: int) -> str:
     )
 
 
+def _check_skill(reader: PackageReader) -> None:
+    """The packaged skill reads only the package's files and writes only into the output folder."""
+    from designer.core.package.confine import check_confined
+
+    if SKILL_NAME not in reader.manifest.files:
+        raise PackageError(f"{reader.where}: no {SKILL_NAME}: this zip is not a skill package")
+    check_confined(reader.manifest, reader.read(SKILL_NAME), reader.where)
+
+
 def verify_package(
     path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS, progress: Progress | None = None
 ) -> Manifest:
-    """The manifest of a package whose every file matched; PackageError naming the first that did not."""
+    """The manifest of a package whose every file matched and whose skill stays in its folders;
+    PackageError naming the first file or place that did not."""
     with PackageReader(path, limits) as reader:
-        return reader.verify(progress)
+        manifest = reader.verify(progress)
+        _check_skill(reader)
+        return manifest
 
 
 def unpack_package(
@@ -385,4 +397,5 @@ def unpack_package(
     progress: Progress | None = None,
 ) -> Manifest:
     with PackageReader(path, limits) as reader:
+        _check_skill(reader)
         return reader.unpack(dest, progress)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import designer
@@ -36,10 +36,11 @@ from designer.core.package.secrets import (
     secret_defaults,
     secret_params,
 )
-from designer.core.secrets import has_secrets
+from designer.core.secrets import has_secrets, url_scheme
 from designer.core.skill import Skill, dump_skill, find_placeholders
 from designer.core.skill.compiled import CompiledSkill, compile_skill
-from designer.core.skill.fields import PARAM_NAME_RE, PLACEHOLDER_RE, Mark
+from designer.core.skill.fields import PARAM_NAME_RE, PLACEHOLDER_RE, Mark, accepts_placeholder
+from designer.core.skill.validate import path_escape
 
 __all__ = [
     "DEFAULT_RUNTIME_IMAGE",
@@ -198,6 +199,30 @@ def _container_endpoints(skill: Skill, containers: list[deploy.Container], defau
     return skill.model_copy(update={"nodes": nodes})
 
 
+def _confine_reads(skill: Skill) -> Skill:
+    """A per-device file a node reads (a READS parameter taking ``$param``: the camera's video
+    file) that the package does not carry keeps only its file name: inside a package every path
+    stays in the package (``verify`` refuses one that climbs out), and the device gives its own
+    (``--source``, a ``$param``)."""
+    compiled = compile_skill(skill)
+    changes: dict[str, dict[str, str]] = {}
+    for node in compiled.nodes.values():
+        fields = node.spec.params.model_fields
+        for name, value in node.marked(Mark.READS):
+            if not isinstance(value, str) or not accepts_placeholder(fields[name]):
+                continue
+            text = value.strip()
+            if PLACEHOLDER_RE.search(text) or text.isdigit() or url_scheme(text) is not None:
+                continue
+            if path_escape(text) is not None:
+                changes.setdefault(node.id, {})[name] = PurePosixPath(text.replace("\\", "/")).name
+    nodes = [
+        n.model_copy(update={"params": {**n.params, **changes[n.id]}}) if n.id in changes else n
+        for n in skill.nodes
+    ]
+    return skill.model_copy(update={"nodes": nodes})
+
+
 def _source_warnings(compiled: CompiledSkill) -> list[str]:
     """A local video file the source reads is not packaged: the device needs its own source."""
     return [
@@ -256,7 +281,7 @@ def _prepare(
         _check_output(options["out_path"], _inputs(compiled, skill_path, models))
     nodes = [n.model_copy(update={"params": rewrites[n.id]}) if n.id in rewrites else n for n in skill.nodes]
     packaged = _container_endpoints(skill.model_copy(update={"nodes": nodes}), containers, defaults)
-    packaged, moved = move_secrets(packaged, containers_env)
+    packaged, moved = move_secrets(_confine_reads(packaged), containers_env)
     packaged_compiled = compile_skill(packaged)
     warnings += _source_warnings(packaged_compiled)
     warnings += [secret.warning() for secret in moved]
