@@ -265,7 +265,9 @@ class Canvas(QWidget):
         if node.type_id() == type_id:
             self.set_node_params(node_id, params)
         else:
-            self.graph.change_type(node, type_id, params)
+            fresh = self.graph.change_type(node, type_id, params)
+            self.graph.select([fresh])
+            self.selection_changed.emit([node_id])  # Properties follows the node's new type
 
     def connect_nodes(
         self, source: str, target: str, source_port: str = "out", target_port: str = "in"
