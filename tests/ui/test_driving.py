@@ -403,3 +403,17 @@ def test_a_dropped_node_is_selected_and_shown_in_properties(qtbot, window):
     _settle(qtbot, window)
     added = window.canvas.selected_ids()
     assert len(added) == 1 and window.properties.form.node_id == added[0]
+
+
+def test_f5_and_shift_f5_leave_an_unedited_skill_unmodified(qtbot, window, monkeypatch):
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: pytest.fail(f"asked: {a[2]}"))
+    view = _focus_canvas(qtbot, window)
+    assert not window.isWindowModified()
+    _keys(view, Qt.Key.Key_F5)
+    qtbot.waitUntil(lambda: window.session.running, timeout=20000)
+    qtbot.wait(1500)
+    _keys(QApplication.focusWidget() or view, Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: not window.session.running, timeout=20000)
+    qtbot.wait(500)
+    assert not window.isWindowModified()
+    assert window.close()  # and Quit does not ask
