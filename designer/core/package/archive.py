@@ -65,7 +65,8 @@ Progress = Callable[[str, int, int], None]
 
 
 def _info(name: str, date_time: tuple[int, ...], size: int) -> zipfile.ZipInfo:
-    info = zipfile.ZipInfo(name, date_time=date_time)
+    year, month, day, hour, minute, second = date_time[:6]
+    info = zipfile.ZipInfo(name, date_time=(year, month, day, hour, minute, second))
     info.create_system = 3  # Unix, whatever machine exports
     info.external_attr = (stat.S_IFREG | 0o644) << 16
     info.compress_type = zipfile.ZIP_STORED if name.endswith(STORED_SUFFIXES) else zipfile.ZIP_DEFLATED

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from designer.core.package.archive import DEFAULT_LIMITS, Limits, unpack_package
-from designer.core.package.manifest import SKILL_NAME, PackageError
+from designer.core.package.manifest import SKILL_NAME, Manifest, PackageError
 from designer.core.package.secrets import ENV_REF_RE
 from designer.core.skill import SkillFileError, load_skill, save_skill
 from designer.core.skill.compiled import CompiledNode, compile_skill
@@ -65,21 +66,53 @@ def import_package(
     report lists them, to fill in the designer.
     """
     with _reader_manifest(zip_path, limits) as manifest:
-        skill_id = manifest.skill.id
-    folder = Path(dest_dir) / skill_id
+        skill_id = manifest.skill.id  # a slug: the manifest refuses any other id
+    into = Path(dest_dir)
+    folder = into / skill_id
     n = 2
-    while folder.exists():
-        folder, n = Path(dest_dir) / f"{skill_id}-{n}", n + 1
+    while folder.exists() or folder.is_symlink():
+        folder, n = into / f"{skill_id}-{n}", n + 1
+    if folder.resolve().parent != into.resolve():
+        raise PackageError(f"{zip_path}: skill id {skill_id!r} would be unpacked outside {into}")
     manifest = unpack_package(zip_path, folder, limits, progress)
+    try:
+        return _import_unpacked(zip_path, manifest, folder, skill_id, library)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # nothing half-imported stays behind
+        raise
+
+
+def _import_unpacked(
+    zip_path: str | os.PathLike, manifest: Manifest, folder: Path, skill_id: str, library: Any
+) -> tuple[Path, ImportReport]:
     try:
         skill = load_skill(folder / SKILL_NAME)
     except SkillFileError as exc:
         raise PackageError(f"{zip_path}: {SKILL_NAME}: {exc.message}") from None
     report = ImportReport(skill_path=folder / f"{skill_id}.skill.json", folder=folder)
+    if report.skill_path.exists():
+        raise PackageError(
+            f"{zip_path}: the package holds a file named {report.skill_path.name}, the skill file "
+            "import writes; refusing to overwrite it"
+        )
     ids: dict[str, str] = {}
     if library is not None:
         for model in manifest.models:
-            library_id = _add_model(library, manifest, model, folder, report)
+            try:
+                library_id = _add_model(library, manifest, model, folder, report)
+            except (
+                OSError,
+                ValueError,
+                KeyError,
+                StopIteration,
+                AttributeError,
+                TypeError,
+                RecursionError,
+            ) as exc:
+                raise PackageError(
+                    f"{zip_path}: model {model.id}: its files do not match the manifest ({exc!r}); "
+                    "refusing the package"
+                ) from None
             if library_id is not None:
                 ids[model.id] = library_id
     compiled = compile_skill(skill)
