@@ -24,7 +24,7 @@ from designer.core.engine.frame import insight_message
 from designer.core.engine.nodes.insights_log import LineFile
 from designer.core.engine.runtime import RunContext
 from designer.core.package import PackageError, is_package, open_package
-from designer.core.secrets import mask_secrets
+from designer.core.secrets import mask_secrets, safe_message
 from designer.core.skill import ParamError, Role, SkillFileError, load_skill
 from designer.core.skill.catalog.sources import CameraParams
 from designer.core.skill.fields import Mark
@@ -76,7 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _fail(message: str, code: int = 2) -> int:
-    print(f"error: {mask_secrets(message)}", file=sys.stderr)
+    print(f"error: {safe_message(message)}", file=sys.stderr)
     return code
 
 
@@ -329,6 +329,10 @@ def _open_run_log() -> tuple[Path | None, logging.Handler | None]:
     handler.setLevel(logging.INFO)
     root = logging.getLogger()
     root.addHandler(handler)
+    # httpx logs every request with its URL at INFO (an Azure Function's ?code=, a SAS): warnings only.
+    for name in ("httpx", "httpcore"):
+        if logging.getLogger(name).level in (logging.NOTSET, logging.DEBUG, logging.INFO):
+            logging.getLogger(name).setLevel(logging.WARNING)
     if root.level > logging.INFO or root.level == logging.NOTSET:
         root.setLevel(logging.INFO)
     return path, handler
