@@ -4,6 +4,7 @@ folder with bad entries in it, read-only files and folders (issue 19: items 3, 1
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 from pathlib import Path
@@ -212,3 +213,17 @@ def test_saving_over_a_read_only_file_asks_first(qtbot, window, tmp_path, monkey
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     assert window.save()
     assert "tracker-1" in {n.id for n in load_skill(path).nodes}
+
+
+def test_the_run_log_is_0600_in_a_0700_folder():
+    from designer.commands.run import _close_run_log, _open_run_log
+    from designer.core.paths import data_dir
+
+    path, handler = _open_run_log()
+    try:
+        assert path is not None
+        logging.getLogger("designer.test").warning("camera rtsp://admin:secret@10.0.0.7")
+    finally:
+        _close_run_log(handler)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE((data_dir() / "logs").stat().st_mode) == 0o700
