@@ -9,6 +9,7 @@ from pathlib import Path
 
 from designer import __version__
 from designer.commands.common import model_library
+from designer.core.secrets import safe_message
 from designer.core.skill import Skill, SkillFileError, load_skill
 
 DEFAULT_RUNTIME_IMAGE = f"skill-designer-runtime:{__version__}"  # as designer.core.package.export says
@@ -52,10 +53,10 @@ def run(args: argparse.Namespace) -> int:
         skill = load_skill(args.skill)
         defaults = parse_defaults(args.default)
     except SkillFileError as exc:
-        print(f"error: {exc.located()}", file=sys.stderr)
+        print(f"error: {safe_message(exc.located())}", file=sys.stderr)
         return 2
     except ExportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {safe_message(str(exc))}", file=sys.stderr)
         return 2
     try:
         report = export_package(
@@ -69,24 +70,22 @@ def run(args: argparse.Namespace) -> int:
     except ExportError as exc:
         if exc.problems:
             for problem in exc.problems:
-                print(
-                    f"{args.skill}: {problem.located()}: error {problem.code}: {problem.message}",
-                    file=sys.stderr,
-                )
-            print(f"error: {args.skill}: not exported: fix the errors above", file=sys.stderr)
+                line = f"{args.skill}: {problem.located()}: error {problem.code}: {problem.message}"
+                print(safe_message(line), file=sys.stderr)
+            print(safe_message(f"error: {args.skill}: not exported: fix the errors above"), file=sys.stderr)
             return 1
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {safe_message(str(exc))}", file=sys.stderr)
         return 1
     except PackageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {safe_message(str(exc))}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, allow_nan=False))
         return 0
     for line in report.warnings + loopback_warnings(skill):
-        print(f"warning: {line}", file=sys.stderr)
+        print(f"warning: {safe_message(line)}", file=sys.stderr)
     for note in report.kan_notes:
-        print(f"note: deploy/kan/skill.yaml: {note}", file=sys.stderr)
+        print(f"note: deploy/kan/skill.yaml: {safe_message(note)}", file=sys.stderr)
     print(
         f"wrote {out} ({report.size / 1e6:.1f} MB, {len(report.files)} files, sha256 {report.sha256[:16]}...)"
     )

@@ -8,6 +8,7 @@ import sys
 
 from designer.commands.common import model_library
 from designer.core.package import PackageError, import_package
+from designer.core.secrets import safe_message
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,16 +30,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         skill_path, report = import_package(args.package, args.into, model_library())
     except (PackageError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {safe_message(str(exc))}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, allow_nan=False))
         return 0
     for note in report.notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(f"note: {safe_message(note)}", file=sys.stderr)
     if report.models_added:
         print(f"models added to the library: {', '.join(report.models_added)}")
     if report.models_reused:
         print(f"models already in the library: {', '.join(report.models_reused)}")
-    print(f"wrote {skill_path}")
+    print(safe_message(f"wrote {skill_path}"))
     return 0

@@ -7,6 +7,7 @@ import json
 import sys
 
 from designer.core.package import PackageError, verify_package
+from designer.core.secrets import safe_message
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,11 +29,13 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(
                 json.dumps(
-                    {"package": args.package, "ok": False, "error": str(exc)}, indent=2, allow_nan=False
+                    {"package": args.package, "ok": False, "error": safe_message(str(exc))},
+                    indent=2,
+                    allow_nan=False,
                 )
             )
         else:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {safe_message(str(exc))}", file=sys.stderr)
         return 1
     if args.json:
         print(
@@ -44,14 +47,16 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
     s = manifest.skill
-    print(
+    lines = [
         f"{args.package}: intact: {s.name} ({s.id} {s.version}), {len(manifest.files)} files checked, "
-        f"made by Skill Designer {manifest.designer_version} at {manifest.created_at}"
-    )
-    print(f"  acceleration: {manifest.acceleration} ({', '.join(manifest.execution_providers)})")
+        f"made by Skill Designer {manifest.designer_version} at {manifest.created_at}",
+        f"  acceleration: {manifest.acceleration} ({', '.join(manifest.execution_providers)})",
+    ]
     for name, param in manifest.params.items():
-        default = param.default if param.default is not None else "(required)"
-        print(f"  parameter {name}: --param {name}=VALUE or ${param.env}; default {default}")
+        default = repr(param.default) if param.default is not None else "(required)"
+        lines.append(f"  parameter {name}: --param {name}=VALUE or ${param.env}; default {default}")
     for name, env in manifest.env.items():
-        print(f"  environment {name}: {env.description} of node {env.node} ({env.used_by})")
+        lines.append(f"  environment {name}: {env.description} of node {env.node} ({env.used_by})")
+    for line in lines:  # every value comes from the package: masked and escaped
+        print(safe_message(line))
     return 0
