@@ -52,6 +52,8 @@ from designer.ui.session import LibraryGetter
 if TYPE_CHECKING:
     from designer.core.models.library import ModelLibrary
     from designer.core.models.registry import ModelEntry
+    from designer.ui.dialogs.optimize import NodeEditor
+    from designer.ui.session import Session
 
 UNAVAILABLE = (
     "The model library could not be opened (see the output for why); check that the user data "
@@ -148,9 +150,20 @@ class ModelLibraryWidget(QWidget):
     models_changed = Signal()
     model_added = Signal(str)
 
-    def __init__(self, library_getter: LibraryGetter, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        library_getter: LibraryGetter,
+        parent: QWidget | None = None,
+        *,
+        session: Session | None = None,
+        editor: NodeEditor | None = None,
+    ) -> None:
+        """``session`` and ``editor`` (the canvas) let the page offer the skill's camera clip for
+        optimizing and switch the skill's model nodes between an original and its optimized form."""
         super().__init__(parent)
         self._library_getter = library_getter
+        self._session = session
+        self._editor = editor
         self._library: ModelLibrary | None = None
         self.entries: list[ModelEntry] = []
         self._details: list[QDialog] = []
@@ -192,10 +205,29 @@ class ModelLibraryWidget(QWidget):
         )
         self.check_button.setIcon(icon("frame"))
         self.refresh_button = tool("refresh", "", self.reload, "Read the library again")
+        self.optimize_button = tool(
+            "run",
+            "",
+            self.optimize_selected,
+            "Optimize for device…: an INT8, graph-optimised or float16 form of the selected model, "
+            "calibrated on the skill's own clip and checked against the original",
+        )
+        self.optimize_button.setAccessibleName("Optimize for device…")
+        self.use_button = tool(
+            "model",
+            "",
+            self.use_selected,
+            "Use the selected model in the skill: its nodes using the original (or another "
+            "optimized form of it) switch to this one, as one undoable change",
+        )
+        self.use_button.setAccessibleName("Use in skill")
+        self.use_button.setVisible(session is not None and editor is not None)
         bar = QHBoxLayout()
         bar.addWidget(self.add_button)
         bar.addStretch(1)
         for button in (
+            self.optimize_button,
+            self.use_button,
             self.check_button,
             self.remove_button,
             self.verify_button,
@@ -229,6 +261,13 @@ class ModelLibraryWidget(QWidget):
         self.empty.setWordWrap(True)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setStyleSheet("color: palette(placeholder-text); padding: 16px;")
+        # an optimized model next to its original: cost, size and agreement side by side
+        self.comparison = QLabel()
+        self.comparison.setObjectName("comparison")
+        self.comparison.setTextFormat(Qt.TextFormat.RichText)
+        self.comparison.setWordWrap(True)
+        self.comparison.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.comparison.setVisible(False)
         self.status = QLabel()
         self.status.setObjectName("status")
         self.status.setWordWrap(True)
@@ -239,6 +278,7 @@ class ModelLibraryWidget(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.empty)
+        layout.addWidget(self.comparison)
         layout.addWidget(self.status)
         self._update_buttons()
         library_events().models_changed.connect(self.reload)
@@ -407,6 +447,87 @@ class ModelLibraryWidget(QWidget):
         dialog.show()
         return dialog
 
+    def optimize_selected(self) -> QDialog | None:
+        """Optimize for device…: the dialog for the selected model, with the skill's clip offered."""
+        from designer.ui.dialogs.optimize import OptimizeDialog, camera_clip
+
+        entry = self._selected_entry()
+        if entry is None or self._library is None:
+            return None
+        if entry.optimization is not None:  # optimize the original, not a form of it
+            source_id = entry.optimization.source_id
+            source = next((e for e in self.entries if e.id == source_id), None)
+            if source is None:
+                self._failed(f"{entry.id} is an optimized form of {source_id}, which is gone")
+                return None
+            entry = source
+        clip = None
+        if self._session is not None:
+            clip = camera_clip(self._session.skill(), self._session.skill_dir())
+        dialog = OptimizeDialog(self._library, entry, clip=clip, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.optimized.connect(self._optimized)
+        dialog.destroyed.connect(lambda: self._details.remove(dialog) if dialog in self._details else None)
+        self._details.append(dialog)
+        dialog.show()
+        return dialog
+
+    def _optimized(self, entry: ModelEntry) -> None:
+        self.select_when_listed = entry.id
+        self.models_changed.emit()
+        library_events().models_changed.emit()
+
+    def use_selected(self) -> list[str]:
+        """Switch the skill's nodes from the selected model's original or other forms to it."""
+        from designer.ui.dialogs.optimize import switch_model_nodes
+
+        entry = self._selected_entry()
+        if entry is None or self._session is None or self._editor is None:
+            return []
+        changed = switch_model_nodes(self._editor, self._session.skill(), entry.id, self._family(entry))
+        if changed:
+            self.status.setStyleSheet("")
+            self.status.setText(
+                f"{len(changed)} node(s) now use {entry.id} (Ctrl+Z to undo): {', '.join(changed)}"
+            )
+        self._update_buttons()
+        return changed
+
+    def _family(self, entry: ModelEntry) -> set[str]:
+        """The original of ``entry`` and all its optimized forms (``entry`` itself left out)."""
+        root = entry.optimization.source_id if entry.optimization is not None else entry.id
+        forms = {e.id for e in self.entries if e.optimization and e.optimization.source_id == root}
+        return ({root} | forms) - {entry.id}
+
+    def _selected_entry(self) -> ModelEntry | None:
+        model_id = self.selected_id()
+        return next((e for e in self.entries if e.id == model_id), None)
+
+    def _show_comparison(self) -> None:
+        from designer.ui.dialogs.optimize import comparison_html
+
+        entry = self._selected_entry()
+        shown = []
+        if entry is not None and entry.optimization is not None:
+            source = next((e for e in self.entries if e.id == entry.optimization.source_id), None)
+            source_name = source.name if source else entry.optimization.source_id
+            shown.append(comparison_html(entry.optimization, source_name, entry.name))
+        elif entry is not None:
+            for form in self.entries:
+                if form.optimization is not None and form.optimization.source_id == entry.id:
+                    shown.append(comparison_html(form.optimization, entry.name, form.name))
+        self.comparison.setText("<br>".join(shown))
+        self.comparison.setVisible(bool(shown))
+
+    def _switchable(self) -> bool:
+        from designer.core.models.optimize_use import model_uses
+
+        entry = self._selected_entry()
+        if entry is None or self._session is None or self._editor is None:
+            return False
+        family = self._family(entry)
+        return bool(family) and bool(model_uses(self._session.skill(), family))
+
     # -- helpers -------------------------------------------------------------------------------
 
     def _run(self, fn: Callable[..., Any], *args: Any, on_done: Callable[[Any], None]) -> workers.Task:
@@ -426,6 +547,9 @@ class ModelLibraryWidget(QWidget):
         self.remove_button.setEnabled(chosen)
         self.details_button.setEnabled(chosen)
         self.check_button.setEnabled(chosen and self._library is not None)
+        self.optimize_button.setEnabled(chosen and self._library is not None)
+        self.use_button.setEnabled(self._switchable())
+        self._show_comparison()
         self.verify_button.setEnabled(bool(self.entries))
         self.refresh_button.setEnabled(True)
 
