@@ -337,7 +337,9 @@ class MainWindow(QMainWindow):
         """The model library page, the live preview and the package menu: docks and actions of their own."""
         self.library_dock = QDockWidget("Models", self)
         self.library_dock.setObjectName("ModelsDock")
-        self.library_dock.setWidget(ModelLibraryWidget(self.session.library, self))
+        self.library_dock.setWidget(
+            ModelLibraryWidget(self.session.library, self, session=self.session, editor=self.canvas)
+        )
         self.add_dock(self.library_dock, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.properties_dock, self.library_dock)
         self.properties_dock.raise_()
