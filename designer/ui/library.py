@@ -472,8 +472,8 @@ class ModelLibraryWidget(QWidget):
         dialog.show()
         return dialog
 
-    def _optimized(self, entry: ModelEntry) -> None:
-        self.select_when_listed = entry.id
+    def _optimized(self, entry: object) -> None:
+        self.select_when_listed = getattr(entry, "id", None)
         self.models_changed.emit()
         library_events().models_changed.emit()
 
