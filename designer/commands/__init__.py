@@ -7,6 +7,7 @@ Each module defines ``register(subparsers)`` that adds its parser and sets
 COMMANDS = (
     "designer.commands.validate",
     "designer.commands.new",
+    "designer.commands.new_deployment",
     "designer.commands.import_kan",
     "designer.commands.run",
     "designer.commands.serve_sample",

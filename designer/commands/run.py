@@ -47,7 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(see the summary), 130 stopped with Ctrl-C, 143 stopped with SIGTERM.",
     )
     parser.add_argument(
-        "skill", metavar="SKILL_FILE", help="a *.skill.json file, or a package (.zip, checked before it runs)"
+        "skill",
+        metavar="SKILL_FILE",
+        help="a *.skill.json file, a package (.zip, checked before it runs) or a *.deploy.json deployment",
     )
     parser.add_argument(
         "--source",
@@ -92,6 +94,10 @@ def _quiet_opencv() -> None:
 
 def run(args: argparse.Namespace) -> int:
     _quiet_opencv()
+    if args.skill.endswith(".deploy.json"):  # several cameras and skills: run_deployment.py
+        from designer.commands.run_deployment import run_deployment
+
+        return run_deployment(args)
     if args.max_frames is not None and args.max_frames < 1:
         return _fail("--max-frames must be at least 1")
     try:

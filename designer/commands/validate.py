@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Check skill files against every graph and parameter rule. Exit status: 0 no "
         "errors (warnings allowed), 1 errors found, 2 a file could not be read or parsed.",
     )
-    parser.add_argument("files", nargs="+", metavar="FILE", help="*.skill.json files")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="*.skill.json or *.deploy.json files")
     parser.add_argument("--json", action="store_true", help="print one JSON document for machines")
     parser.add_argument(
         "--target",
@@ -37,6 +37,10 @@ def run(args: argparse.Namespace) -> int:
     models = model_library()
     for path in args.files:
         entry: dict = {"file": path}
+        if path.endswith(".deploy.json"):  # every skill on every camera, located
+            status = max(status, _validate_deployment(path, entry, models, args))
+            report.append(entry)
+            continue
         try:
             skill = load_skill(path)
         except SkillFileError as exc:
@@ -64,3 +68,22 @@ def run(args: argparse.Namespace) -> int:
     elif status == EXIT_OK:
         print(f"{len(args.files)} file(s) valid", file=sys.stderr)
     return status
+
+
+def _validate_deployment(path: str, entry: dict, models: object, args: argparse.Namespace) -> int:
+    from designer.core.deployment import DeploymentFileError, load_deployment
+    from designer.core.deployment.check import check_deployment
+
+    try:
+        deployment = load_deployment(path)
+    except DeploymentFileError as exc:
+        entry["error"] = {"message": exc.message, "line": None, "column": None}
+        if not args.json:
+            print(str(exc), file=sys.stderr)
+        return EXIT_UNREADABLE
+    problems = check_deployment(deployment, Path(path).resolve().parent, models, target=args.target)
+    entry["problems"] = [{"where": p.where, "severity": p.severity, "message": p.message} for p in problems]
+    if not args.json:
+        for p in problems:
+            print(p.line(path))
+    return EXIT_ERRORS if any(p.is_error for p in problems) else EXIT_OK

@@ -107,6 +107,14 @@ def fill_camera(camera: Camera, values: Mapping[str, str], where: str) -> Camera
     return camera.model_copy(update=_fill(data, values))
 
 
+def resolve_camera(camera: Camera, base_dir: Path) -> Camera:
+    """A video file named by the deployment is found next to the deployment file."""
+    source = camera.source.strip()
+    if source.isdigit() or "://" in source or placeholders_in(source):
+        return camera
+    return camera.model_copy(update={"source": str((base_dir / source).expanduser().resolve())})
+
+
 def skill_on_camera(skill: Skill, camera: Camera) -> Skill:
     """The skill reading the deployment's camera: its Camera Input's source, credentials and
     looping replaced, its frame rate the camera's when the camera sets one."""
@@ -198,7 +206,7 @@ class DeploymentRun:
         used_globally: set[str] = set()
         for index, raw_camera in enumerate(deployment.cameras):
             camera_where = f"{where}: cameras[{index}]"
-            camera = fill_camera(raw_camera, values, camera_where)
+            camera = resolve_camera(fill_camera(raw_camera, values, camera_where), base_dir)
             used_globally.update(
                 n for v in raw_camera.model_dump(exclude={"skills"}).values() for n in placeholders_in(v)
             )

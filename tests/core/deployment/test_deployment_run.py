@@ -38,8 +38,8 @@ def _write_skills(folder: Path) -> None:
     count = skill_of(
         ("cam", "camera@1", {"source": "0"}),
         ("det", "model@1", {"model_path": "blob.onnx", "labels_path": "blob.txt"}),
-        ("keep", "filter@1", {"labels": ["$param(label)"]}),
-        ("log", "insights-log@1", {"path": "kept.jsonl"}),
+        ("keep", "filter@1", {"labels": ["thing"]}),
+        ("log", "insights-log@1", {"path": "$param(log)"}),
         links=[("cam", "det"), ("det", "keep"), ("keep", "log")],
     )
     count.settings.name = "Kept"
@@ -53,7 +53,7 @@ def _deployment(folder: Path, live_url: str) -> Path:
     _write_skills(folder)
     skills = [
         SkillRef(skill="things.skill.json"),
-        SkillRef(skill="kept.skill.json", params={"label": "thing"}),
+        SkillRef(skill="kept.skill.json", params={"log": "kept.jsonl"}),
     ]
     deployment = Deployment(
         name="Site",
@@ -223,7 +223,7 @@ def test_a_deployment_names_the_camera_and_skill_that_cannot_run(tmp_path):
         name="Site",
         cameras=[Camera(name="Gate", source="a.avi", skills=[SkillRef(skill="kept.skill.json")])],
     )
-    with pytest.raises(DeploymentError, match=r"cameras\[0\]\.skills\[0\] \(kept.skill.json\): .*'label'"):
+    with pytest.raises(DeploymentError, match=r"cameras\[0\]\.skills\[0\] \(kept.skill.json\): .*'log'"):
         DeploymentRun(deployment, tmp_path)
     deployment.cameras[0].skills[0] = SkillRef(skill="nope.skill.json")
     with pytest.raises(
