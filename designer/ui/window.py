@@ -19,11 +19,13 @@ from PySide6.QtGui import QAction, QCloseEvent, QCursor, QKeySequence, QResizeEv
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
     QPlainTextEdit,
+    QScrollArea,
     QToolBar,
     QWidget,
 )
@@ -53,8 +55,19 @@ APP_NAME = "Skill Designer"
 SKILL_FILTER = "Skills (*.skill.json);;All files (*)"
 KAN_FILTER = "KAN Skill resources (*.yaml *.yml *.json);;All files (*)"
 AUTOSAVE_MS = 3000
+RIGHT_DOCK_WIDTH = 400  # Properties, Models, Preview: the Models table shows all its columns
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "resources" / "samples"
 DEFAULT_SKILL = SAMPLES_DIR / "default.skill.json"
+
+
+def _scrolling(widget: QWidget) -> QScrollArea:
+    """``widget`` in a scroll area: a dock holding it may get narrower than its minimum width
+    (a small window), scrolling instead of taking the canvas's room."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(widget)
+    return area
 
 
 def _read_only(path: Path) -> bool:
@@ -116,7 +129,9 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._wire()
         self._install_parts()
-        self.resizeDocks([self.palette_dock, self.properties_dock], [270, 380], Qt.Orientation.Horizontal)
+        self.resizeDocks(
+            [self.palette_dock, self.properties_dock], [270, RIGHT_DOCK_WIDTH], Qt.Orientation.Horizontal
+        )
         self.resizeDocks([self.problems_dock], [170], Qt.Orientation.Vertical)
         if self.preview is not None:  # the form gets most of the right column; the video the rest
             self.resizeDocks([self.properties_dock, self.preview.dock], [520, 300], Qt.Orientation.Vertical)
@@ -288,6 +303,7 @@ class MainWindow(QMainWindow):
 
         view = self.menu("&View")
         self.frame_action = self.add_action("&Frame all", self.canvas.frame_all, "F", "frame")
+        self._canvas_only(self.frame_action)  # a plain letter: elsewhere it is typing
         self.layout_action = self.add_action("&Auto-layout", self.canvas.auto_layout, "Ctrl+L", "layout")
         view.insertActions(
             view.actions()[0] if view.actions() else None, [self.frame_action, self.layout_action]
@@ -337,9 +353,8 @@ class MainWindow(QMainWindow):
         """The model library page, the live preview and the package menu: docks and actions of their own."""
         self.library_dock = QDockWidget("Models", self)
         self.library_dock.setObjectName("ModelsDock")
-        self.library_dock.setWidget(
-            ModelLibraryWidget(self.session.library, self, session=self.session, editor=self.canvas)
-        )
+        library = ModelLibraryWidget(self.session.library, self, session=self.session, editor=self.canvas)
+        self.library_dock.setWidget(_scrolling(library))  # its width never squeezes the canvas
         self.add_dock(self.library_dock, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.properties_dock, self.library_dock)
         self.properties_dock.raise_()
@@ -367,7 +382,10 @@ class MainWindow(QMainWindow):
         width, height = self.width(), self.height()
         canvas = self.canvas.width()
         resize: list[tuple[QDockWidget, int]] = []
-        for dock, default, share in ((self.palette_dock, 270, 0.2), (self.properties_dock, 380, 0.28)):
+        for dock, default, share in (
+            (self.palette_dock, 270, 0.2),
+            (self.properties_dock, RIGHT_DOCK_WIDTH, 0.28),
+        ):
             if not dock.isVisible() or dock.isFloating():
                 continue
             target = int(min(default, width * share))
