@@ -121,7 +121,12 @@ def env_number(name: str, default: float, low: float = -math.inf, high: float = 
 
 def encode_entry(payload: bytes, identity: dict[str, str]) -> bytes:
     header = dict(identity, len=len(payload), crc=zlib.crc32(payload))
-    return ENTRY_MAGIC + json.dumps(header, separators=(",", ":")).encode("utf-8") + b"\n" + payload
+    return (
+        ENTRY_MAGIC
+        + json.dumps(header, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        + b"\n"
+        + payload
+    )
 
 
 def _short_hash(text: str) -> str:
