@@ -23,7 +23,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the gRPC contract, and IoT Edge, Kubernetes and KAN manifests. Secrets are moved out to "
         "environment variables. Exit status: 0 written, 1 the skill has errors, 2 bad input.",
     )
-    parser.add_argument("skill", metavar="SKILL_FILE", help="a *.skill.json file")
+    parser.add_argument(
+        "skill",
+        metavar="SKILL_FILE",
+        help="a *.skill.json file, or a *.deploy.json deployment (-o X.deploy.zip)",
+    )
     parser.add_argument("-o", "--output", required=True, metavar="PACKAGE.zip", help="package to write")
     parser.add_argument(
         "--runtime-image",
@@ -42,6 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from designer.core.package.export import ExportError, PackageError, export_package, parse_defaults
 
+    if args.skill.endswith(".deploy.json"):  # every skill and every model once: deployment/package.py
+        return _export_deployment(args)
     out = Path(args.output)
     if out.exists() and not args.force:
         print(f"error: {out} exists; pass --force to overwrite it", file=sys.stderr)
@@ -103,3 +109,61 @@ def loopback_warnings(skill: Skill) -> list[str]:
         "machine; set the server's address as the device reaches it (or a $param)"
         for node_id, param, value in compile_skill(skill, target=True).loopback_endpoints()
     ]
+
+
+def _export_deployment(args: argparse.Namespace) -> int:
+    from designer.core.deployment import DeploymentFileError
+    from designer.core.deployment.package import DeploymentPackageError, export_deployment
+    from designer.core.deployment.runner import DeploymentError
+    from designer.core.package.export import ExportError, PackageError, parse_defaults
+
+    out = Path(args.output)
+    if out.exists() and not args.force:
+        print(f"error: {out} exists; pass --force to overwrite it", file=sys.stderr)
+        return 2
+    try:
+        report = export_deployment(
+            args.skill,
+            out,
+            library=model_library(),
+            runtime_image=args.runtime_image,
+            defaults=parse_defaults(args.default),
+        )
+    except (DeploymentFileError, DeploymentError, DeploymentPackageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ExportError as exc:
+        for problem in exc.problems:
+            print(
+                f"{args.skill}: {problem.located()}: error {problem.code}: {problem.message}", file=sys.stderr
+            )
+        print(f"error: {exc}" if not exc.problems else f"error: {args.skill}: not exported", file=sys.stderr)
+        return 1
+    except PackageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "path": str(report.path),
+                    "skills": report.skills,
+                    "models": report.models,
+                    "files": report.files,
+                    "sha256": report.sha256,
+                    "size": report.size,
+                    "model_bytes_saved": report.model_bytes_saved,
+                },
+                indent=2,
+            )
+        )
+        return 0
+    for line in report.warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    print(
+        f"wrote {out} ({report.size / 1e6:.1f} MB, {len(report.skills)} skills, {len(report.models)} models "
+        f"each once, {report.model_bytes_saved / 1e6:.1f} MB of repeated models left out)"
+    )
+    if report.required_env:
+        print(f"the device must set: {', '.join(report.required_env)}")
+    return 0

@@ -94,7 +94,7 @@ def _quiet_opencv() -> None:
 
 def run(args: argparse.Namespace) -> int:
     _quiet_opencv()
-    if args.skill.endswith(".deploy.json"):  # several cameras and skills: run_deployment.py
+    if args.skill.endswith((".deploy.json", ".deploy.zip")):  # several cameras and skills: run_deployment.py
         from designer.commands.run_deployment import run_deployment
 
         return run_deployment(args)

@@ -20,6 +20,12 @@ from designer.commands.run import (
     _Terminated,
 )
 from designer.core.deployment import DeploymentFileError, load_deployment
+from designer.core.deployment.package import (
+    DeploymentPackageError,
+    is_deployment_package,
+    open_deployment_package,
+    package_skills,
+)
 from designer.core.deployment.runner import DeploymentError, DeploymentRun, Pair
 from designer.core.engine.events import (
     EngineEvent,
@@ -127,17 +133,23 @@ def run_deployment(args: argparse.Namespace) -> int:
         return _fail("--max-frames must be at least 1")
     try:
         values = parse_assignments(args.param)
-        deployment = load_deployment(args.skill)
+        base, skills = Path(args.skill).resolve().parent, None
+        if is_deployment_package(args.skill):  # checked entry by entry, unpacked to a temporary folder
+            deployment, base = open_deployment_package(args.skill)
+            skills = package_skills(deployment, base, values, args.skill)
+        else:
+            deployment = load_deployment(args.skill)
         run = DeploymentRun(
             deployment,
-            Path(args.skill).resolve().parent,
+            base,
+            skills=skills,
             params=values,
             realtime=args.realtime == "on",
             max_frames=args.max_frames,
             models=model_library(),
             where=args.skill,
         )
-    except (DeploymentFileError, ParamError) as exc:
+    except (DeploymentFileError, DeploymentPackageError, ParamError) as exc:
         return _fail(str(exc))
     except DeploymentError as exc:
         return _fail(str(exc), 1 if "cannot run" in str(exc) else 2)

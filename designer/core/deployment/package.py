@@ -1,0 +1,279 @@
+"""A deployment package (``*.deploy.zip``): the deployment, every skill, and every model once.
+
+Each skill is exported as a skill package first (validated for the device, secrets moved to
+environment variables), then unpacked into ``skills/<skill>/``; the models of all skills go to
+one ``models/<id>/`` folder, each distinct model once (same files, same bytes), and each
+``skills/<skill>/skill.json`` names them as ``../../models/<id>/...``. ``deployment.json`` lists
+the cameras with their skills as ``skills/<skill>/skill.json``. ``manifest.json`` holds a SHA-256
+and size per file; ``open_deployment_package`` checks every entry (names, sizes, hashes) before
+anything runs, and unpacks into a fresh temporary folder.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from designer.core.deployment.document import Deployment, dump_deployment, load_deployment
+from designer.core.deployment.runner import LoadedSkill, load_skills, slug
+
+FORMAT = "skill-designer/deployment-package"
+FORMAT_VERSION = 1
+PACKAGE_SUFFIX = ".deploy.zip"
+MANIFEST = "manifest.json"
+DEPLOYMENT = "deployment.json"
+MAX_ENTRIES = 10_000
+MAX_TOTAL_BYTES = 16 * 1024**3
+
+
+class DeploymentPackageError(Exception):
+    """A deployment that cannot be packaged, or a package that cannot be trusted (names the entry)."""
+
+
+@dataclass
+class DeploymentExportReport:
+    path: Path
+    size: int
+    sha256: str
+    skills: list[str]
+    models: list[str]  # the model folders, each once
+    files: list[str]
+    warnings: list[str] = field(default_factory=list)
+    required_env: list[str] = field(default_factory=list)
+    model_bytes_saved: int = 0  # what packaging each skill's models separately would have added
+
+
+def is_deployment_package(path: str | os.PathLike) -> bool:
+    return str(path).lower().endswith(PACKAGE_SUFFIX)
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _rewrite_models(value: Any, renames: dict[str, str]) -> Any:
+    """``models/<id>/file`` -> ``../../models/<shared id>/file`` in every parameter value."""
+    if isinstance(value, str):
+        for old, new in renames.items():
+            if value.startswith(old):
+                return "../../" + new + value[len(old) :]
+        return value
+    if isinstance(value, list):
+        return [_rewrite_models(v, renames) for v in value]
+    if isinstance(value, dict):
+        return {k: _rewrite_models(v, renames) for k, v in value.items()}
+    return value
+
+
+def export_deployment(
+    deployment_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    *,
+    library: Any = None,
+    runtime_image: str | None = None,
+    defaults: dict[str, str] | None = None,
+) -> DeploymentExportReport:
+    """Package the deployment at ``deployment_path``; raises DeploymentPackageError (or the skill
+    package's ExportError, with its located problems) and writes nothing when anything is wrong."""
+    from designer.core.package.archive import write_zip
+    from designer.core.package.export import export_package
+
+    deployment_path = Path(deployment_path)
+    out_path = Path(out_path)
+    if not is_deployment_package(out_path):
+        raise DeploymentPackageError(f"{out_path}: a deployment package's name ends with {PACKAGE_SUFFIX}")
+    deployment = load_deployment(deployment_path)
+    for index, camera in enumerate(deployment.cameras):
+        if camera.password and "$param(" not in camera.password:
+            raise DeploymentPackageError(
+                f"{deployment_path}: cameras[{index}].password: a password is never packaged; "
+                "write $param(NAME) and give it on the device (--param or SKILL_PARAM_NAME)"
+            )
+    base = deployment_path.resolve().parent
+    loaded = load_skills(deployment, base, where=str(deployment_path))
+    entries: dict[str, bytes] = {}
+    skill_dirs: dict[str, str] = {}
+    skills_info: dict[str, Any] = {}
+    model_owner: dict[str, str] = {}  # digest of a model folder -> its shared folder name
+    warnings: list[str] = []
+    required_env: set[str] = set()
+    saved = 0
+    kwargs: dict[str, Any] = {"library": library, "defaults": defaults or {}}
+    if runtime_image:
+        kwargs["runtime_image"] = runtime_image
+    with tempfile.TemporaryDirectory(prefix="deploy-export-") as tmp:
+        for ref, entry in sorted(loaded.items()):
+            name = slug(entry.skill.settings.name or Path(ref).stem, "skill").lower()
+            while name in skills_info:
+                name += "-2"
+            skill_dirs[ref] = f"skills/{name}"
+            source = None if entry.is_package else base / ref
+            if entry.is_package:
+                source = entry.folder / "skill.json"
+            report = export_package(entry.skill, source, Path(tmp) / f"{name}.zip", **kwargs)
+            warnings += [f"{ref}: {w}" for w in report.warnings]
+            required_env.update(report.required_env)
+            with zipfile.ZipFile(Path(tmp) / f"{name}.zip") as archive:
+                files = {n: archive.read(n) for n in archive.namelist() if not n.endswith("/")}
+            manifest = json.loads(files[MANIFEST])
+            renames: dict[str, str] = {}
+            for model in manifest.get("models", []):
+                folder = f"models/{model['id']}/"
+                content = sorted((n, _sha(files[n])) for n in model["files"])
+                digest = _sha(json.dumps([(n.removeprefix(folder), h) for n, h in content]).encode())
+                shared = model_owner.get(digest)
+                if shared is None:
+                    shared = folder
+                    while any(n.startswith(shared) for n in entries):
+                        shared = shared.rstrip("/") + "-2/"
+                    model_owner[digest] = shared
+                    for n in model["files"]:
+                        entries[shared + n.removeprefix(folder)] = files[n]
+                else:
+                    saved += sum(len(files[n]) for n in model["files"])
+                renames[folder] = shared
+            skill = json.loads(files["skill.json"])
+            skill["nodes"] = [
+                {**n, "params": _rewrite_models(n.get("params", {}), renames)} for n in skill["nodes"]
+            ]
+            files["skill.json"] = (
+                json.dumps(skill, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+            ).encode()
+            for n, data in files.items():
+                if not n.startswith("models/") and n != MANIFEST:
+                    entries[f"{skill_dirs[ref]}/{n}"] = data
+            entries[f"{skill_dirs[ref]}/skill-manifest.json"] = files[MANIFEST]
+            skills_info[name] = {
+                "file": ref,
+                "name": entry.skill.settings.name,
+                "params": {k: v.get("default") for k, v in manifest.get("params", {}).items()},
+            }
+    cameras = [
+        camera.model_copy(
+            update={
+                "skills": [
+                    r.model_copy(update={"skill": f"{skill_dirs[r.skill]}/skill.json"}) for r in camera.skills
+                ]
+            }
+        )
+        for camera in deployment.cameras
+    ]
+    packaged = deployment.model_copy(update={"cameras": cameras})
+    entries[DEPLOYMENT] = dump_deployment(packaged).encode()
+    manifest_data = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "deployment": deployment.name,
+        "device": deployment.device.model_dump(),
+        "skills": skills_info,
+        "models": sorted(model_owner.values()),
+        "required_env": sorted(required_env),
+        "files": {n: {"sha256": _sha(d), "size": len(d)} for n, d in sorted(entries.items())},
+    }
+    entries[MANIFEST] = (json.dumps(manifest_data, indent=2, sort_keys=True) + "\n").encode()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    write_zip(out_path, dict(entries))
+    data = out_path.read_bytes()
+    return DeploymentExportReport(
+        path=out_path,
+        size=len(data),
+        sha256=_sha(data),
+        skills=sorted(skills_info),
+        models=sorted(m.rstrip("/") for m in model_owner.values()),
+        files=sorted(entries),
+        warnings=warnings,
+        required_env=sorted(required_env),
+        model_bytes_saved=saved,
+    )
+
+
+def open_deployment_package(path: str | os.PathLike) -> tuple[Deployment, Path]:
+    """Check every entry of the package and unpack it into a fresh temporary folder (removed at
+    exit); returns the deployment and that folder. DeploymentPackageError names the entry."""
+    from designer.core.package.archive import check_entry_name
+    from designer.core.package.manifest import PackageError
+
+    where = str(path)
+    folder = Path(tempfile.mkdtemp(prefix="deploy-package-"))
+    atexit.register(shutil.rmtree, folder, True)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            if len(infos) > MAX_ENTRIES:
+                raise DeploymentPackageError(f"{where}: {len(infos)} entries; at most {MAX_ENTRIES}")
+            try:
+                manifest = json.loads(archive.read(MANIFEST))
+            except KeyError:
+                raise DeploymentPackageError(f"{where}: no {MANIFEST}: not a deployment package") from None
+            if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+                raise DeploymentPackageError(f'{where}: {MANIFEST}: expected "format": "{FORMAT}"')
+            if manifest.get("format_version") != FORMAT_VERSION:
+                raise DeploymentPackageError(
+                    f"{where}: format_version {manifest.get('format_version')!r} unsupported"
+                )
+            listed: dict[str, Any] = manifest.get("files") or {}
+            if sum(int(v.get("size", 0)) for v in listed.values()) > MAX_TOTAL_BYTES:
+                raise DeploymentPackageError(
+                    f"{where}: the files add up to more than {MAX_TOTAL_BYTES:,} bytes"
+                )
+            names = set()
+            for info in infos:
+                name = info.filename
+                check_entry_name(name, where)
+                if info.is_dir() or name == MANIFEST:
+                    continue
+                if info.flag_bits & 0x1:
+                    raise DeploymentPackageError(f"{where}: entry {name}: encrypted")
+                if (info.external_attr >> 16) & 0o170000 == 0o120000:
+                    raise DeploymentPackageError(f"{where}: entry {name}: a link")
+                expected = listed.get(name)
+                if expected is None:
+                    raise DeploymentPackageError(f"{where}: entry {name} is not in the manifest")
+                if info.file_size != expected["size"]:
+                    raise DeploymentPackageError(f"{where}: entry {name}: size differs from the manifest")
+                digest = hashlib.sha256()
+                target = folder / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(info) as source, target.open("wb") as sink:
+                    read = 0
+                    for block in iter(lambda: source.read(1 << 20), b""):
+                        read += len(block)
+                        if read > expected["size"]:
+                            raise DeploymentPackageError(f"{where}: entry {name}: longer than declared")
+                        digest.update(block)
+                        sink.write(block)
+                if digest.hexdigest() != expected["sha256"]:
+                    raise DeploymentPackageError(f"{where}: entry {name}: changed (SHA-256 differs)")
+                names.add(name)
+            (folder / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+            missing = sorted(set(listed) - names)
+            if missing:
+                raise DeploymentPackageError(f"{where}: entry {missing[0]} is listed but missing")
+    except (zipfile.BadZipFile, OSError, ValueError, PackageError) as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise DeploymentPackageError(f"{where}: {exc}") from None
+    except DeploymentPackageError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return load_deployment(folder / DEPLOYMENT), folder
+
+
+def package_skills(
+    deployment: Deployment, folder: Path, params: dict[str, str], where: str
+) -> dict[str, LoadedSkill]:
+    """The packaged skills, each with its parameter defaults from the manifest."""
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    loaded = load_skills(deployment, folder, params, where)
+    for name, info in (manifest.get("skills") or {}).items():
+        entry = loaded.get(f"skills/{name}/skill.json")
+        if entry is not None:
+            entry.defaults = {k: str(v) for k, v in (info.get("params") or {}).items() if v is not None}
+    return loaded
