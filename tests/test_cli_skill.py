@@ -12,7 +12,7 @@ import yaml
 
 from designer.cli import build_parser, main
 from designer.core.skill import load_skill, save_skill, validate_skill
-from designer.core.skill.build import add_node, chain, minimal_skill
+from designer.core.skill.build import add_node, chain, connect, minimal_skill
 from designer.core.skill.document import Settings, Skill
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,6 +34,19 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 def write_clean(path: Path) -> Path:
     save_skill(minimal_skill("clean"), path)
+    return path
+
+
+def write_kan_ready(path: Path) -> Path:
+    """A skill KAN's portal accepts and its edge runs: camera -> library model -> IoT Hub."""
+    skill = Skill(settings=Settings(name="kan ready"))
+    add_node(skill, "camera@1", "cam", source="$param(rtsp)")
+    add_node(skill, "model@1", "detector", model_id="yolov3-tiny-coco")
+    add_node(skill, "insights-log@1", "log")
+    add_node(skill, "iothub@1", "hub")
+    chain(skill, "cam", "detector", "hub")
+    connect(skill, "detector", "log")
+    save_skill(skill, path)
     return path
 
 
@@ -250,7 +263,7 @@ def test_export_kan_round_trip_through_the_cli(tmp_path: Path, capsys):
 
 
 def test_export_kan_reports_what_it_leaves_out(tmp_path: Path, capsys):
-    path = write_clean(tmp_path / "min.skill.json")
+    path = write_kan_ready(tmp_path / "min.skill.json")
     code, out, _ = run(capsys, "export-kan", "--json", str(path), "-o", str(tmp_path / "min.yaml"))
     assert code == 0
     notes = json.loads(out)["notes"]
@@ -263,7 +276,7 @@ def test_export_kan_broken_input_and_output(tmp_path: Path, capsys):
     code, _, err = run(capsys, "export-kan", str(bad), "-o", str(tmp_path / "x.yaml"))
     assert code == 2 and f"{bad}:1:2: invalid JSON" in err
     assert not (tmp_path / "x.yaml").exists()
-    good = write_clean(tmp_path / "good.skill.json")
+    good = write_kan_ready(tmp_path / "good.skill.json")
     code, _, err = run(capsys, "export-kan", str(good), "-o", str(tmp_path / "no" / "x.yaml"))
     assert code == 1 and "cannot write" in err
 

@@ -14,13 +14,15 @@ from designer.core.skill.params import parse_assignments
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "fill",
-        help="write a package's IoT Edge / Kubernetes files with the device's values",
-        description="Write the package's deploy/iotedge and deploy/k8s files into FOLDER with each "
-        "${SKILL_PARAM_...} filled from --param (else its environment variable, else its default) and, in "
-        "the IoT Edge files, each secret from its environment variable. Only the package's own names are "
-        "replaced ($edgeAgent, $edgeHub and $upstream stay), a missing value is refused by name, and the "
-        "result is checked (nothing left unfilled, valid image references). Files are written 0600. "
-        "Exit status: 0 written, 1 refused, 2 bad arguments.",
+        help="write a package's IoT Edge / Kubernetes / KAN files with the device's values",
+        description=(
+            "Write the package's deploy/iotedge, deploy/k8s and deploy/kan files into FOLDER with each "
+            "${SKILL_PARAM_...} filled from --param (else its environment variable, else its default) "
+            "and, in the IoT Edge files, each secret from its environment variable. Only the package's "
+            "own names are replaced ($edgeAgent, $edgeHub and $upstream stay), a missing value is "
+            "refused by name, and the result is checked (nothing left unfilled, valid image "
+            "references). Files are written 0600. Exit status: 0 written, 1 refused, 2 bad arguments."
+        ),
     )
     parser.add_argument("package", metavar="PACKAGE.zip")
     parser.add_argument("-o", "--out", required=True, metavar="FOLDER", help="where the filled files go")
@@ -29,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--target",
-        choices=("all", "iot-edge", "k8s"),
+        choices=("all", "iot-edge", "k8s", "kan"),
         default="all",
         help="which files (k8s needs no secret here: the cluster reads them from a Secret)",
     )
@@ -37,6 +39,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--source",
         metavar="CAMERA",
         help="the device's camera (RTSP URL, webcam index) where the skill reads a packaged video file",
+    )
+    parser.add_argument(
+        "--kan-model",
+        action="append",
+        default=[],
+        metavar="NODE=MODEL",
+        help="the KAN Model resource a model node runs (the KAN file needs one for each model node)",
     )
     parser.add_argument("--force", action="store_true", help="replace filled files already in FOLDER")
     parser.set_defaults(func=run)
@@ -51,8 +60,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     targets = TARGETS if args.target == "all" else (args.target,)
+    kan_models = {}
+    for item in args.kan_model:
+        node, sep, model = item.partition("=")
+        if not sep or not node.strip() or not model.strip():
+            print(f"error: --kan-model {item!r}: use NODE=MODEL", file=sys.stderr)
+            return 2
+        kan_models[node.strip()] = model.strip()
     try:
-        filled = fill_deploy_files(args.package, values, targets=targets, source=args.source)
+        filled = fill_deploy_files(
+            args.package, values, targets=targets, source=args.source, kan_models=kan_models
+        )
         written = write_filled(filled, args.out, force=args.force)
     except (PackageError, OSError, ValueError) as exc:
         print(f"error: {mask_secrets(str(exc))}", file=sys.stderr)

@@ -33,6 +33,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("file", metavar="FILE", help="the *.skill.json file")
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="YAML file to write")
+    parser.add_argument(
+        "--kan-model",
+        action="append",
+        default=[],
+        metavar="NODE=MODEL",
+        help="the KAN Model resource a model node runs (required for each model node: KAN's edge loads "
+        "models from its Model resources, not from ONNX files)",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite an existing file (never the input)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.set_defaults(func=run_export)
@@ -100,7 +108,31 @@ def run_export(args: argparse.Namespace) -> int:
                 print(f"{args.file}: {p.located()}: {p.severity} {p.code}: {p.message}", file=sys.stderr)
             print(f"{args.file}: not exported: fix the errors above first", file=sys.stderr)
             return 1
-        resource, report = export_kan(skill)
+        models = {}
+        for item in args.kan_model:
+            node, sep, model = item.partition("=")
+            if not sep or not node.strip() or not model.strip():
+                print(
+                    f"--kan-model {item!r}: use NODE=MODEL (a model node id and a KAN Model name)",
+                    file=sys.stderr,
+                )
+                return 2
+            models[node.strip()] = model.strip()
+        resource, report = export_kan(skill, models=models)
+        if report.refusals:  # KAN would refuse it or fail to run it: write nothing
+            if args.json:
+                body = {"output": None, "refused": report.refusals, "notes": report.notes}
+                print(json.dumps({**body, "warnings": report.warnings}, indent=2, allow_nan=False))
+            else:
+                refused = set(report.refusals)
+                for note in report.notes:
+                    kind = "error" if note in refused else "warning" if note in report.warnings else "note"
+                    print(f"{kind}: {note}", file=sys.stderr)
+            print(
+                f"{args.file}: not exported: KAN would refuse or could not run it (errors above)",
+                file=sys.stderr,
+            )
+            return 1
         write_atomic(args.output, dump_kan(resource))
     except SkillFileError as exc:
         print(exc.located(), file=sys.stderr)

@@ -31,7 +31,11 @@ IMAGE_RE = re.compile(
     rf"^(?:{_HOST})?{_COMPONENT}(?:/{_COMPONENT})*(?::\w[\w.-]{{0,127}})?(?:@sha256:[a-f0-9]{{64}})?$"
 )
 IOTEDGE_PREFIX, K8S_PREFIX = "deploy/iotedge/", "deploy/k8s/"
-TARGETS = ("iot-edge", "k8s")
+TARGETS = ("iot-edge", "k8s", "kan")
+KAN_FILE = "deploy/kan/skill.yaml"
+KAN_MODEL_RE = re.compile(r"\$\{(KAN_MODEL_[A-Z0-9_]+)\}")
+# A Kubernetes object name (a KAN Model resource's metadata.name).
+K8S_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 SOURCE_ENV = "SKILL_SOURCE"  # as designer.core.package.deploy.SOURCE_ENV (read by `skill-designer run`)
 
 
@@ -144,6 +148,7 @@ def fill_deploy_files(
     environ: Mapping[str, str] | None = None,
     targets: tuple[str, ...] = TARGETS,
     source: str | None = None,
+    kan_models: Mapping[str, str] | None = None,
 ) -> Filled:
     """The package's IoT Edge and Kubernetes files with every ``${NAME}`` of the package filled.
 
@@ -151,7 +156,8 @@ def fill_deploy_files(
     its default; secrets come from ``environ`` (the IoT Edge files carry them: IoT Edge has no
     secret store; the Kubernetes files read them from a Secret). The files are hash-checked.
     ``targets``: ``iot-edge`` and/or ``k8s``; ``source``: the device's camera, where the skill's
-    camera reads a packaged file (``SKILL_SOURCE``; else that environment variable).
+    camera reads a packaged file (``SKILL_SOURCE``; else that environment variable);
+    ``kan_models``: model node id -> the KAN Model resource it runs (the KAN file needs one each).
     """
     from designer.core.package.deploy import dump_yaml_documents
 
@@ -174,7 +180,32 @@ def fill_deploy_files(
                 for doc in docs:
                     _check(doc, where, values)
                 out[name.removeprefix("deploy/")] = dump_yaml_documents(docs).encode()
+            elif name == KAN_FILE and "kan" in targets:
+                text = reader.read(name).decode("utf-8")
+                out[name.removeprefix("deploy/")] = _fill_kan(text, dict(kan_models or {}), where).encode()
     return Filled(out, values)
+
+
+def _fill_kan(text: str, models: dict[str, str], where: str) -> str:
+    from designer.core.package.parts.kan import kan_model_env
+
+    resource = yaml.safe_load(text)
+    nodes = {n["id"]: n for n in resource["spec"]["nodes"]}
+    wanted = {
+        kan_model_env(node_id): node_id for node_id, n in nodes.items() if KAN_MODEL_RE.fullmatch(n["name"])
+    }
+    unknown = sorted(set(models) - set(wanted.values()))
+    if unknown:
+        known = ", ".join(sorted(wanted.values())) or "none"
+        raise PackageError(f"{where}: --kan-model {unknown[0]}: not a model node (model nodes: {known})")
+    missing = sorted(node_id for node_id in wanted.values() if node_id not in models)
+    if missing:
+        args = " ".join(f"--kan-model {node_id}=MODEL" for node_id in missing)
+        raise PackageError(f"{where}: KAN runs each model node from a KAN Model resource; name them: {args}")
+    for node_id, model in models.items():
+        if not K8S_NAME_RE.match(model) or len(model) > 253:
+            raise PackageError(f"{where}: --kan-model {node_id}={model!r}: not a Kubernetes resource name")
+    return KAN_MODEL_RE.sub(lambda m: models[wanted[m[1]]], text)
 
 
 def write_filled(filled: Filled, folder: str | os.PathLike, force: bool = False) -> list[Path]:

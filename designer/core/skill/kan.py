@@ -12,7 +12,9 @@ node's type is the spec's role.
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -29,7 +31,7 @@ from designer.core.skill.catalog.kan_codecs import (
     parse_kan_labels,
 )
 from designer.core.skill.document import Edge, Node, PortRef, Settings, Skill, Tag
-from designer.core.skill.fields import ACCELERATIONS, placeholders_in
+from designer.core.skill.fields import ACCELERATIONS, Mark, placeholders_in
 
 __all__ = [
     "API_VERSION",
@@ -38,6 +40,8 @@ __all__ = [
     "dump_kan",
     "export_kan",
     "import_kan",
+    "kan_label",
+    "kan_resource_name",
     "load_kan_text",
     "parse_kan_labels",
 ]
@@ -46,6 +50,10 @@ API_VERSION = "ai.symphony/v1"
 KAN_ROUTE = "f"
 UNKNOWN_PREFIX = "kan:"
 MAX_RESOURCE_CHARS = 5 * 1024 * 1024
+CRD_SPEC_FIELDS = frozenset({"bindings", "displayName", "edges", "nodes", "parameters", "properties"})
+# metadata.labels as the API server takes them: a name of [A-Za-z0-9_.-] (a DNS prefix and "/"
+# allowed) and a value of at most 63 such characters, alphanumeric at both ends.
+_LABEL_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 class KanError(ValueError):
@@ -115,7 +123,35 @@ def load_kan_text(text: str, source: str = "<kan>") -> dict:
     if not isinstance(data.get("spec"), dict):
         raise KanError(f"{source}: the resource has no spec")
     _check_shape(data, source)
+    _check_crd(data["spec"], source)
     return data
+
+
+def _check_crd(spec: dict, source: str) -> None:
+    """What the Skill CRD (skills.ai.symphony) refuses: a spec without ``nodes`` and ``edges``
+    (older KAN releases wrote ``models:`` lists), or fields it does not have."""
+    unknown = sorted(set(spec) - CRD_SPEC_FIELDS)
+    if "models" in unknown:
+        raise KanError(
+            f"{source}: spec.models is the format of older KAN releases, which the Skill CRD "
+            "(ai.symphony/v1) refuses; export the skill again from a current KAN (spec.nodes and spec.edges)"
+        )
+    if unknown:
+        raise KanError(
+            f"{source}: spec.{unknown[0]} is not a field of the Skill CRD (ai.symphony/v1 has "
+            f"{', '.join(sorted(CRD_SPEC_FIELDS))})"
+        )
+    missing = [key for key in ("nodes", "edges") if key not in spec]
+    if missing:
+        raise KanError(
+            f"{source}: spec.{missing[0]} is missing; the Skill CRD requires spec.nodes and spec.edges"
+        )
+    for index, node in enumerate(spec["nodes"] if isinstance(spec["nodes"], list) else []):
+        absent = [key for key in ("id", "type", "name") if not isinstance(node, dict) or key not in node]
+        if absent:
+            raise KanError(
+                f"{source}: spec.nodes[{index}] has no {absent[0]}; the Skill CRD requires id, type, name"
+            )
 
 
 def _reader(kind: str, name: str, config: dict[str, str]) -> NodeSpec | None:
@@ -200,7 +236,66 @@ def import_kan(data: dict) -> tuple[Skill, KanReport]:
 # --- export -------------------------------------------------------------------------------
 
 
-def _kan_node(node: Node, report: KanReport) -> dict | None:
+def kan_resource_name(skill: Skill) -> str:
+    """The Skill resource's ``metadata.name``: the skill's package id (``designer.core.package``
+    names its files and modules the same way), so ``export-kan`` and a package agree."""
+    return re.sub(r"[^a-z0-9]+", "-", skill.settings.name.lower()).strip("-")[:50].strip("-") or "skill"
+
+
+def kan_label(text: str, fallback: str) -> str:
+    """``text`` as a Kubernetes label name or value: at most 63 of ``[A-Za-z0-9_.-]``,
+    alphanumeric at both ends (``fallback`` when nothing is left)."""
+    value = _LABEL_UNSAFE.sub("-", text)[:63]
+    value = re.sub(r"^[^A-Za-z0-9]+|[^A-Za-z0-9]+$", "", value)
+    return value or fallback
+
+
+def _labels(skill: Skill, report: KanReport) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for tag in skill.settings.tags:
+        name, value = kan_label(tag.name, "tag"), kan_label(tag.value, "") if tag.value else ""
+        if (name, value) != (tag.name, tag.value):
+            report.note(
+                f"tag {tag.name!r}: {tag.value!r} is the label {name}: {value!r} (the API server refuses "
+                "label names and values outside [A-Za-z0-9_.-], 63 characters)"
+            )
+        labels[name] = value
+    return labels
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as KAN would store them (``30`` and ``30.0`` are one number)."""
+    if kan_text(a) == kan_text(b):
+        return True
+    x, y = kan_number(a, math.nan), kan_number(b, math.nan)
+    return not isinstance(a, bool) and not isinstance(b, bool) and x == y
+
+
+def _lost(spec: NodeSpec, node: Node, body: dict, acceleration: str) -> list[str]:
+    """The parameters of ``node`` KAN cannot express: those set away from their default that do
+    not come back from KAN's configurations (the codec's own import, run on what it wrote)."""
+    assert spec.kan is not None
+    defaults = spec.defaults()
+    scratch = KanReport()
+    back = spec.kan.from_kan(
+        KanIn(node.id, body["name"], body["configurations"], acceleration, defaults, scratch)
+    )
+    lost = []
+    secret = set(spec.fields_marked("secret"))
+    for name, info in spec.params.model_fields.items():
+        value = node.params.get(name, defaults.get(name))
+        if value in (None, "", [], {}) or _same(value, defaults.get(name)):
+            continue
+        if name in back and _same(back[name], value):
+            continue
+        shown = "(set)" if name in secret or has_secrets(kan_text(value)) else repr(kan_text(value))[:60]
+        lost.append(f"{info.title or name} ({name} = {shown})")
+    return lost
+
+
+def _kan_node(
+    node: Node, report: KanReport, models: Mapping[str, str] | None = None, acceleration: str = "CPU"
+) -> dict | None:
     """A node as KAN's ``{type, name, configurations}``, or None (with a warning) when KAN has none."""
     if node.type.startswith(UNKNOWN_PREFIX) and "/" in node.type:  # imported from KAN, kept as it was
         kan_type, _, kan_name = node.type.removeprefix(UNKNOWN_PREFIX).partition("/")
@@ -215,13 +310,43 @@ def _kan_node(node: Node, report: KanReport) -> dict | None:
         return None
     defaults = spec.defaults()
     body = spec.kan.to_kan(KanOut(node.id, {**defaults, **node.params}, defaults, report))
-    return {"type": str(spec.role), "name": body.name, "configurations": body.configurations}
+    data = {"type": str(spec.role), "name": body.name, "configurations": body.configurations}
+    lost = _lost(spec, node, data, acceleration)
+    if lost:
+        report.warn(f"node {node.id}: KAN cannot express {'; '.join(lost)}; left out of the resource.")
+    if spec.role is Role.MODEL:
+        # KAN's edge runtime loads a model node from the KAN Model resource its name gives: a
+        # model id (a library id, or KAN's own model name on an imported skill) is taken as one;
+        # a model named by its file is not one, so it needs the user's mapping.
+        mapped = (models or {}).get(node.id)
+        by_id = any(str(node.params.get(name) or "").strip() for name in spec.fields_marked(Mark.MODEL))
+        if mapped:
+            data["name"] = mapped
+        elif not by_id:
+            report.refuse(
+                f"node {node.id}: KAN runs a model node from a KAN Model resource (ai.symphony/v1 Model), "
+                f"and {body.name!r} is not one: create the model in KAN and give its resource name "
+                f"(skill-designer export-kan --kan-model {node.id}=MODEL_NAME)"
+            )
+    return data
 
 
-def export_kan(skill: Skill, resource_name: str | None = None) -> tuple[dict, KanReport]:
-    """Our skill as a KAN Skill resource, plus what it had to leave out."""
+def export_kan(
+    skill: Skill, resource_name: str | None = None, models: Mapping[str, str] | None = None
+) -> tuple[dict, KanReport]:
+    """Our skill as a KAN Skill resource, plus what it had to leave out.
+
+    ``models`` maps a model node's id to the KAN Model resource it runs; a model node without
+    one is a refusal in the report (``report.refusals``), as is a graph KAN's portal refuses.
+    """
     report = KanReport()
-    converted = {node.id: _kan_node(node, report) for node in skill.nodes}
+    unknown = sorted(set(models or {}) - {n.id for n in skill.nodes})
+    if unknown:
+        report.refuse(f"--kan-model {unknown[0]}: the skill has no node {unknown[0]}")
+    acceleration = skill.settings.acceleration
+    converted = {node.id: _kan_node(node, report, models, acceleration) for node in skill.nodes}
+    if skill.settings.description.strip():
+        report.warn("the description: a KAN Skill resource has no description; left out.")
     for node_id, data in converted.items():  # never write a credential into an exported file
         config = (data or {}).get("configurations") or {}
         for key, value in config.items():
@@ -270,14 +395,12 @@ def export_kan(skill: Skill, resource_name: str | None = None) -> tuple[dict, Ka
             parameters.setdefault(name, "invalid")
     parameters["fpsRetrieve"] = str(skill.settings.fps)
     parameters["accelerationRetrieve"] = skill.settings.acceleration
-    # A Kubernetes name: lower-case ASCII letters, digits and single dashes, at most 63 characters.
-    slug = re.sub(r"[^a-z0-9]+", "-", skill.settings.name.lower()).strip("-")[:57].strip("-") or "skill"
     resource = {
         "apiVersion": API_VERSION,
         "kind": "Skill",
         "metadata": {
-            "name": resource_name or f"skill-{slug}",
-            "labels": {t.name: t.value for t in skill.settings.tags},
+            "name": resource_name or kan_resource_name(skill),
+            "labels": _labels(skill, report),
         },
         "spec": {
             "displayName": skill.settings.name,
@@ -295,16 +418,16 @@ def _check_kan_rules(nodes: list[dict], edges: list[dict], report: KanReport) ->
     A KAN node's type is one of our roles (``Role``'s values are KAN's words)."""
     if not any(n["type"] == Role.MODEL for n in nodes):
         titles = " or ".join(s.title for s in SPECS if s.role is Role.MODEL and s.kan is not None)
-        report.warn(f'KAN refuses this skill: "At least one model node" (KAN needs a {titles} node).')
+        report.refuse(f'KAN refuses this skill: "At least one model node" (KAN needs a {titles} node).')
     if not any(n["type"] == Role.EXPORT for n in nodes):
-        report.warn('KAN refuses this skill: "At least one Export Node needed".')
+        report.refuse('KAN refuses this skill: "At least one Export Node needed".')
     sources = {e["source"]["node"] for e in edges}
     targets = {e["target"]["node"] for e in edges}
     for node in nodes:
         needs_input = node["type"] != Role.SOURCE
         needs_output = node["type"] != Role.EXPORT
         if (needs_input and node["id"] not in targets) or (needs_output and node["id"] not in sources):
-            report.warn(f'KAN refuses this skill: "Graph should be connected" (node {node["id"]}).')
+            report.refuse(f'KAN refuses this skill: "Graph should be connected" (node {node["id"]}).')
 
 
 def dump_kan(resource: dict) -> str:

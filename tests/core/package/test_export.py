@@ -42,7 +42,6 @@ def test_package_holds_the_skill_models_contract_manifests_and_checksums(skill_d
             "deploy/iotedge/layered.json",
             "deploy/k8s/params.yaml",
             "deploy/k8s/runtime.yaml",
-            "deploy/kan/skill.yaml",
         ]
     )
     assert zipfile.ZipFile(out).namelist()[0] == "manifest.json"

@@ -411,7 +411,7 @@ def test_dump_kan_is_yaml_that_loads_back():
     loaded = load_kan_text(dump_kan(resource))
     assert loaded == resource
     assert yaml.safe_load(dump_kan(resource))["spec"]["displayName"] == "Gate, north"
-    assert resource["metadata"]["name"] == "skill-gate-north"  # a valid Kubernetes name
+    assert resource["metadata"]["name"] == "gate-north"  # a valid Kubernetes name, the package's id
 
 
 def test_export_reports_the_rules_kan_would_refuse_the_skill_for():
@@ -533,26 +533,16 @@ def test_export_kan_prints_left_out_nodes_and_refusals_as_warnings(tmp_path: Pat
     from designer.core.skill.build import minimal_skill
 
     save_skill(minimal_skill("log only"), tmp_path / "s.skill.json")
-    assert main(["export-kan", str(tmp_path / "s.skill.json"), "-o", str(tmp_path / "s.yaml")]) == 0
+    # KAN's portal refuses this skill (no model, no export KAN knows): said, and nothing written.
+    assert main(["export-kan", str(tmp_path / "s.skill.json"), "-o", str(tmp_path / "s.yaml")]) == 1
     err = capsys.readouterr().err
     assert "warning: node insights-log-1 (insights-log@1) cannot be expressed in KAN" in err
-    assert (
-        'warning: KAN refuses this skill: "At least one model node" (KAN needs a Run ML Model node).' in err
-    )
+    assert 'error: KAN refuses this skill: "At least one model node" (KAN needs a Run ML Model node).' in err
     assert "note: node camera-1: the camera source becomes the deployment parameter rtsp." in err
-    assert (
-        main(
-            [
-                "export-kan",
-                "--json",
-                "--force",
-                str(tmp_path / "s.skill.json"),
-                "-o",
-                str(tmp_path / "s.yaml"),
-            ]
-        )
-        == 0
-    )
+    assert "not exported: KAN would refuse or could not run it" in err
+    assert not (tmp_path / "s.yaml").exists()
+    args = ["export-kan", "--json", str(tmp_path / "s.skill.json"), "-o", str(tmp_path / "s.yaml")]
+    assert main(args) == 1
     report = json.loads(capsys.readouterr().out)
-    assert set(report["warnings"]) < set(report["notes"])
+    assert set(report["refused"]) <= set(report["warnings"]) < set(report["notes"])
     assert any("insights-log@1" in w for w in report["warnings"])

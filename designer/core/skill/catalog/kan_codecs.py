@@ -34,6 +34,9 @@ class KanReport:
 
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
+    """Why KAN would refuse or fail to run the exported resource (also in ``warnings``): a caller
+    that writes a resource for KAN to run refuses to write it while any is left."""
 
     def note(self, text: str) -> None:
         self.notes.append(text)
@@ -41,6 +44,10 @@ class KanReport:
     def warn(self, text: str) -> None:
         self.notes.append(text)
         self.warnings.append(text)
+
+    def refuse(self, text: str) -> None:
+        self.warn(text)
+        self.refusals.append(text)
 
 
 # --- KAN's values: every configuration is a string ----------------------------------------------
