@@ -214,13 +214,14 @@ class ModelLibraryWidget(QWidget):
         )
         self.optimize_button.setAccessibleName("Optimize for device…")
         self.use_button = tool(
-            "model",
+            "refresh",
             "",
             self.use_selected,
             "Use the selected model in the skill: its nodes using the original (or another "
             "optimized form of it) switch to this one, as one undoable change",
         )
         self.use_button.setAccessibleName("Use in skill")
+        self.use_button.setIcon(icon("model"))
         self.use_button.setVisible(session is not None and editor is not None)
         bar = QHBoxLayout()
         bar.addWidget(self.add_button)
