@@ -103,6 +103,43 @@ def test_relay_ignores_an_engine_it_was_detached_from(qtbot):
     assert errors == [("cam", "from the new run")]
 
 
+def test_the_preview_keeps_the_newest_camera_frame_when_results_lag(qtbot):
+    """Results two seconds behind the camera: the video shows the newest camera frame, with the
+    lagging results drawn on it, and never steps back to the old frame those results came from."""
+    relay = EngineRelay(interval_ms=10_000)
+    engine = Subscribable()
+    relay.attach(engine)
+    frames = []
+    relay.frame_ready.connect(frames.append)
+    shown = {index: image(6 * index) for index in range(40)}
+    for index in range(40):  # the camera runs ahead...
+        engine.emit(SourceFrameEvent(str(index), time.time(), shown[index]))
+    # ...and the model passes frame 35's picture through, untouched, late
+    engine.emit(FrameEvent("log", Frame(shown[35], "35", time.time() - 2.0, [person()])))
+    relay.flush()
+    frame = frames[-1]
+    assert frame.frame_id == "39" and frame.image is shown[39]
+    assert frame.results["log"].frame_id == "35"
+    assert "log" not in frame.own_pixels  # the same picture: nothing of the old frame to show
+    # a result later still, with no new camera frame: the newest camera frame stays
+    engine.emit(FrameEvent("log", Frame(shown[36], "36", time.time() - 2.0, [person()])))
+    relay.flush()
+    assert frames[-1].frame_id == "39" and frames[-1].image is shown[39]
+    assert frames[-1].results["log"].frame_id == "36" and not frames[-1].own_pixels
+    # a node that draws its own picture is shown as drawn
+    drawn = image(7)
+    engine.emit(FrameEvent("log", Frame(drawn, "37", time.time(), [person()])))
+    relay.flush()
+    assert frames[-1].frame_id == "39" and frames[-1].own_pixels == {"log"}
+    # and the dock paints the newest camera frame for the pass-through results
+    dock = PreviewDock(probe_webcams=False)
+    qtbot.addWidget(dock)
+    dock.set_branches(["log"], {})
+    dock.overlay_box.setChecked(False)
+    dock.show_frame(frames[1])
+    assert tuple(pixels(dock.video.image())[5, 5]) == (6 * 39,) * 3
+
+
 # --- the video dock ------------------------------------------------------------------------
 
 
