@@ -2,7 +2,7 @@
 
 The device runs `skill-designer run` only: PySide6 and NodeGraphQt (about 250 MB) stay out.
 ONNXRUNTIME swaps the onnxruntime build (onnxruntime-gpu for CUDA/TensorRT, onnxruntime-openvino
-for Intel). Reads pyproject.toml, so the image never drifts from the project.
+for Intel; ``none`` leaves it out). lock.sh turns this list into the hashed locks the image installs. Reads pyproject.toml, so the image never drifts from the project.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ def main() -> int:
     for dep in deps:
         name = re.split(r"[<>=!~;\[ ]", dep, maxsplit=1)[0].strip().lower()
         if name in GUI_ONLY:
+            continue
+        if name == "onnxruntime" and runtime == "none":  # installed apart (Jetson: NVIDIA's wheel)
             continue
         if name == "onnxruntime" and runtime != "onnxruntime":
             dep = runtime + dep[len("onnxruntime") :]

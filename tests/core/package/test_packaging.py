@@ -5,10 +5,13 @@ from __future__ import annotations
 import configparser
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from xml.etree import ElementTree
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGING = ROOT / "packaging"
@@ -50,10 +53,12 @@ def test_the_headless_runner_never_imports_qt():
 
 def test_the_dockerfile_copies_files_that_exist_and_runs_the_package():
     text = (PACKAGING / "runtime" / "Dockerfile").read_text()
+    locks = sorted(p.name for p in (PACKAGING / "runtime").glob("*.lock"))
     for line in text.splitlines():
         if line.startswith("COPY") and "--from" not in line:
             for source in line.split()[1:-1]:
-                assert (ROOT / source).exists(), source
+                for lock in locks:  # every variant's lock
+                    assert (ROOT / source.replace("${LOCK}", lock)).exists(), source
     assert 'ENTRYPOINT ["skill-designer", "run", "/package.zip"]' in text
     assert "ARG BASE_IMAGE=python:3.11-slim" in text
 
@@ -67,6 +72,29 @@ def test_desktop_entry_and_icon():
     assert desktop["Icon"] == "skill-designer"
     svg = ElementTree.parse(PACKAGING / "desktop" / f"{desktop['Icon']}.svg").getroot()
     assert svg.tag.endswith("svg") and svg.get("viewBox") == "0 0 256 256"
+    # Every MIME type the entry declares is defined by a shipped shared-mime-info file.
+    declared = {t for t in desktop["MimeType"].split(";") if t}
+    ns = {"m": "http://www.freedesktop.org/standards/shared-mime-info"}
+    shipped = ElementTree.parse(PACKAGING / "desktop" / "skill-designer.xml").getroot()
+    defined = {t.get("type"): t for t in shipped.findall("m:mime-type", ns)}
+    assert declared and declared <= set(defined)
+    globs = [g.get("pattern") for g in defined["application/x-skill-designer-skill"].findall("m:glob", ns)]
+    assert globs == ["*.skill.json"]
+    assert "skill-designer.xml" in (PACKAGING / "desktop" / "skill-designer.spec").read_text()
+
+
+def test_the_mime_definition_installs_into_a_mime_database(tmp_path):
+    """update-mime-database (shared-mime-info) takes the file and maps *.skill.json to the type."""
+    tool = shutil.which("update-mime-database")
+    if tool is None:
+        pytest.skip("update-mime-database (shared-mime-info) is not installed")
+    database = tmp_path / "mime"  # $XDG_DATA_HOME/mime, as for one user
+    (database / "packages").mkdir(parents=True)
+    shutil.copy2(PACKAGING / "desktop" / "skill-designer.xml", database / "packages")
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path)}
+    result = subprocess.run([tool, str(database)], capture_output=True, text=True, check=False, env=env)
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+    assert "application/x-skill-designer-skill:*.skill.json" in (database / "globs2").read_text()
 
 
 def test_verifying_and_running_a_package_never_import_onnx():
