@@ -216,3 +216,16 @@ def test_good_delivery_settings_are_used(tmp_path, monkeypatch):
     stats = runtime.delivery_stats()
     runtime.close()
     assert (stats["queued"], stats["messages_dropped"]) == (2, 2)
+
+
+def test_the_ends_of_the_accepted_ranges_are_accepted(tmp_path, monkeypatch):
+    for name, value in (("SKILL_DESIGNER_RETRY_MAX_S", "0.25"), ("SKILL_DESIGNER_RETRY_MAX_S", "3600")):
+        monkeypatch.setenv(name, value)
+        runtime_for(tmp_path, f"http://127.0.0.1:{unused_port()}/down").close()
+    monkeypatch.setenv("SKILL_DESIGNER_OUTBOX_LIMIT", "1")
+    runtime = runtime_for(tmp_path, f"http://127.0.0.1:{unused_port()}/down")
+    for i in range(3):
+        runtime.process(frame(i))
+    stats = runtime.delivery_stats()
+    runtime.close()
+    assert (stats["queued"], stats["messages_dropped"]) == (1, 2)
