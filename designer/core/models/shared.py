@@ -21,11 +21,13 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import onnxruntime as ort
 
 MAX_BATCH = 8
+T = TypeVar("T")
 _DIGEST_CACHE: dict[tuple[str, int, int], str] = {}
 _DIGEST_LOCK = threading.Lock()
 
@@ -192,7 +194,18 @@ class SessionPool:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sessions: dict[SessionKey, SharedSession] = {}
+        self._inspect_lock = threading.Lock()
+        self._inspected: dict[tuple[str, ...], object] = {}
         self.history: list[SharedSession] = []  # every session opened (its counters stay readable)
+
+    def inspected(self, path: str | Path, key: tuple[str, ...], inspect: Callable[[], T]) -> T:
+        """``inspect()`` once per model file (by content) and ``key`` (its settings): inspecting
+        opens a session of its own for a probe run, which N skills must not do N times at once."""
+        full = (file_digest(path), *key)
+        with self._inspect_lock:
+            if full not in self._inspected:
+                self._inspected[full] = inspect()
+            return self._inspected[full]  # type: ignore[return-value]
 
     def acquire(
         self,

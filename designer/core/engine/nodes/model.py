@@ -49,7 +49,16 @@ class ModelRuntime(NodeRuntime[ModelParams]):
             if entry is not None and not node_overrides and p.layout == "auto" and p.model_type == "auto":
                 info = entry.info  # inspected when it was added: no second load and probe run
             else:
-                info = inspect_model(model_path, labels_path, task=task, layout=layout, **overrides)
+                pool = self.context.sessions
+                if pool is not None:  # a deployment inspects each model once for all its skills
+                    key = (str(model_path), str(labels_path), task, layout, repr(sorted(overrides.items())))
+                    info = pool.inspected(
+                        model_path,
+                        key,
+                        lambda: inspect_model(model_path, labels_path, task=task, layout=layout, **overrides),
+                    )
+                else:
+                    info = inspect_model(model_path, labels_path, task=task, layout=layout, **overrides)
             if p.objectness_premultiplied is not None and info.layout.kind == "yolov5":
                 layout_spec = info.layout.model_copy(
                     update={"scores_include_objectness": p.objectness_premultiplied}
