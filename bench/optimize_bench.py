@@ -118,6 +118,19 @@ def scene_classifier(path: Path) -> Path:
     return path
 
 
+def _top1_classes(library: ModelLibrary, model_id: str, count: int) -> str:
+    """How varied the original's answers are on the clip: an agreement over frames that all get
+    the same class says less than one over varied answers."""
+    from collections import Counter
+
+    from designer.core.models.optimize import read_frames
+    from designer.core.models.session import OnnxModel
+
+    model = OnnxModel(library.resolve(model_id)[2].info, "CPU", 0)
+    counts = Counter(model.classify(frame, 0.0, 1)[0].label for frame in read_frames(CLIP, 2 * count))
+    return ", ".join(f"{label} x{n}" for label, n in counts.most_common())
+
+
 def bench_classifier(tmp: Path, calibration: int) -> None:
     for name, model, labels, what in (
         (
@@ -137,7 +150,11 @@ def bench_classifier(tmp: Path, calibration: int) -> None:
         print(f"classifier  {name}: {what}")
         print(f"  optimize      {seconds:.1f} s ({calibration} + {opt.held_out_frames} frames)")
         passed = "passed" if opt.passed else "NOT passed"
-        print(f"  agreement     top-1 {_pct(opt.agreement.top1)}; check {passed}")
+        answers = _top1_classes(library, name, calibration)
+        print(
+            f"  agreement     top-1 {_pct(opt.agreement.top1)}; check {passed} (the original's top-1 over "
+            f"{2 * calibration} frames of the clip: {answers})"
+        )
         print(
             f"  cost/frame    {opt.ms_source:.2f} ms FP32 -> {opt.ms_optimized:.2f} ms INT8 "
             f"({opt.speedup:.2f}x)"
