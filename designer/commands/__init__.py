@@ -17,4 +17,5 @@ COMMANDS = (
     "designer.commands.verify",
     "designer.commands.import_package",
     "designer.commands.fill",
+    "designer.commands.publish",
 )

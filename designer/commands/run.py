@@ -100,6 +100,12 @@ def run(args: argparse.Namespace) -> int:
         return run_deployment(args)
     if args.max_frames is not None and args.max_frames < 1:
         return _fail("--max-frames must be at least 1")
+    try:  # a deployment that names a published package (SKILL_PACKAGE_URL): fetched, verified, cached
+        from designer.core.package.blobstore import package_to_run
+
+        args.skill = package_to_run(args.skill)
+    except PackageError as exc:
+        return _fail(str(exc))
     try:
         values = parse_assignments(args.param)
         if is_package(args.skill):  # verified, unpacked to a temporary folder, secrets from the environment

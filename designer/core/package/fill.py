@@ -149,6 +149,7 @@ def fill_deploy_files(
     targets: tuple[str, ...] = TARGETS,
     source: str | None = None,
     kan_models: Mapping[str, str] | None = None,
+    published: tuple[str, str] | None = None,
 ) -> Filled:
     """The package's IoT Edge and Kubernetes files with every ``${NAME}`` of the package filled.
 
@@ -157,7 +158,10 @@ def fill_deploy_files(
     secret store; the Kubernetes files read them from a Secret). The files are hash-checked.
     ``targets``: ``iot-edge`` and/or ``k8s``; ``source``: the device's camera, where the skill's
     camera reads a packaged file (``SKILL_SOURCE``; else that environment variable);
-    ``kan_models``: model node id -> the KAN Model resource it runs (the KAN file needs one each).
+    ``kan_models``: model node id -> the KAN Model resource it runs (the KAN file needs one each);
+    ``published``: (blob URL, SHA-256) of the package in Blob storage (``publish``): the runtime
+    fetches it instead of mounting a file from the device (its SAS, when ``SKILL_PACKAGE_SAS`` is
+    in ``environ``, goes into the IoT Edge files; Kubernetes reads it from the Secret).
     """
     from designer.core.package.deploy import dump_yaml_documents
 
@@ -172,11 +176,15 @@ def fill_deploy_files(
             where = f"{reader.where}: {name}"
             if name.startswith(IOTEDGE_PREFIX) and name.endswith(".json") and "iot-edge" in targets:
                 doc = _fill_iotedge(json.loads(reader.read(name)), values, where)
+                if published:
+                    _fetch_in_iotedge(doc, reader.manifest.skill.id, published, environ)
                 _check(doc, where, values)
                 text = json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n"
                 out[name.removeprefix("deploy/")] = text.encode()
             elif name.startswith(K8S_PREFIX) and name.endswith(".yaml") and "k8s" in targets:
                 docs = [_walk(d, values) for d in yaml.safe_load_all(reader.read(name)) if d is not None]
+                if published:
+                    _fetch_in_kubernetes(docs, reader.manifest.skill.id, published)
                 for doc in docs:
                     _check(doc, where, values)
                 out[name.removeprefix("deploy/")] = dump_yaml_documents(docs).encode()
@@ -184,6 +192,54 @@ def fill_deploy_files(
                 text = reader.read(name).decode("utf-8")
                 out[name.removeprefix("deploy/")] = _fill_kan(text, dict(kan_models or {}), where).encode()
     return Filled(out, values)
+
+
+def _fetch_env(published: tuple[str, str]) -> dict[str, str]:
+    from designer.core.package.blobstore import SHA_ENV, URL_ENV
+
+    return {URL_ENV: published[0], SHA_ENV: published[1]}
+
+
+def _fetch_in_iotedge(
+    doc: dict, skill_id: str, published: tuple[str, str], environ: Mapping[str, str]
+) -> None:
+    """The runtime module fetches the published package: no bind of a file on the device."""
+    from designer.core.package.blobstore import SAS_ENV
+    from designer.core.package.parts.iotedge import split_create_options
+
+    agent = doc["modulesContent"]["$edgeAgent"]
+    modules = (
+        agent["properties.desired"]["modules"]
+        if "properties.desired" in agent
+        else {key.removeprefix("properties.desired.modules."): value for key, value in agent.items()}
+    )
+    module = modules[skill_id]
+    settings = module["settings"]
+    keys = sorted(k for k in settings if k.startswith("createOptions"))
+    options = json.loads("".join(settings.pop(k) for k in keys) or "{}")
+    host = options.setdefault("HostConfig", {})
+    host["Binds"] = [b for b in host.get("Binds", []) if not b.split(":")[1:2] == ["/package.zip"]]
+    settings.update(split_create_options(options))
+    env = {name: {"value": value} for name, value in _fetch_env(published).items()}
+    if environ.get(SAS_ENV):
+        env[SAS_ENV] = {"value": environ[SAS_ENV]}
+    module.setdefault("env", {}).update(env)
+
+
+def _fetch_in_kubernetes(docs: list, skill_id: str, published: tuple[str, str]) -> None:
+    from designer.core.package.blobstore import SAS_ENV
+
+    for doc in docs:
+        if doc.get("kind") != "Deployment" or doc["metadata"]["name"] != skill_id:
+            continue
+        pod = doc["spec"]["template"]["spec"]
+        pod["volumes"] = [v for v in pod.get("volumes", []) if v["name"] != "package"]
+        for box in pod["containers"]:
+            box["volumeMounts"] = [m for m in box.get("volumeMounts", []) if m["name"] != "package"]
+            box["env"] = [e for e in box.get("env", []) if e["name"] not in _fetch_env(published)]
+            box["env"] += [{"name": n, "value": v} for n, v in _fetch_env(published).items()]
+            secret = {"name": f"{skill_id}-secrets", "key": SAS_ENV, "optional": True}
+            box["env"].append({"name": SAS_ENV, "valueFrom": {"secretKeyRef": secret}})
 
 
 def _fill_kan(text: str, models: dict[str, str], where: str) -> str:
