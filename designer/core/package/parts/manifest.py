@@ -9,6 +9,7 @@ import designer
 from designer.core.package.context import ExportContext, sha256_file
 from designer.core.package.manifest import MANIFEST_NAME, FileEntry, Manifest, ModelInfoEntry, SkillInfo
 from designer.core.package.parts import PartOutput
+from designer.core.package.parts.models import inspected
 from designer.core.skill.compiled import CompiledSkill
 
 
@@ -33,8 +34,8 @@ def part(compiled: CompiledSkill, context: ExportContext) -> PartOutput:
             ModelInfoEntry(
                 id=m.id,
                 nodes=m.nodes,
-                task=m.info.task,
-                opset=m.info.opset,
+                task=inspected(m).task,
+                opset=inspected(m).opset,
                 files=sorted(n for n in context.files if n.startswith(f"models/{m.id}/")),
             )
             for m in context.models.values()

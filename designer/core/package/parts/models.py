@@ -5,14 +5,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from designer.core.package.context import ExportContext
+from designer.core.models.inspect import ModelInfo
+from designer.core.package.context import ExportContext, ExportError
 from designer.core.package.models import PackagedModel
 from designer.core.package.parts import PartOutput
 from designer.core.skill.compiled import CompiledSkill
 
 
+def inspected(model: PackagedModel) -> ModelInfo:
+    """What inspecting the model found (the export inspects every model before the parts run)."""
+    if model.info is None:
+        raise ExportError(f"model {model.id}: it was not inspected; cannot describe it in the package")
+    return model.info
+
+
 def model_settings(model: PackagedModel) -> bytes:
-    info = model.info
+    info = inspected(model)
     data = {
         "id": model.id,
         "nodes": model.nodes,
