@@ -22,7 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "`skill-designer run SITE.deploy.json`. Skill paths are written as given: relative "
         "paths are found next to the deployment file.",
     )
-    parser.add_argument("name", help="the deployment's name")
+    parser.add_argument(
+        "name", nargs="?", default="", help="the deployment's name (from the Instance with --from-kan)"
+    )
     parser.add_argument("-o", "--output", required=True, metavar="SITE.deploy.json", help="where to write it")
     parser.add_argument("--device", default="device", help="the device's name (default: device)")
     parser.add_argument("--acceleration", default=ACCELERATIONS[0], choices=ACCELERATIONS)
@@ -35,6 +37,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--skill", action="append", default=[], metavar="CAMERA=SKILL", help="a skill the camera runs"
+    )
+    parser.add_argument(
+        "--from-kan",
+        metavar="INSTANCE.yaml",
+        help="start from KAN Instance resources (one or more documents, or a kubectl List)",
+    )
+    parser.add_argument(
+        "--skill-file",
+        action="append",
+        default=[],
+        metavar="KAN_SKILL=FILE",
+        help="with --from-kan: the skill file or package for a KAN skill (CR or display name)",
     )
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")
     parser.set_defaults(func=run)
@@ -56,6 +70,11 @@ def run(args: argparse.Namespace) -> int:
     if reason:
         print(reason, file=sys.stderr)
         return 1
+    if args.from_kan:
+        return _from_kan(args, output)
+    if not args.name.strip():
+        print("error: the deployment needs a name", file=sys.stderr)
+        return 2
     try:
         cameras: dict[str, Camera] = {}
         for item in args.camera:
@@ -84,6 +103,36 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         save_deployment(deployment, output)
+    except OSError as exc:
+        print(f"{output}: cannot write: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(f"wrote {output}")
+    return 0
+
+
+def _from_kan(args: argparse.Namespace, output: Path) -> int:
+    from designer.core.deployment.kan import KanInstanceError, import_kan_instances
+
+    if args.camera or args.skill:
+        print("error: --camera and --skill do not go with --from-kan: edit the file after", file=sys.stderr)
+        return 2
+    try:
+        files = dict(_pair(item, "--skill-file") for item in args.skill_file)
+        path = Path(args.from_kan)
+        if path.stat().st_size > 2 * 1024 * 1024:
+            raise KanInstanceError(f"{path}: larger than 2 MiB; is this a KAN Instance?")
+        text = path.read_text(encoding="utf-8")
+        imported = import_kan_instances(text, str(path), files, name=args.name.strip())
+    except (KanInstanceError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {args.from_kan}: cannot read: {exc.strerror}", file=sys.stderr)
+        return 2
+    for note in imported.notes:
+        print(f"note: {note}", file=sys.stderr)
+    try:
+        save_deployment(imported.deployment, output)
     except OSError as exc:
         print(f"{output}: cannot write: {exc.strerror}", file=sys.stderr)
         return 1

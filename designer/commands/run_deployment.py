@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from designer.commands.common import model_library
 from designer.commands.run import (
+    HEALTH_FILE_ENV,
     PROGRESS_PERIOD_S,
     _close_run_log,
     _fail,
@@ -26,7 +28,14 @@ from designer.core.deployment.package import (
     open_deployment_package,
     package_skills,
 )
-from designer.core.deployment.runner import DeploymentError, DeploymentRun, Pair
+from designer.core.deployment.runner import (
+    DeploymentError,
+    DeploymentRun,
+    Pair,
+    load_skills,
+    needed_params,
+    param_env,
+)
 from designer.core.engine.events import (
     EngineEvent,
     FrameEvent,
@@ -52,8 +61,16 @@ class _Console:
         self.next_progress = self.started + PROGRESS_PERIOD_S
         self.errors: dict[str, str] = {}
         self.lock = threading.Lock()
+        self.health = os.environ.get(HEALTH_FILE_ENV) or None  # the container's probes read its age
+        self.next_health = 0.0
 
     def __call__(self, pair: Pair, event: EngineEvent) -> None:
+        if isinstance(event, MetricsEvent) and self.health and time.monotonic() >= self.next_health:
+            self.next_health = time.monotonic() + PROGRESS_PERIOD_S
+            try:
+                Path(self.health).touch()
+            except OSError:
+                pass
         if isinstance(event, NodeErrorEvent):
             self.errors[f"{pair.key}: {event.node_id}"] = event.message
             self._print(f"{pair.key}: node {event.node_id}: error: {event.message}")
@@ -139,6 +156,11 @@ def run_deployment(args: argparse.Namespace) -> int:
             skills = package_skills(deployment, base, values, args.skill)
         else:
             deployment = load_deployment(args.skill)
+        if skills is None:
+            skills = load_skills(deployment, base, values, args.skill)
+        for name in needed_params(deployment, skills):  # a device gives them in its environment
+            if name not in values and param_env(name) in os.environ:
+                values[name] = os.environ[param_env(name)]
         run = DeploymentRun(
             deployment,
             base,

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from designer.core.deployment.document import Deployment, dump_deployment, load_deployment
-from designer.core.deployment.runner import LoadedSkill, load_skills, slug
+from designer.core.deployment.kan import export_kan_instances
+from designer.core.deployment.runner import LoadedSkill, load_skills, needed_params, param_env, slug
 
 FORMAT = "skill-designer/deployment-package"
 FORMAT_VERSION = 1
@@ -32,6 +33,8 @@ MANIFEST = "manifest.json"
 DEPLOYMENT = "deployment.json"
 MAX_ENTRIES = 10_000
 MAX_TOTAL_BYTES = 16 * 1024**3
+DEFAULT_IMAGE = "skill-designer-runtime:latest"
+PACKAGES_ON_HOST = "/var/lib/skill-designer/packages"
 
 
 class DeploymentPackageError(Exception):
@@ -156,6 +159,16 @@ def export_deployment(
                 "name": entry.skill.settings.name,
                 "params": {k: v.get("default") for k, v in manifest.get("params", {}).items()},
             }
+    slugs = {ref: d.removeprefix("skills/") for ref, d in skill_dirs.items()}
+    entries.update(
+        _deploy_files(
+            deployment,
+            out_path.name,
+            runtime_image or DEFAULT_IMAGE,
+            needed_params(deployment, loaded),
+            {r: slugs[r] for r in skill_dirs},
+        )
+    )
     cameras = [
         camera.model_copy(
             update={
@@ -277,3 +290,137 @@ def package_skills(
         if entry is not None:
             entry.defaults = {k: str(v) for k, v in (info.get("params") or {}).items() if v is not None}
     return loaded
+
+
+def _deploy_files(
+    deployment: Deployment, package_name: str, image: str, params: list[str], skill_names: dict[str, str]
+) -> dict[str, bytes]:
+    """IoT Edge, Kubernetes and KAN files deploying the whole deployment: one runtime per device
+    running ``skill-designer run /package.deploy.zip``, its cameras' ``$param`` values given as
+    ``SKILL_PARAM_<NAME>`` (``${NAME}`` placeholders for the operator to fill)."""
+    import yaml
+
+    from designer.core.package.parts.iotedge import EDGE_AGENT_IMAGE, EDGE_HUB_IMAGE, EDGE_HUB_PORTS
+
+    name = slug(deployment.name, "deployment").lower()
+    package = f"{PACKAGES_ON_HOST}/{package_name}"
+    entrypoint = ["skill-designer", "run", "/package.deploy.zip"]
+    env = {param_env(p): {"value": "${" + param_env(p) + "}"} for p in params}
+    create = {
+        "Entrypoint": entrypoint,
+        "HostConfig": {
+            "Binds": [f"{package}:/package.deploy.zip:ro", f"{name}-output:/data"],
+            "LogConfig": {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}},
+        },
+    }
+    iotedge = {
+        "modulesContent": {
+            "$edgeAgent": {
+                "properties.desired": {
+                    "schemaVersion": "1.1",
+                    "runtime": {"type": "docker", "settings": {}},
+                    "systemModules": {
+                        "edgeAgent": {
+                            "type": "docker",
+                            "settings": {"image": EDGE_AGENT_IMAGE, "createOptions": "{}"},
+                        },
+                        "edgeHub": {
+                            "type": "docker",
+                            "status": "running",
+                            "restartPolicy": "always",
+                            "settings": {
+                                "image": EDGE_HUB_IMAGE,
+                                "createOptions": json.dumps({"HostConfig": {"PortBindings": EDGE_HUB_PORTS}}),
+                            },
+                        },
+                    },
+                    "modules": {
+                        name: {
+                            "version": "1.0",
+                            "type": "docker",
+                            "status": "running",
+                            "restartPolicy": "always",
+                            "settings": {"image": image, "createOptions": json.dumps(create, sort_keys=True)},
+                            "env": env,
+                        }
+                    },
+                }
+            },
+            "$edgeHub": {
+                "properties.desired": {
+                    "schemaVersion": "1.1",
+                    "routes": {"upstream": f"FROM /messages/modules/{name}/outputs/* INTO $upstream"},
+                    "storeAndForwardConfiguration": {"timeToLiveSecs": 7200},
+                }
+            },
+        }
+    }
+    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/managed-by": "skill-designer"}
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": f"{name}-params", "labels": labels},
+        "data": {param_env(p): "${" + param_env(p) + "}" for p in params},
+    }
+    pod = {
+        "containers": [
+            {
+                "name": "runtime",
+                "image": image,
+                "command": entrypoint,
+                "env": [
+                    {"name": "SKILL_HEALTH_FILE", "value": "/tmp/skill-health"},
+                    *[
+                        {
+                            "name": param_env(p),
+                            "valueFrom": {"configMapKeyRef": {"name": f"{name}-params", "key": param_env(p)}},
+                        }
+                        for p in params
+                    ],
+                ],
+                "livenessProbe": {
+                    "exec": {
+                        "command": [
+                            "/bin/sh",
+                            "-c",
+                            "test $(( $(date +%s) - $(stat -c %Y /tmp/skill-health) )) -lt 30",
+                        ]
+                    },
+                    "periodSeconds": 10,
+                    "failureThreshold": 3,
+                },
+                "volumeMounts": [
+                    {"name": "package", "mountPath": "/package.deploy.zip", "readOnly": True},
+                    {"name": "output", "mountPath": "/data"},
+                    {"name": "tmp", "mountPath": "/tmp"},
+                ],
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "readOnlyRootFilesystem": True,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+            }
+        ],
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "fsGroup": 10001},
+        "volumes": [
+            {"name": "package", "hostPath": {"path": package, "type": "File"}},
+            {"name": "output", "emptyDir": {}},
+            {"name": "tmp", "emptyDir": {}},
+        ],
+    }
+    runtime = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+            "template": {"metadata": {"labels": labels}, "spec": pod},
+        },
+    }
+    return {
+        "deploy/iotedge/deployment.json": (json.dumps(iotedge, indent=2, sort_keys=True) + "\n").encode(),
+        "deploy/k8s/runtime.yaml": yaml.safe_dump_all([config, runtime], sort_keys=True).encode(),
+        "deploy/kan/instances.yaml": export_kan_instances(deployment, skill_names).encode(),
+    }

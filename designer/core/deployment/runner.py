@@ -148,6 +148,24 @@ def pair_values(
     return merged
 
 
+def needed_params(deployment: Deployment, skills: Mapping[str, LoadedSkill]) -> list[str]:
+    """The ``$param`` names the device must give (``--param`` or ``SKILL_PARAM_<NAME>``): the
+    cameras' own, and each skill's that its camera entry and package defaults leave open."""
+    names: set[str] = set()
+    for camera in deployment.cameras:
+        names.update(n for v in camera.model_dump(exclude={"skills"}).values() for n in placeholders_in(v))
+        for ref in camera.skills:
+            loaded = skills[ref.skill]
+            used = find_placeholders(skill_on_camera(loaded.skill, camera))
+            names.update(n for n in used if n not in ref.params and n not in loaded.defaults)
+    return sorted(names)
+
+
+def param_env(name: str) -> str:
+    """``$param(lobby.password)`` -> ``SKILL_PARAM_LOBBY_PASSWORD``, as skill packages name them."""
+    return "SKILL_PARAM_" + (re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper() or "X")
+
+
 @dataclass
 class Pair:
     """One skill running on one camera."""

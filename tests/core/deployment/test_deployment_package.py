@@ -7,6 +7,7 @@ import json
 import zipfile
 
 import pytest
+import yaml
 from test_deployment_run import _bright_square, _write_skills
 from video_factory import write_video
 
@@ -48,6 +49,18 @@ def test_every_skill_and_model_once_and_the_package_runs(site, capsys, monkeypat
         paths = [n["params"].get("model_path") for n in skill["nodes"] if "model_path" in n["params"]]
         assert paths == ["../../models/blob/blob.onnx"]
     assert report.model_bytes_saved > 0
+    with zipfile.ZipFile(report.path) as archive:
+        edge = json.loads(archive.read("deploy/iotedge/deployment.json"))
+        module = edge["modulesContent"]["$edgeAgent"]["properties.desired"]["modules"]["site"]
+        assert set(module["env"]) == {"SKILL_PARAM_GATE", "SKILL_PARAM_YARD"}
+        assert json.loads(module["settings"]["createOptions"])["Entrypoint"][-1] == "/package.deploy.zip"
+        kan = list(yaml.safe_load_all(archive.read("deploy/kan/instances.yaml")))
+        assert [d["spec"]["parameters"]["configure_data"] for d in kan] == [
+            '{"Gate": ["kept", "things"]}',
+            '{"Yard": ["things"]}',
+        ]
+        k8s = list(yaml.safe_load_all(archive.read("deploy/k8s/runtime.yaml")))
+        assert [d["kind"] for d in k8s] == ["ConfigMap", "Deployment"]
     # The same deployment gives the same bytes.
     again = export_deployment(site / "site.deploy.json", site / "out" / "again.deploy.zip")
     assert again.sha256 == report.sha256
@@ -55,7 +68,8 @@ def test_every_skill_and_model_once_and_the_package_runs(site, capsys, monkeypat
     monkeypatch.chdir(site / "out")
     video = str(site / "a.avi")
     args = ["run", "site.deploy.zip", "--realtime", "off", "--quiet", "--param", f"gate={video}"]
-    assert main([*args, "--param", f"yard={video}"]) == 0
+    monkeypatch.setenv("SKILL_PARAM_YARD", video)  # what the IoT Edge and Kubernetes files set
+    assert main(args) == 0
     assert "sessions loaded: 1" in capsys.readouterr().err
     assert len((site / "out/Gate/Kept/kept.jsonl").read_text().splitlines()) == 6
     assert len((site / "out/Yard/Things/things.jsonl").read_text().splitlines()) == 6
