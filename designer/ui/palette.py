@@ -10,6 +10,7 @@ from PySide6.QtCore import QMimeData, QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QDrag, QKeyEvent
 from PySide6.QtWidgets import (
     QFrame,
+    QLabel,
     QLineEdit,
     QTreeWidget,
     QTreeWidgetItem,
@@ -144,13 +145,27 @@ class Palette(QWidget):
         self.search = _SearchBox(self.nodes)
         self.search.setPlaceholderText("Search nodes…")
         self.search.setClearButtonEnabled(True)
-        self.search.textChanged.connect(self.nodes.filter)
+        self.search.textChanged.connect(self._filter)
+        self.no_matches = QLabel(self)
+        self.no_matches.setWordWrap(True)
+        self.no_matches.setProperty("muted", True)
+        self.no_matches.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(6)
         layout.addWidget(self.search)
+        layout.addWidget(self.no_matches)
         layout.addWidget(self.nodes)
         self.nodes.chosen.connect(self.chosen)
+
+    def _filter(self, text: str) -> None:
+        self.nodes.filter(text)
+        none = bool(text.strip()) and not self.nodes.visible_types()
+        if none:
+            self.no_matches.setText(
+                f"No node matches \u201c{text.strip()}\u201d. Try a word like camera, model or export."
+            )
+        self.no_matches.setVisible(none)
 
 
 class QuickAdd(QFrame):

@@ -15,6 +15,27 @@ from designer.ui.session import Session
 PROBLEM_ROLE = Qt.ItemDataRole.UserRole
 
 
+def sentence(text: str) -> str:
+    """A message as the designer shows it: starting with a capital, whatever wrote it."""
+    return text[:1].upper() + text[1:]
+
+
+def field_message(problem: Problem, title: str, value: object) -> str:
+    """``problem`` as shown under its field: without the field's title (the label says it), and
+    "Required." for an empty value the field's own check refuses, whatever its wording (a check
+    across fields, "choose a model or a file", keeps its words)."""
+    prefix = f"{title}: "
+    text = problem.message.removeprefix(prefix)
+    empty = value is None or (isinstance(value, str) and not value.strip())
+    if problem.is_error and (
+        (empty and problem.message.startswith(prefix))  # the field's own check refused ""
+        or problem.code == "param-required"
+        or text.startswith("String should have at least 1 character")
+    ):
+        return "Required."
+    return sentence(text)
+
+
 class ProblemsList(QTreeWidget):
     chosen = Signal(object)  # the Problem clicked
 
@@ -40,9 +61,9 @@ class ProblemsList(QTreeWidget):
         ordered = sorted(problems, key=lambda p: (not p.is_error, p.node_id or "", p.code))
         for problem in ordered:
             item = QTreeWidgetItem(
-                [problem.message, problem.code, problem.node_id or "skill", problem.param or ""]
+                [sentence(problem.message), problem.code, problem.node_id or "skill", problem.param or ""]
             )
             item.setIcon(0, icon("error" if problem.is_error else "warning"))
-            item.setToolTip(0, problem.message)
+            item.setToolTip(0, sentence(problem.message))
             item.setData(0, PROBLEM_ROLE, problem)
             self.addTopLevelItem(item)

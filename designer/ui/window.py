@@ -103,7 +103,7 @@ class MainWindow(QMainWindow):
         self.toolbar.setMovable(False)
         self.addToolBar(self.toolbar)
 
-        self.palette = Palette(self)
+        self.node_palette = Palette(self)
         self.properties = PropertiesPanel(self.canvas, self.session.skill_dir, self.session.library, self)
         self.problems = ProblemsList(self.session, self)
         self.output = QPlainTextEdit(self)
@@ -111,7 +111,7 @@ class MainWindow(QMainWindow):
         self.output.setMaximumBlockCount(5000)
         self.quick_add = QuickAdd(self)
 
-        self.palette_dock = self._dock("Nodes", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.palette_dock = self._dock("Nodes", self.node_palette, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.properties_dock = self._dock(
             "Properties", self.properties, Qt.DockWidgetArea.RightDockWidgetArea
         )
@@ -345,7 +345,7 @@ class MainWindow(QMainWindow):
         self.canvas.node_added.connect(self._on_node_added)
         self.canvas.quick_add_requested.connect(self.show_quick_add)
         self.canvas.undo_stack().cleanChanged.connect(self._update_title)
-        self.palette.chosen.connect(lambda type_id: self.canvas.add_node_here(type_id))
+        self.node_palette.chosen.connect(lambda type_id: self.canvas.add_node_here(type_id))
         self.quick_add.chosen.connect(lambda type_id: self.canvas.add_node_here(type_id, self._quick_add_at))
         self.properties.dialog_requested.connect(self._on_node_activated)
 

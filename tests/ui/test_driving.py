@@ -324,7 +324,7 @@ def test_connect_to_from_the_keyboard_links_the_selected_node(qtbot, window, tmp
 def test_palette_enter_adds_below_the_selected_node_linked_and_shown_in_properties(qtbot, window, tmp_path):
     ids = _open_chain(qtbot, window, tmp_path, "camera@1", "model@1")
     window.canvas.select_node(ids[1])
-    search = window.palette.search
+    search = window.node_palette.search
     search.setFocus()
     QTest.keyClicks(search, "filter")
     _keys(search, Qt.Key.Key_Return)
@@ -391,7 +391,7 @@ def test_tab_adds_the_node_where_the_mouse_is(qtbot, window, tmp_path):
 def test_a_dropped_node_is_selected_and_shown_in_properties(qtbot, window):
     from PySide6.QtGui import QDropEvent
 
-    palette = window.palette.nodes
+    palette = window.node_palette.nodes
     mime = palette.mimeData([palette._items["tracker@1"]])
     view = window.canvas.graph.viewer()
     at = QPointF(view.viewport().rect().center()) + QPointF(150, 0)

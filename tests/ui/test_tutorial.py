@@ -29,7 +29,7 @@ def window(qtbot, monkeypatch):
 
 def _drop(window: MainWindow, type_id: str, at: QPoint) -> str:
     """Drag a node type out of the palette and release it on the canvas."""
-    palette = window.palette.nodes
+    palette = window.node_palette.nodes
     mime = palette.mimeData([palette._items[type_id]])
     event = QDropEvent(
         QPointF(at), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier

@@ -7,11 +7,13 @@ works with ``SkillGraph``'s small API and our own stable node ids.
 from __future__ import annotations
 
 import copy
+import html
 from collections.abc import Callable
+from pathlib import PurePath
 from typing import Any
 
 from NodeGraphQt import BaseNode, NodeGraph
-from NodeGraphQt.constants import LayoutDirectionEnum, PipeLayoutEnum, ViewerEnum
+from NodeGraphQt.constants import Z_VAL_NODE, LayoutDirectionEnum, PipeLayoutEnum, ViewerEnum
 from NodeGraphQt.qgraphics.node_abstract import AbstractNodeItem
 from NodeGraphQt.qgraphics.node_base import NodeItem
 from NodeGraphQt.qgraphics.pipe import PipeItem
@@ -32,6 +34,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneMouseEvent
 
 from designer.core.skill.catalog import SPECS, NodeSpec
+from designer.core.skill.fields import Mark, has_mark
 from designer.ui.icons import group_color, node_icon, state_color
 
 IDENTIFIER = "skilldesigner"
@@ -49,6 +52,7 @@ Link = tuple[str, str, str, str]
 #: Pressing a link this near (scene units) to one of its ends drags that end to another port;
 #: further in, a press selects the link.
 LINK_END_GRAB = 36.0
+LINK_Z = Z_VAL_NODE + 1.5  # links above node bodies (a selected one too), below the one being drawn
 LINK_TIP = "Link: click to select, Delete removes it; right-click for more; drag an end to move it"
 
 
@@ -63,6 +67,7 @@ class SkillNodeItem(NodeItem):
         super().__init__(name, parent)
         self.spec: NodeSpec | None = None
         self.type_title = ""
+        self.detail = ""  # what the node runs (its model), after the type on the second line
         self.status_text = ""
         self.status_state = "idle"
         self.problem = ""  # "error", "warning" or ""
@@ -86,7 +91,8 @@ class SkillNodeItem(NodeItem):
     def _tooltip_disable(self, state: bool) -> None:
         spec = self.spec
         description = spec.description if spec else "Unknown node type: kept and saved back unchanged."
-        self.setToolTip(f"<b>{self.name}</b><br/>{self.type_title}<br/>{description}")
+        kind = f"{self.type_title} \u00b7 {html.escape(self.detail)}" if self.detail else self.type_title
+        self.setToolTip(f"<b>{html.escape(self.name)}</b><br/>{kind}<br/>{description}")
 
     def set_proxy_mode(self, mode: bool) -> None:
         """Our item has no child texts to hide: paint decides (NodeGraphQt toggles children: slow)."""
@@ -133,9 +139,8 @@ class SkillNodeItem(NodeItem):
             small.setBold(False)
             painter.setFont(small)
             painter.setPen(muted)
-            subtitle = QFontMetricsF(small).elidedText(
-                self.type_title, Qt.TextElideMode.ElideRight, available
-            )
+            kind = f"{self.type_title} \u00b7 {self.detail}" if self.detail else self.type_title
+            subtitle = QFontMetricsF(small).elidedText(kind, Qt.TextElideMode.ElideRight, available)
             painter.drawText(QRectF(44, 23, available, 14), Qt.AlignmentFlag.AlignVCenter, subtitle)
             if self.status_text:
                 colour = muted if self.status_state == "idle" else state_color(self.status_state)
@@ -148,6 +153,21 @@ class SkillNodeItem(NodeItem):
                 )
                 painter.drawText(QRectF(27, 41, self._width - 36, 14), Qt.AlignmentFlag.AlignVCenter, line)
         painter.restore()
+
+
+def model_detail(spec: NodeSpec | None, params: dict[str, Any]) -> str:
+    """What a node runs, for its second line: the library model it names, else its model file."""
+    if spec is None:
+        return ""
+    fields = spec.params.model_fields
+    if not any(has_mark(info, Mark.MODEL) for info in fields.values()):
+        return ""
+    for marks in (Mark.MODEL, Mark.READS):  # the library model first; the file before the labels
+        for name, info in fields.items():
+            value = params.get(name)
+            if has_mark(info, marks) and isinstance(value, str) and value.strip():
+                return PurePath(value).name if marks is Mark.READS else value
+    return ""
 
 
 class SkillNode(BaseNode):
@@ -228,9 +248,10 @@ class SkillViewer(NodeViewer):
     def pipe_at(self, scene_pos: QPointF) -> PipeItem | None:
         """The link under ``scene_pos``, unless a node or port is there (they are on top)."""
         area = QRectF(scene_pos.x() - 4, scene_pos.y() - 4, 8, 8)
-        for item in self.scene().items(area):
-            if isinstance(item, AbstractNodeItem | PortItem):
-                return None
+        items = self.scene().items(area)
+        if any(isinstance(item, AbstractNodeItem | PortItem) for item in items):
+            return None  # links are drawn over nodes, but a press there is the node's
+        for item in items:
             if (
                 isinstance(item, PipeItem)
                 and item not in (self._LIVE_PIPE, self._SLICER_PIPE)
@@ -301,6 +322,8 @@ class SkillViewer(NodeViewer):
         for pipe in start_port.connected_pipes:
             if pipe.toolTip() != LINK_TIP:
                 pipe.setToolTip(LINK_TIP)
+            # Over the node bodies: a link passing behind a node looked attached to its ports.
+            pipe.setZValue(LINK_Z)
 
 
 class SkillGraph(NodeGraph):
@@ -333,6 +356,15 @@ class SkillGraph(NodeGraph):
         # items are few enough to search without one.
         self.scene().setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
         self.apply_palette()
+        self.property_changed.connect(self._property_changed)
+
+    def _property_changed(self, node: Any, name: str, value: Any) -> None:
+        """Parameters changed (an edit, undo, loading): the node's second line follows them."""
+        if name == PARAMS and isinstance(node, SkillNode):
+            detail = model_detail(node.SPEC, value)
+            if detail != node.view.detail:
+                node.view.detail = detail
+                node.view.update()
 
     def apply_palette(self) -> None:
         if _dark():

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.core.skill import Problem
 from designer.core.skill.catalog import get_spec
 from designer.core.skill.catalog.process import (
     ARCH_ACCELERATIONS,
@@ -58,6 +59,7 @@ from designer.ui.dialogs.fields import (
     title_of,
 )
 from designer.ui.icons import icon, state_color
+from designer.ui.problems import field_message
 
 ENDPOINT = GRPC_ENDPOINT.type_id
 CONTAINER = GRPC_CONTAINER.type_id
@@ -546,7 +548,9 @@ class GrpcNodeDialog(QDialog):
             errors: dict[str, str] = {}
             for problem in problems:
                 if problem.is_error and problem.param:
-                    errors.setdefault(problem.param, _without_title(problem.message, type_id, problem.param))
+                    errors.setdefault(
+                        problem.param, _without_title(problem, type_id, params.get(problem.param))
+                    )
             self._errors[type_id] = errors
             for name, row in rows.items():
                 row.set_error(errors.get(name))
@@ -556,14 +560,11 @@ class GrpcNodeDialog(QDialog):
         button.setToolTip("" if ok else "Fix the fields marked in red first.")
 
 
-def _without_title(message: str, type_id: str, param: str) -> str:
-    """The validator prefixes messages with the field title; next to the field it is redundant."""
+def _without_title(problem: Problem, type_id: str, value: Any) -> str:
+    """The message next to its field: the field's title left out (the label says it)."""
     model = GrpcEndpointParams if type_id == ENDPOINT else GrpcContainerParams
-    prefix = f"{title_of(model, param)}: "
-    text = message.removeprefix(prefix)
-    if text.startswith("String should have at least 1 character"):
-        return "Required."
-    return text[:1].upper() + text[1:]
+    assert problem.param is not None
+    return field_message(problem, title_of(model, problem.param), value)
 
 
 def _number(value: Any, fallback: float) -> float:

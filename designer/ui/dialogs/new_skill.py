@@ -98,6 +98,7 @@ class BasicsPage(QWizardPage):
         )
         self.model_row = FieldRow(self.model, "A model from your library, for the Run ML Model node.")
         start.addRow("Model", self.model_row)
+        self._start = start
         layout = QVBoxLayout(self)
         layout.addWidget(self.form)
         layout.addLayout(start)
@@ -136,7 +137,7 @@ class BasicsPage(QWizardPage):
     def _template_changed(self) -> None:
         with_model = self.template.currentData() == WITH_MODEL
         self.model.setEnabled(with_model and self.model.count() > 0)
-        self.model_row.setVisible(with_model)
+        self._start.setRowVisible(self.model_row, with_model)  # the label with it
 
     def _revalidate(self) -> None:
         self.errors = {

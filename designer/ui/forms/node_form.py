@@ -6,6 +6,7 @@ shown under the field they concern. Each edit is one undo step on the canvas.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ from designer.ui.dialogs.node_dialogs import has_own_dialog
 from designer.ui.forms.fields import Editor, editor_for
 from designer.ui.icons import node_icon
 from designer.ui.library import add_model, library_events, model_summary
+from designer.ui.problems import field_message
 from designer.ui.session import LibraryGetter
 from designer.ui.workers import submit
 
@@ -143,6 +145,7 @@ class NodeForm(QWidget):
         self.spec = get_spec(node.type)
         self.editors: dict[str, Editor] = {}
         self.messages: dict[str, QLabel] = {}
+        self._titles: dict[str, str] = {}
         self._editing = False
 
         outer = QVBoxLayout(self)
@@ -210,6 +213,7 @@ class NodeForm(QWidget):
                     column.addWidget(help_text)
                 form.addRow(label, box)
                 self.editors[name], self.messages[name] = editor, message
+                self._titles[name] = info.title or name
         outer.addLayout(form)
         if self.spec is not None and has_own_dialog(self.spec.type_id):
             button = QPushButton("Open gRPC node dialog…", self)
@@ -248,7 +252,8 @@ class NodeForm(QWidget):
             label.setVisible(problem is not None)
             if problem is not None:
                 colour = "#d64545" if problem.is_error else "#b7860b"
-                label.setText(f"<span style='color:{colour}'>{problem.message}</span>")
+                text = field_message(problem, self._titles[name], self.editors[name].value())
+                label.setText(f"<span style='color:{colour}'>{html.escape(text)}</span>")
             invalid = problem is not None and problem.is_error
             if self.editors[name].property("invalid") != invalid:
                 self.editors[name].setProperty("invalid", invalid)

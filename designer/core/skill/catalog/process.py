@@ -241,7 +241,7 @@ class EnvVar(BaseModel):
 
 class GrpcContainerParams(Params):
     container_name: str = Field(
-        title="Name",
+        title="Container name",
         description="Module/container name: lower-case letters, digits and '-'.",
     )
     container_image: str = deploy_field(
