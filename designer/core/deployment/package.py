@@ -163,7 +163,6 @@ def export_deployment(
     entries.update(
         _deploy_files(
             deployment,
-            out_path.name,
             runtime_image or DEFAULT_IMAGE,
             needed_params(deployment, loaded),
             {r: slugs[r] for r in skill_dirs},
@@ -293,7 +292,7 @@ def package_skills(
 
 
 def _deploy_files(
-    deployment: Deployment, package_name: str, image: str, params: list[str], skill_names: dict[str, str]
+    deployment: Deployment, image: str, params: list[str], skill_names: dict[str, str]
 ) -> dict[str, bytes]:
     """IoT Edge, Kubernetes and KAN files deploying the whole deployment: one runtime per device
     running ``skill-designer run /package.deploy.zip``, its cameras' ``$param`` values given as
@@ -303,7 +302,7 @@ def _deploy_files(
     from designer.core.package.parts.iotedge import EDGE_AGENT_IMAGE, EDGE_HUB_IMAGE, EDGE_HUB_PORTS
 
     name = slug(deployment.name, "deployment").lower()
-    package = f"{PACKAGES_ON_HOST}/{package_name}"
+    package = f"{PACKAGES_ON_HOST}/{name}.deploy.zip"  # copy the package there under this name
     entrypoint = ["skill-designer", "run", "/package.deploy.zip"]
     env = {param_env(p): {"value": "${" + param_env(p) + "}"} for p in params}
     create = {
