@@ -313,13 +313,16 @@ class DeploymentRun:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        if self.started:  # the supervisor ends first, so no pair is restarted behind the stop
+            self._done.wait(min(timeout, 2.0))
         for pair in self.pairs:
             pair.engine.stop(timeout)
-        self._done.wait(timeout)
 
     def wait(self, timeout: float | None = None) -> bool:
         """True when every pair has ended."""
-        return self._done.wait(timeout)
+        if not self._done.wait(timeout):
+            return False
+        return all(p.engine.wait(timeout) not in (RunState.STARTING, RunState.RUNNING) for p in self.pairs)
 
     def pair(self, camera: str, skill: str) -> Pair:
         return next(p for p in self.pairs if p.camera.name == camera and p.skill_name == skill)

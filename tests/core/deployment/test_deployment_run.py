@@ -234,3 +234,40 @@ def test_a_deployment_names_the_camera_and_skill_that_cannot_run(tmp_path):
     deployment.cameras[0].skills[0] = SkillRef(skill="things.skill.json")
     with pytest.raises(DeploymentError, match=r"camera 'Gate': missing parameter 'host'"):
         DeploymentRun(deployment, tmp_path)
+
+
+def test_a_camera_down_at_start_is_tried_again_while_the_others_run(tmp_path):
+    probe = MjpegCamera(fps=30)
+    port = probe.port
+    probe.stop()  # nothing listens there now
+    _write_skills(tmp_path)
+    write_video(tmp_path / "a.avi", frames=10, draw=_bright_square)
+    deployment = Deployment(
+        name="Site",
+        cameras=[
+            Camera(name="Gate", source="a.avi", skills=[SkillRef(skill="things.skill.json")]),
+            Camera(
+                name="Door",
+                source=f"http://127.0.0.1:{port}/video.mjpg",
+                skills=[SkillRef(skill="things.skill.json")],
+            ),
+        ],
+    )
+    run = DeploymentRun(deployment, tmp_path, output_dir=tmp_path / "out", retry_backoff=(0.2, 0.5))
+    door = None
+    run.start()
+    try:
+        deadline = time.monotonic() + 20
+        while run.pair("Door", "Things").restarts < 1:
+            assert time.monotonic() < deadline, "the door camera is tried again"
+            time.sleep(0.05)
+        assert run.pair("Gate", "Things").engine.state is RunState.RUNNING
+        door = MjpegCamera(port=port, fps=30)
+        while len(_lines(tmp_path / "out/Door/Things/things.jsonl")) < 3:
+            assert time.monotonic() < deadline, "the door camera runs once it is up"
+            time.sleep(0.05)
+    finally:
+        run.stop()
+        if door is not None:
+            door.stop()
+    assert run.wait(10)
