@@ -48,7 +48,7 @@ def blob_name(skill_id: str, sha256: str) -> str:
 def _split_container_url(url: str) -> tuple[str, str]:
     """``(container URL without query, SAS query)``."""
     parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc or not parts.path.strip("/"):
+    if not parts.scheme or not parts.netloc or not parts.path.strip("/"):  # blob.py checks the rest
         raise PackageError(
             f"{urlunsplit((parts.scheme, parts.netloc, parts.path, '', ''))!r}: give the container's URL, "
             "https://<account>.blob.core.windows.net/<container> (with ?<SAS> or signed in to Azure)"

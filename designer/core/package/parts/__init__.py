@@ -36,6 +36,7 @@ from designer.core.package.parts import (  # noqa: E402  (the parts import PartO
     manifest,
     models,
     readme,
+    runtime_image,
     skill,
 )
 
@@ -47,6 +48,7 @@ PARTS: tuple[Part, ...] = (
     iotedge_layered.part,
     kubernetes.part,
     kan.part,
+    runtime_image.part,
     readme.part,
     manifest.part,  # last: it lists every file before it
 )

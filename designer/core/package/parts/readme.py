@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from designer.core.package import deploy
-from designer.core.package.context import ExportContext
+from designer.core.package.context import ExportContext, slug
 from designer.core.package.parts import PartOutput
+from designer.core.skill.catalog import Role
 from designer.core.skill.compiled import CompiledSkill
 
 
@@ -67,38 +68,83 @@ def package_readme(compiled: CompiledSkill, context: ExportContext) -> str:
         lines.append("")
     runtime_secrets = context.runtime_secrets()
     literals = " ".join(f"--from-literal={name}=..." for name in sorted(env))
+    required = [name for name, p in params.items() if p.default is None]
+    fill_args = " ".join(f"--param {name}=VALUE" for name in required)
+    if deploy.camera_file(compiled) is not None:
+        fill_args += " --source rtsp://CAMERA/stream"
+    models = sorted(n.id for n in compiled.nodes.values() if n.spec.role is Role.MODEL)
+    kan_written = "deploy/kan/skill.yaml" in context.files
+    kan_args = " ".join(f"--kan-model {node_id}=MODEL" for node_id in models) if kan_written else ""
+    deployment_id = slug(f"{skill_id}-{version}")  # lower-case letters, digits and '-'
+    secrets_env = " ".join(f"{name}=..." for name in sorted(env))
     lines += [
-        "## Deploy with Azure IoT Edge",
+        "## The runtime image",
         "",
-        f"Copy `{package_file}` to `/var/lib/skill-designer/packages/` on each device, fill the `${{...}}`",
-        "values of `deploy/iotedge/deployment.json` (for example with `envsubst`), then:",
+        f"The deployment files run `{runtime_image}`. Build it from `packaging/runtime/Dockerfile` in the",
+        "Skill Designer repository (the variant for this skill's acceleration), push it to a registry the",
+        "devices can pull from, and export with `--runtime-image REGISTRY/NAME:TAG` (add",
+        "`registryCredentials` to the IoT Edge deployment, or an image pull secret, for a private one).",
+        "",
+        "## Fill the deployment files",
+        "",
+        "The files keep what only the device knows as `${NAME}`. Fill them with `skill-designer fill`,",
+        "which replaces this package's own names only (`envsubst` would also eat `$edgeAgent`, `$edgeHub`",
+        "and `$upstream`), refuses a missing value by name, and checks the result:",
         "",
         "```sh",
-        "envsubst < deploy/iotedge/deployment.json > deployment.filled.json",
-        "az iot edge set-modules --hub-name HUB --device-id DEVICE --content deployment.filled.json",
+        f"{secrets_env}{' ' if secrets_env else ''}skill-designer fill {package_file} -o filled/ \\",
+        f"    {fill_args} {kan_args}".rstrip(),
         "```",
         "",
-        f"The runtime module runs `{runtime_image}`; build it from `packaging/` in the Skill Designer",
-        "repository and push it to your registry (add `registryCredentials` for a private one).",
+        "Or publish the package to Azure Blob storage and let the devices fetch it (no copying; the",
+        "runtime verifies the SHA-256, caches the package, and a new digest is the update):",
+        "",
+        "```sh",
+        f"skill-designer publish {package_file} \\",
+        "    --container-url https://ACCOUNT.blob.core.windows.net/packages \\",
+        f"    -o filled/ {fill_args} {kan_args}".rstrip(),
+        "```",
+        "",
+        "(devices read it with a SAS in `SKILL_PACKAGE_SAS`, or their Azure identity).",
+        "",
+        "## Deploy with Azure IoT Edge",
+        "",
+        f"Without `publish`, copy `{package_file}` to `{deploy.PACKAGE_HOST_DIR}/` on each device.",
+        "Then either replace everything on the device (`filled/iotedge/deployment.json`, complete):",
+        "",
+        "```sh",
+        "az iot edge set-modules --hub-name HUB --device-id DEVICE --content filled/iotedge/deployment.json",
+        "```",
+        "",
+        "or add the skill to what the devices already run (a layered deployment, on top of a base one):",
+        "",
+        "```sh",
+        f"az iot edge deployment create --layered --hub-name HUB --deployment-id {deployment_id} \\",
+        "    --content filled/iotedge/layered.json --target-condition \"tags.skill='yes'\" --priority 10",
+        "```",
+        "",
+        "The runtime writes its output (insights log, unsent messages) into a Docker volume",
+        f"`{skill_id}-output`, owned by the image's user.",
         "",
         "## Deploy with Kubernetes",
         "",
-        f"Put `{package_file}` in `/var/lib/skill-designer/packages/` on the nodes, then:",
+        f"Without `publish`, put `{package_file}` in `{deploy.PACKAGE_HOST_DIR}/` on the nodes. Then:",
         "",
         "```sh",
     ]
     if env:
         lines.append(f"kubectl create secret generic {skill_id}-secrets {literals}")
     lines += [
-        "kubectl apply -f deploy/k8s/",
+        "kubectl apply -f filled/k8s/",
         "```",
         "",
-        f"`deploy/k8s/params.yaml` holds the parameters ({skill_id}-params); "
+        f"`params.yaml` holds the parameters ({skill_id}-params); "
         + (
             f"the runtime reads {', '.join(runtime_secrets)} from the Secret."
             if runtime_secrets
             else "the runtime needs no secret."
         ),
+        f"`runtime.yaml` holds the runtime (one copy, uid 10001) and its output claim ({skill_id}-output).",
     ]
     extra = sorted({f"{c.name}.yaml" for c in deploy.containers(compiled)} - {"params.yaml", "runtime.yaml"})
     if extra:
@@ -108,7 +154,9 @@ def package_readme(compiled: CompiledSkill, context: ExportContext) -> str:
         "## POSS / KAN",
         "",
         "`deploy/kan/skill.yaml` is the `Skill` resource (ai.symphony/v1) for the parts KAN can express; its",
-        "comments list what it cannot.",
+        "comments list what it cannot. KAN runs each model node from one of its own Model resources: name",
+        "them when you fill (`--kan-model NODE=MODEL`), then `kubectl apply -f filled/kan/skill.yaml`.",
+        "When the file is missing, KAN's portal would refuse the skill; the export said why.",
         "",
     ]
     return "\n".join(lines)
