@@ -557,9 +557,11 @@ class MainWindow(QMainWindow):
             self.properties_dock.raise_()
 
     def _on_node_added(self, node_id: str) -> None:
+        """A node with a dialog of its own says how to open it (a modal dialog at every drop
+        got in the way of building the graph first)."""
         node = self.canvas.skill().node(node_id)
         if node is not None and has_own_dialog(node.type):
-            self._edit_grpc(node_id)
+            self.show_status(f"{node.name}: double-click it or press Enter to set it up", 10000)
 
     def _on_node_activated(self, node_id: str) -> None:
         node = self.canvas.skill().node(node_id)
@@ -572,6 +574,8 @@ class MainWindow(QMainWindow):
         from designer.ui.dialogs.grpc import edit_grpc_node
 
         node = self.canvas.skill().node(node_id)
+        if node is None:
+            return
         result = edit_grpc_node(self, node.type, dict(node.params), self.document.skill_dir())
         if result is not None:
             type_id, params = result

@@ -156,9 +156,7 @@ def test_each_property_widget_edits_with_undo_and_redo(qtbot, window, tmp_path, 
 def test_json_field_checks_syntax_live(qtbot, window):
     canvas = window.canvas
     node_id = canvas.add_node("grpc-container@1")
-    assert window.grpc_dialogs_opened == [
-        "grpc-container@1"
-    ]  # dropping the node opens its dialog, as POSS did
+    assert window.grpc_dialogs_opened == []  # opened by double-click or Enter, not at the drop
     form = _form_for(window, node_id)
     editor = form.editors["create_options"]
     editor.text.setPlainText('{"HostConfig": ')

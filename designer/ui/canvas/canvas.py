@@ -56,7 +56,7 @@ class _SettingsCommand(QUndoCommand):
 class Canvas(QWidget):
     skill_changed = Signal(object)
     selection_changed = Signal(list)  # our node ids
-    node_activated = Signal(str)  # double-click
+    node_activated = Signal(str)  # double-click, or Enter on the one selected node
     node_added = Signal(str)  # a node the user just added (the window opens dialogs for some)
     message = Signal(str)  # for the status bar
     quick_add_requested = Signal()
@@ -546,6 +546,11 @@ class Canvas(QWidget):
             if event.key() == Qt.Key.Key_Tab:
                 self.quick_add_requested.emit()
                 return True
+            if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not self._loading:
+                selected = self.selected_ids()
+                if len(selected) == 1:  # Enter opens a node as double-click does
+                    self.node_activated.emit(selected[0])
+                    return True
             if event.key() in ARROWS and not self._loading:
                 dx, dy = ARROWS[Qt.Key(event.key())]
                 if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:

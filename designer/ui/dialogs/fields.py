@@ -115,6 +115,9 @@ def float_spin(model: type[BaseModel], name: str, *, decimals: int = 1, step: fl
 # -- widgets -------------------------------------------------------------------------------------
 
 
+MESSAGE_LINES = 2  # the line under a field: help or the validator's message
+
+
 class FieldRow(QWidget):
     """One editor with a line underneath: its help text, or the validator's message in red."""
 
@@ -130,7 +133,11 @@ class FieldRow(QWidget):
         self.message.setObjectName("message")
         self.message.setWordWrap(True)
         self.message.setTextFormat(Qt.TextFormat.PlainText)
-        self.message.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        # The same height whatever it says (help, a message, nothing): the fields below never move
+        # under the mouse while typing. Two lines; a longer message is whole in the tooltip.
+        self.message.setFixedHeight(MESSAGE_LINES * self.message.fontMetrics().lineSpacing() + 2)
+        self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         layout.addWidget(self.message)
         if help_text:
             editor.setToolTip(help_text)
@@ -148,7 +155,7 @@ class FieldRow(QWidget):
         else:
             self.message.setText(self.help_text)
             self.message.setStyleSheet("color: palette(placeholder-text);")
-        self.message.setVisible(bool(self.message.text()))
+        self.message.setToolTip(self.message.text())
 
 
 def section_label(text: str) -> QLabel:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -64,6 +65,8 @@ from designer.ui.problems import field_message
 ENDPOINT = GRPC_ENDPOINT.type_id
 CONTAINER = GRPC_CONTAINER.type_id
 TYPES = ((CONTAINER, "Container"), (ENDPOINT, "Endpoint URL"))  # POSS's order and wording
+ENDPOINT_WIDTH = 560
+CONTAINER_SIZE = (640, 720)
 _OWN_FIELDS = set(GrpcEndpointParams.model_fields) | set(GrpcContainerParams.model_fields)
 
 
@@ -315,8 +318,8 @@ class GrpcNodeDialog(QDialog):
 
         self._load(node_type, params)
         self.type_combo.currentIndexChanged.connect(self._type_changed)
+        self.resize(ENDPOINT_WIDTH, 200)
         self.select_type(node_type if node_type in (ENDPOINT, CONTAINER) else ENDPOINT)
-        self.resize(640, 720)
 
     # -- public ------------------------------------------------------------------------------
 
@@ -517,10 +520,23 @@ class GrpcNodeDialog(QDialog):
     # -- reactions ---------------------------------------------------------------------------
 
     def _type_changed(self) -> None:
-        self.stack.setCurrentWidget(
-            self.endpoint_page if self.node_type() == ENDPOINT else self.container_page
-        )
+        current = self.endpoint_page if self.node_type() == ENDPOINT else self.container_page
+        for page in (self.endpoint_page, self.container_page):  # the stack sized to the page shown
+            policy = QSizePolicy.Policy.Preferred if page is current else QSizePolicy.Policy.Ignored
+            page.setSizePolicy(policy, policy)
+        self.stack.setCurrentWidget(current)
         self._revalidate()
+        self._fit()
+
+    def _fit(self) -> None:
+        """Endpoint: as tall as its few fields; Container: tall, its long form scrolls."""
+        layout = self.layout()
+        if layout is not None:
+            layout.activate()
+        if self.node_type() == ENDPOINT:
+            self.resize(max(self.width(), ENDPOINT_WIDTH), self.sizeHint().height())
+        else:
+            self.resize(max(self.width(), CONTAINER_SIZE[0]), CONTAINER_SIZE[1])
 
     def _architecture_changed(self) -> None:
         current = self.acceleration.currentData()

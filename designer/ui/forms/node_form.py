@@ -219,6 +219,10 @@ class NodeForm(QWidget):
             button = QPushButton("Open gRPC node dialog…", self)
             button.clicked.connect(lambda: self.dialog_requested.emit(self.node_id))
             outer.addWidget(button)
+            hint = QLabel("Or double-click the node, or select it and press Enter.", self)
+            hint.setWordWrap(True)
+            hint.setProperty("muted", True)
+            outer.addWidget(hint)
         outer.addStretch()
 
     def _rename(self) -> None:
