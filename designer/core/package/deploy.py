@@ -11,6 +11,7 @@ knows a node type.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,8 @@ VIDEO_GROUP = "video"  # /dev/video*: gid 44 on Debian and Ubuntu, hosts and the
 RENDER_GROUP = "render"  # /dev/dri/renderD*: the image creates it (see packaging/runtime/Dockerfile)
 NVIDIA = ("Nvidia dGPU", "Nvidia Jetson (Jetpack 5)")
 TWIN_KEY_UNSAFE_RE = re.compile(r"[^A-Za-z0-9_-]")
+CREATE_OPTIONS_CHUNK = 512  # IoT Edge splits longer createOptions into createOptions01...
+MAX_CREATE_OPTIONS_PARTS = 8  # createOptions, createOptions01 ... createOptions07
 
 
 @dataclass(frozen=True)
@@ -147,3 +150,19 @@ def gpu_limits(acceleration: str) -> dict[str, Any]:
 
 def dump_yaml_documents(documents: list[dict]) -> str:
     return "---\n".join(yaml.safe_dump(doc, sort_keys=True, default_flow_style=False) for doc in documents)
+
+
+def split_create_options(options: dict, where: str = "") -> dict[str, str]:
+    text = json.dumps(options, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    if len(text) > CREATE_OPTIONS_CHUNK * MAX_CREATE_OPTIONS_PARTS:
+        raise ExportError(
+            f"{where}create options are {len(text):,} characters once written; IoT Edge takes at most "
+            f"{CREATE_OPTIONS_CHUNK * MAX_CREATE_OPTIONS_PARTS:,}"
+        )
+    chunks = [text[i : i + CREATE_OPTIONS_CHUNK] for i in range(0, len(text), CREATE_OPTIONS_CHUNK)] or ["{}"]
+    return {("createOptions" if i == 0 else f"createOptions{i:02d}"): c for i, c in enumerate(chunks)}
+
+
+def kan_model_env(node_id: str) -> str:
+    """The ``${...}`` name standing, in the KAN resource, for the KAN Model resource a model node runs."""
+    return "KAN_MODEL_" + re.sub(r"[^A-Za-z0-9]", "_", node_id).upper()

@@ -90,7 +90,7 @@ def _walk(node: Any, values: Mapping[str, str]) -> Any:
 
 
 def _fill_module(module: dict, values: Mapping[str, str], where: str) -> dict:
-    from designer.core.package.parts.iotedge import split_create_options
+    from designer.core.package.deploy import split_create_options
 
     settings = module.get("settings", {})
     keys = sorted(k for k in settings if k.startswith("createOptions"))
@@ -205,7 +205,7 @@ def _fetch_in_iotedge(
 ) -> None:
     """The runtime module fetches the published package: no bind of a file on the device."""
     from designer.core.package.blobstore import SAS_ENV
-    from designer.core.package.parts.iotedge import split_create_options
+    from designer.core.package.deploy import split_create_options
 
     agent = doc["modulesContent"]["$edgeAgent"]
     modules = (
@@ -243,7 +243,7 @@ def _fetch_in_kubernetes(docs: list, skill_id: str, published: tuple[str, str]) 
 
 
 def _fill_kan(text: str, models: dict[str, str], where: str) -> str:
-    from designer.core.package.parts.kan import kan_model_env
+    from designer.core.package.deploy import kan_model_env
 
     resource = yaml.safe_load(text)
     nodes = {n["id"]: n for n in resource["spec"]["nodes"]}

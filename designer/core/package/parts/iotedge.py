@@ -13,8 +13,7 @@ from designer.core.package.context import ExportContext, ExportError
 from designer.core.package.parts import PartOutput
 from designer.core.skill.compiled import CompiledSkill
 
-CREATE_OPTIONS_CHUNK = 512  # IoT Edge splits longer createOptions into createOptions01...
-MAX_CREATE_OPTIONS_PARTS = 8  # createOptions, createOptions01 ... createOptions07
+split_create_options = deploy.split_create_options  # (``fill`` uses it without loading the parts)
 EDGE_AGENT_IMAGE = "mcr.microsoft.com/azureiotedge-agent:1.5"
 EDGE_HUB_IMAGE = "mcr.microsoft.com/azureiotedge-hub:1.5"
 EDGE_HUB_PORTS = {
@@ -22,17 +21,6 @@ EDGE_HUB_PORTS = {
     "8883/tcp": [{"HostPort": "8883"}],
     "443/tcp": [{"HostPort": "443"}],
 }
-
-
-def split_create_options(options: dict, where: str = "") -> dict[str, str]:
-    text = json.dumps(options, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    if len(text) > CREATE_OPTIONS_CHUNK * MAX_CREATE_OPTIONS_PARTS:
-        raise ExportError(
-            f"{where}create options are {len(text):,} characters once written; IoT Edge takes at most "
-            f"{CREATE_OPTIONS_CHUNK * MAX_CREATE_OPTIONS_PARTS:,}"
-        )
-    chunks = [text[i : i + CREATE_OPTIONS_CHUNK] for i in range(0, len(text), CREATE_OPTIONS_CHUNK)] or ["{}"]
-    return {("createOptions" if i == 0 else f"createOptions{i:02d}"): c for i, c in enumerate(chunks)}
 
 
 def gpu_host_config(acceleration: str, host: dict) -> None:

@@ -9,9 +9,8 @@ disconnected graph) gets no resource; the notes say why.
 
 from __future__ import annotations
 
-import re
-
 from designer.core.package.context import ExportContext
+from designer.core.package.deploy import kan_model_env
 from designer.core.package.parts import PartOutput
 from designer.core.package.secrets import move_secrets
 from designer.core.skill.catalog import Role
@@ -19,11 +18,6 @@ from designer.core.skill.compiled import CompiledSkill
 from designer.core.skill.kan import dump_kan, export_kan
 
 KAN_FILE = "deploy/kan/skill.yaml"
-
-
-def kan_model_env(node_id: str) -> str:
-    """The ``${...}`` name standing for the KAN Model resource a model node runs."""
-    return "KAN_MODEL_" + re.sub(r"[^A-Za-z0-9]", "_", node_id).upper()
 
 
 def part(compiled: CompiledSkill, context: ExportContext) -> PartOutput:
