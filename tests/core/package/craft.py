@@ -3,10 +3,15 @@ hashes made to match again, so only the package's own checks stand between it an
 
 from __future__ import annotations
 
+import atexit
+import functools
 import hashlib
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -57,10 +62,20 @@ def node(document: dict, node_id: str) -> dict:
     return next(n for n in document["nodes"] if n["id"] == node_id)
 
 
+@functools.cache
+def _data_root() -> str:
+    root = tempfile.mkdtemp(prefix="cli-data-")
+    atexit.register(shutil.rmtree, root, True)
+    return root
+
+
 def cli(
     *args: str, cwd: Path | None = None, env: dict | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess:
-    """``skill-designer ARGS`` as a user runs it."""
+    """``skill-designer ARGS`` as a user runs it; by default with a data folder of its own (an
+    import adds models to the library, which other tests of the session count)."""
+    if env is None:
+        env = {**os.environ, "SKILL_DESIGNER_DATA": tempfile.mkdtemp(dir=_data_root())}
     return subprocess.run(
         [*CLI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
