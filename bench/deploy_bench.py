@@ -189,7 +189,8 @@ def main() -> None:
     bound = compute["infer_fps"]
     print(
         f"cores {os.cpu_count()}; inference only: {bound:.1f} fps (compute bound; batch "
-        f"{'dynamic' if compute['dynamic_batch'] else 'fixed at 1: no batching'}); one session "
+        f"{'dynamic' if compute['dynamic_batch'] else 'fixed at 1: no batching'}, measured again before "
+        f"each N); one session "
         f"{compute['session_kb'] / 1024:.0f} MiB resident"
     )
     print(
@@ -198,6 +199,7 @@ def main() -> None:
     )
     rows = []
     for n in counts:
+        bound = _child("compute")["infer_fps"]  # again for each N: a shared machine's load changes
         steady = _child("deploy", str(n), "0", str(args.seconds))
         fps = steady["frames"] / steady["elapsed"]
         frames = list(steady["per_camera_frames"].values())
@@ -220,6 +222,7 @@ def main() -> None:
             f"resident memory per added camera: {per_camera:.0f} MiB "
             f"({per_camera / max(compute['session_kb'] / 1024, 1e-6):.2f}x one session)"
         )
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(
         f"agg fps and fairness: frames per camera in a {args.seconds:.0f} s window after a "
         f"{WARMUP_S:.0f} s warm-up (lossless cameras); one/procs fps: {args.frames} frames per camera "
