@@ -86,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
         result = {"url": published.url, "sha256": published.sha256, "size": published.size}
         print(
             json.dumps(
-                {**result, "uploaded": published.uploaded, "wrote": [str(p) for p in written]}, indent=2
+                {**result, "uploaded": published.uploaded, "wrote": [str(p) for p in written]},
+                indent=2,
+                allow_nan=False,
             )
         )
         return 0

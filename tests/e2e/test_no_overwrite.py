@@ -8,7 +8,8 @@ import pytest
 
 from designer.cli import main
 from designer.core.skill import save_skill
-from designer.core.skill.build import minimal_skill
+from designer.core.skill.build import add_node, chain
+from designer.core.skill.document import Settings, Skill
 
 KAN = Path(__file__).resolve().parents[1] / "data" / "kan" / "tutorial-cascade.yaml"
 
@@ -17,7 +18,12 @@ KAN = Path(__file__).resolve().parents[1] / "data" / "kan" / "tutorial-cascade.y
 def files(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "good.yaml").write_text(KAN.read_text())
-    save_skill(minimal_skill("s", source="$param(rtsp)"), tmp_path / "s.skill.json")
+    skill = Skill(settings=Settings(name="s"))  # a skill KAN runs: a model and an export it has
+    add_node(skill, "camera@1", "camera", source="$param(rtsp)")
+    add_node(skill, "model@1", "detector", model_id="yolov3-tiny-coco")
+    add_node(skill, "iothub@1", "hub")
+    chain(skill, "camera", "detector", "hub")
+    save_skill(skill, tmp_path / "s.skill.json")
     return tmp_path
 
 

@@ -97,7 +97,7 @@ def _fill_module(module: dict, values: Mapping[str, str], where: str) -> dict:
     joined = "".join(settings.pop(k) for k in keys)
     filled = _walk(module, values)
     if keys:
-        text = _substitute(joined, values, lambda v: json.dumps(v)[1:-1])
+        text = _substitute(joined, values, lambda v: json.dumps(v, allow_nan=False)[1:-1])
         filled["settings"].update(split_create_options(json.loads(text), where))
     return filled
 
@@ -128,7 +128,7 @@ def _images(node: Any) -> list[str]:
 
 
 def _check(doc: Any, where: str, values: Mapping[str, str]) -> None:
-    text = json.dumps(doc)
+    text = json.dumps(doc, allow_nan=False)
     left = sorted({m[1] for m in REF_RE.finditer(text) if m[1] in values or m[1].startswith("SKILL_")})
     if SOURCE_ENV in left:
         raise PackageError(
