@@ -60,6 +60,13 @@ def model_nodes(compiled: CompiledSkill) -> list[CompiledNode]:
     )
 
 
+def model_params(node: CompiledNode) -> ModelParams:
+    """A model node's typed parameters (``model_nodes`` keeps only those)."""
+    if not isinstance(node.params, ModelParams):
+        raise ExportError(f"node {node.id}: its parameters are not a model's")
+    return node.params
+
+
 class ModelFinder:
     """Each model node's files, looked up once (the library is asked once per node)."""
 
@@ -72,7 +79,7 @@ class ModelFinder:
         Raises what the library raises."""
         if node.id not in self._found:
             try:
-                self._found[node.id] = self._find(node.params)
+                self._found[node.id] = self._find(model_params(node))
             except Exception as exc:
                 self._found[node.id] = exc
         found = self._found[node.id]
@@ -103,7 +110,8 @@ def target_problems(
         return []  # validation reports the unknown acceleration
     problems: list[Problem] = []
     for node in model_nodes(compiled):
-        if not node.params.model_id and not node.params.model_path:
+        p = model_params(node)
+        if not p.model_id and not p.model_path:
             continue
         try:
             files = finder.find(node)
@@ -137,7 +145,7 @@ def _report_problems(report: Any, acceleration: str, node_id: str) -> list[Probl
 def _library_settings(node: CompiledNode, entry: Any) -> dict:
     """The library's saved settings of a node's model, stated as the node's own parameters, so
     the packaged skill reads the files exactly as the library did (the node's own settings win)."""
-    p: ModelParams = node.params
+    p = model_params(node)
     task, layout, preprocess = p.settings_with(entry)
     own = p.preprocess_overrides()
     unstated = sorted(set(preprocess) - set(STATED)) + (["layout"] if isinstance(layout, dict) else [])
@@ -159,7 +167,7 @@ def _library_settings(node: CompiledNode, entry: Any) -> dict:
 
 
 def _files_of(node: CompiledNode, finder: ModelFinder) -> ModelFiles:
-    p: ModelParams = node.params
+    p = model_params(node)
     try:
         files = finder.find(node)
     except ModelError as exc:
@@ -184,7 +192,7 @@ def _new_model(node: CompiledNode, files: ModelFiles, model_id: str) -> Packaged
 
 
 def _stem(node: CompiledNode) -> str:
-    return Path(node.params.model_path).stem or "model"
+    return Path(model_params(node).model_path).stem or "model"
 
 
 def _inspect(node: CompiledNode, params: dict, model: PackagedModel) -> None:

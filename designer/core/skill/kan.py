@@ -64,7 +64,7 @@ class _NoAliasLoader(yaml.SafeLoader):
     """Safe YAML without anchors/aliases: KAN never wrote them, and nested aliases can expand
     a small file into billions of values ("billion laughs")."""
 
-    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+    def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             mark = self.peek_event().start_mark
             raise yaml.composer.ComposerError(None, None, "aliases (*name) are not supported", mark)
