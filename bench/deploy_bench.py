@@ -76,13 +76,30 @@ def child_compute() -> dict:
     }
 
 
+def _skill(folder: Path) -> Path:
+    """The default skill, or (BENCH_MODEL set) the same skill on another model file."""
+    model = os.environ.get("BENCH_MODEL")
+    if not model:
+        return SKILL
+    data = json.loads(SKILL.read_text())
+    for node in data["nodes"]:
+        if "model_path" in node["params"]:
+            node["params"]["model_path"] = model
+            node["params"]["labels_path"] = str(MODEL.with_name("yolov3-tiny-coco.labels.txt"))
+    path = folder / "batched.skill.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
 def _deployment_file(folder: Path, cameras: int) -> Path:
     from designer.core.deployment import Camera, Deployment, SkillRef, save_deployment
+
+    skill = _skill(folder)
 
     deployment = Deployment(
         name="bench",
         cameras=[
-            Camera(name=f"cam{i}", source=str(CLIP), loop=True, skills=[SkillRef(skill=str(SKILL))])
+            Camera(name=f"cam{i}", source=str(CLIP), loop=True, skills=[SkillRef(skill=str(skill))])
             for i in range(cameras)
         ],
     )
@@ -132,13 +149,20 @@ def child_deploy(cameras: int, frames: int, seconds: float) -> dict:
         "per_camera_frames": counts,
         "sessions": run.pool.opened,
         "runs": stats.runs if stats else 0,
+        "requests": stats.requests if stats else 0,
+        "largest_batch": stats.largest_batch if stats else 0,
         "rss_kb": _rss_kb(),
     }
 
 
-def _child(*args: str) -> dict:
+def _child(*args: str, env: dict[str, str] | None = None) -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=True, cwd=ROOT
+        [sys.executable, __file__, "--child", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -222,12 +246,34 @@ def main() -> None:
             f"resident memory per added camera: {per_camera:.0f} MiB "
             f"({per_camera / max(compute['session_kb'] / 1024, 1e-6):.2f}x one session)"
         )
+    batching(counts, args.seconds)
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(
         f"agg fps and fairness: frames per camera in a {args.seconds:.0f} s window after a "
         f"{WARMUP_S:.0f} s warm-up (lossless cameras); one/procs fps: {args.frames} frames per camera "
         "end to end, start-up included, one process vs N `skill-designer run` processes"
     )
+
+
+def batching(counts: list[int], seconds: float) -> None:
+    """The same deployment on the bundled detector re-exported with a dynamic batch: what
+    batching frames of several cameras into one run buys (fixed and dynamic alternated)."""
+    from designer.core.models.batching import make_batch_dynamic
+
+    with tempfile.TemporaryDirectory() as tmp:
+        dynamic = Path(tmp) / "yolov3-tiny-coco-batch.onnx"
+        make_batch_dynamic(MODEL, dynamic)
+        print("batching (bundled detector re-exported with a dynamic batch, same weights):")
+        print(
+            f"{'N':>2} {'fixed fps':>10} {'batched fps':>12} {'ratio':>6} {'mean batch':>11} {'largest':>8}"
+        )
+        for n in [c for c in counts if c > 1]:
+            fixed = _child("deploy", str(n), "0", str(seconds))
+            batched = _child("deploy", str(n), "0", str(seconds), env={"BENCH_MODEL": str(dynamic)})
+            f_fps, b_fps = fixed["frames"] / fixed["elapsed"], batched["frames"] / batched["elapsed"]
+            mean = batched["requests"] / max(batched["runs"], 1)
+            largest = batched["largest_batch"]
+            print(f"{n:>2} {f_fps:>10.1f} {b_fps:>12.1f} {b_fps / f_fps:>6.2f} {mean:>11.2f} {largest:>8}")
 
 
 if __name__ == "__main__":
