@@ -190,3 +190,22 @@ def test_the_run_log_gets_no_line_per_message(tmp_path, http_endpoint, caplog):
     per_message = [r for r in caplog.records if r.levelno >= logging.INFO and r.name.startswith("http")]
     assert per_message == []
     assert "q-secret" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "old, new, keeps",
+    [
+        ("http://hub.example/x", "https://hub.example/y", True),  # the usual move to https
+        ("http://hub.example/x", "http://hub.example:80/y", True),
+        ("https://hub.example/x", "https://HUB.example/y", True),
+        ("https://hub.example/x", "http://hub.example/y", False),  # never down to plain text
+        ("http://hub.example:8080/x", "https://hub.example/y", False),
+        ("http://hub.example/x", "https://hub.example:8443/y", False),
+        ("https://hub.example/x", "https://evil.example/y", False),
+        ("https://hub.example/x", "https://hub.example.evil.example/y", False),
+    ],
+)
+def test_which_redirects_the_token_follows(old, new, keeps):
+    from designer.core.engine.nodes.http import keeps_credentials
+
+    assert keeps_credentials(old, new) is keeps
