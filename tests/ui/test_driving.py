@@ -405,8 +405,9 @@ def test_a_dropped_node_is_selected_and_shown_in_properties(qtbot, window):
     assert len(added) == 1 and window.properties.form.node_id == added[0]
 
 
-def test_f5_and_shift_f5_leave_an_unedited_skill_unmodified(qtbot, window, monkeypatch):
+def test_f5_and_shift_f5_leave_an_unedited_skill_unmodified(qtbot, window, monkeypatch, tmp_path):
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: pytest.fail(f"asked: {a[2]}"))
+    monkeypatch.chdir(tmp_path)  # the preview's Insights Log writes its file here
     view = _focus_canvas(qtbot, window)
     assert not window.isWindowModified()
     _keys(view, Qt.Key.Key_F5)

@@ -53,17 +53,21 @@ def test_default_skill_shows_boxed_people_on_the_bundled_clip(make_window, qtbot
     assert "source" in summary_label(window).text() and "CPU" in summary_label(window).text()
 
 
-def test_exports_run_dry_by_default_and_messages_reach_the_insights_dock(make_window, qtbot, tmp_path):
+def test_the_local_log_writes_by_default_and_messages_reach_the_insights_dock(make_window, qtbot, tmp_path):
+    """An Insights Log sends nothing anywhere: the preview has it write its file without "Send for
+    real" (network exports stay dry: test_a_network_export_stays_dry_beside_a_writing_log)."""
     window = make_window()
+    assert not window.preview.dock.send_box.isChecked()
     window.preview.run_action.trigger()
     insights = window.preview.insights
     qtbot.waitUntil(lambda: len(insights.messages()) >= 5, timeout=30000)
     log_status = lambda: window.canvas.statuses.get("log", ("", ""))  # noqa: E731
-    qtbot.waitUntil(lambda: "not sent, last " in log_status()[0], timeout=10000)
-    assert log_status()[1] == "dry"
+    qtbot.waitUntil(lambda: "fps" in log_status()[0], timeout=10000)
+    assert log_status()[1] == "running"
     message = insights.messages()[-1]
     assert set(message) >= {"image", "insights_meta", "frame_id", "skill_id", "device_id", "datetime"}
-    assert not (tmp_path / "insights.jsonl").exists()  # dry: the log writes nothing
+    log = tmp_path / "insights.jsonl"
+    qtbot.waitUntil(lambda: log.exists() and log.read_text().count("\n") >= 3, timeout=10000)
     # Filter by label: only messages with a person in them stay.
     insights.label_filter.setText("person")
     shown = insights.messages()
@@ -86,6 +90,26 @@ def test_exports_run_dry_by_default_and_messages_reach_the_insights_dock(make_wi
         insights.save(out)
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert lines and lines[0]["frame_id"] == insights.messages()[0]["frame_id"]
+
+
+def test_a_network_export_stays_dry_beside_a_writing_log(make_window, qtbot, tmp_path):
+    from designer.core.skill.build import add_node, connect
+
+    skill = default_skill()
+    parent = next(e.source.node for e in skill.edges if e.target.node == "log")
+    http = add_node(skill, "http@1", node_id="web")
+    http.params.update({"url": "http://127.0.0.1:9/people"})
+    connect(skill, parent, "web")
+    window = make_window(skill)
+    window.preview.run_action.trigger()
+    status = lambda node: window.canvas.statuses.get(node, ("", ""))  # noqa: E731
+    qtbot.waitUntil(lambda: "not sent, last " in status("web")[0], timeout=30000)
+    assert status("web")[1] == "dry"
+    qtbot.waitUntil(lambda: status("log")[1] == "running", timeout=10000)
+    log = tmp_path / "insights.jsonl"
+    qtbot.waitUntil(lambda: log.exists() and log.read_text().count("\n") >= 2, timeout=10000)
+    window.preview.dock.send_box.setChecked(True)  # on: the web export is no longer dry
+    qtbot.waitUntil(lambda: status("web")[1] in ("running", "error", "warning"), timeout=20000)
 
 
 def test_send_for_real_writes_the_insights_log_in_the_working_directory(make_window, qtbot, tmp_path):

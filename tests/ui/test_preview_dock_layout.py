@@ -46,3 +46,32 @@ def test_a_long_cannot_preview_reason_wraps_inside_the_picture(qtbot):
         x for x in range(image.width()) if any(QColor(image.pixel(x, y)).lightness() > 120 for y in lit_rows)
     ]
     assert lit_columns[0] > 0 and lit_columns[-1] < image.width() - 1  # not cut at the edges
+
+
+def test_no_tool_bar_item_hides_behind_an_overflow_at_the_default_width(qtbot):
+    """The "››" overflow's menu cannot show a check box or a combo box: clicking it did nothing.
+    At the dock's default width nothing overflows, and Overlay and the branch click in place."""
+    from PySide6.QtWidgets import QToolBar, QToolButton
+
+    from designer.ui.window import RIGHT_DOCK_WIDTH
+
+    dock = PreviewDock(probe_webcams=False)
+    qtbot.addWidget(dock)
+    dock.set_branches(["log", "web"], {})
+    dock.resize(RIGHT_DOCK_WIDTH - 40, 300)  # narrower than the default, to be safe
+    dock.show()
+    qtbot.waitExposed(dock)
+    bar = dock.findChild(QToolBar)
+    overflow = bar.findChild(QToolButton, "qt_toolbar_ext_button")
+    assert overflow is None or not overflow.isVisible()
+    for widget in (dock.overlay_box, dock.branch, dock.send_box, dock.picker):
+        assert widget.isVisible(), widget
+        left = widget.mapTo(dock, QPoint(0, 0)).x()
+        assert 0 <= left and left + widget.width() <= dock.width(), widget
+    qtbot.mouseClick(
+        dock.overlay_box, Qt.MouseButton.LeftButton, pos=QPoint(8, dock.overlay_box.height() // 2)
+    )
+    assert not dock.overlay_box.isChecked()
+    dock.branch.setFocus()
+    qtbot.keyClick(dock.branch, Qt.Key.Key_Down)
+    assert dock.current_branch() == "web"

@@ -46,9 +46,8 @@ def test_f5_in_the_main_window_previews_the_default_skill_and_shift_f5_stops(win
     shown_people(window, qtbot, at_least=2)
     qtbot.waitUntil(lambda: "fps" in node_status(window, "detector")[0], timeout=10000)
     assert node_status(window, "detector")[1] == "running"
-    qtbot.waitUntil(lambda: node_status(window, "log")[1] == "dry", timeout=10000)
+    qtbot.waitUntil(lambda: node_status(window, "log")[1] == "running", timeout=10000)
     assert "fps" in summary_label(window).text()
-    assert not (tmp_path / "insights.jsonl").exists()
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
         window.grab().save(str(Path(SHOTS) / "main-window.png"), "PNG")

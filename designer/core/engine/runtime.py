@@ -40,6 +40,9 @@ class RunContext:
     warn: Callable[[str, str], None] = lambda node_id, message: None
     error: Callable[[str, str], None] = lambda node_id, message: None  # a node's error event, off-frame
     dry_run: bool = False  # exports build, count and keep their last message, and send nothing
+    # Nodes that write their local file in a dry run too (the preview's Insights Log: it sends
+    # nothing anywhere, and the file is what people look at).
+    writes_when_dry: frozenset[str] = frozenset()
     stopping: threading.Event = field(default_factory=threading.Event)  # set when the run is stopped
     # A deployment's run: model sessions shared by all its skills (a SessionPool), the lane
     # (camera) this skill's inferences queue in, and tags put on every frame's other_meta.

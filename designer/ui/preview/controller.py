@@ -18,6 +18,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic_core import PydanticUndefined
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QLabel
 
@@ -25,7 +26,9 @@ from designer.core.engine.events import MetricsEvent, NodeStats, RunState, Statu
 from designer.core.engine.executor import ENGINE_THREAD_PREFIXES, Engine, SkillNotRunnable
 from designer.core.engine.runtime import RunContext
 from designer.core.skill import NodeSpec, ParamError, Problem, Role, Severity, Skill, validate_skill
+from designer.core.skill.catalog import get_spec
 from designer.core.skill.catalog.process import ZoneParams
+from designer.core.skill.fields import Mark, has_mark
 from designer.ui.document import Document
 from designer.ui.preview.changes import classify
 from designer.ui.preview.insights import InsightsDock
@@ -84,6 +87,22 @@ class NotRunnable(Exception):
         super().__init__(f"{first.located()}: {first.message}")
 
 
+def writes_only_locally(spec: NodeSpec | None, params: dict) -> bool:
+    """An export whose output is a local file and nothing else: a parameter marked WRITES names
+    the file, and no other device setting (an address, a container, a key) has a value. Such a
+    node sends nothing anywhere, so the preview lets it write even while exports run dry."""
+    if spec is None or spec.role is not Role.EXPORT:
+        return False
+    writes = False
+    for name, info in spec.params.model_fields.items():
+        value = params.get(name, info.default if info.default is not PydanticUndefined else None)
+        if has_mark(info, Mark.WRITES):
+            writes = writes or bool(value)
+        elif has_mark(info, Mark.DEPLOY) and value not in (None, "", [], {}):
+            return False  # somewhere else to send to
+    return writes
+
+
 def _build_engine(
     skill: Skill,
     skill_dir: Path,
@@ -101,7 +120,12 @@ def _build_engine(
         library = library_getter()  # the first call opens it (imports, disk): not on the GUI thread
     except Exception:  # a broken library must not stop skills that name their model files
         library = None
-    options = {"dry_run": not send_for_real} if DRY_RUN_SUPPORTED else {}
+    options: dict[str, object] = {}
+    if DRY_RUN_SUPPORTED:
+        options["dry_run"] = not send_for_real
+        options["writes_when_dry"] = frozenset(
+            node.id for node in skill.nodes if writes_only_locally(get_spec(node.type), node.params)
+        )
     context = RunContext.local(skill, skill_dir, library, **options)
     try:
         return Engine(skill, source=source, realtime=realtime, context=context)
@@ -351,10 +375,12 @@ class PreviewController(QObject):
         self._restart_if_running("exports now send for real" if on else "exports now run dry")
 
     def _is_dry(self, node_id: str) -> bool:
-        if self.engine is None or self.dock.send_box.isChecked():
+        engine = self.engine
+        if engine is None or self.dock.send_box.isChecked():
             return False
-        node = self.engine.plan.nodes.get(node_id)
-        return node is not None and node.spec.role is Role.EXPORT
+        node = engine.plan.nodes.get(node_id)
+        wet = node_id in getattr(engine.context, "writes_when_dry", frozenset())
+        return node is not None and node.spec.role is Role.EXPORT and not wet
 
     def _zone_makers(self, engine: Engine, exports: list[str]) -> dict[str, list[Callable]]:
         """For each export, the zones upstream of it: drawn with the counts its results carry."""

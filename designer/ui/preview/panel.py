@@ -52,21 +52,25 @@ class PreviewDock(QDockWidget):
         self.snapshot_action.setToolTip("Save the picture as PNG")
         self.overlay_box = QCheckBox("Overlay", body, checked=True)
         self.overlay_box.setToolTip("Draw the results on the video")
-        bar.addWidget(self.overlay_box)
         self.branch = QComboBox(body)
         self.branch.setToolTip("Whose results to draw: the branch that ends in this export node")
-        self.branch_action = bar.addWidget(self.branch)  # a widget in a tool bar hides by its action
+        self.branch.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.branch.setMinimumContentsLength(8)
+        self.branch.hide()
         self.send_box = QCheckBox("Send for real", body)
         self.send_box.setToolTip(
-            "Off: export nodes only show what they would send (dry run). On: they send and write, "
-            "for this run"
+            "Off: export nodes only show what they would send (dry run); a node that only writes "
+            "a local file writes it. On: they send and write, for this run"
         )
-        # Its own row under the tool bar: at the dock's default width a tool bar puts its last
-        # items behind a "››" overflow, and this one decides whether anything is really sent.
+        # Overlay, branch and Send for real on their own row under the tool bar: at the dock's
+        # default width a tool bar puts its last items behind a "››" overflow, whose menu cannot
+        # show a check box or a combo box (clicking it did nothing).
         send_row = QHBoxLayout()
         send_row.setContentsMargins(6, 2, 6, 2)
-        send_row.addWidget(self.send_box)
+        send_row.addWidget(self.overlay_box)
+        send_row.addWidget(self.branch)
         send_row.addStretch(1)
+        send_row.addWidget(self.send_box)
         layout = QVBoxLayout(body)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -99,7 +103,7 @@ class PreviewDock(QDockWidget):
             self.branch.addItem(f"Results of {node_id}", node_id)
         index = self.branch.findData(keep)
         self.branch.setCurrentIndex(index if index >= 0 else 0)
-        self.branch_action.setVisible(len(exports) > 1)
+        self.branch.setVisible(len(exports) > 1)
         self.branch.blockSignals(False)
         self._zones = zones
 

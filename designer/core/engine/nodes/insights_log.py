@@ -58,7 +58,7 @@ class InsightsLogRuntime(NodeRuntime[InsightsLogParams]):
         self.path: Path | None = None
 
     def open(self) -> None:
-        if getattr(self.context, "dry_run", False):
+        if self._dry():
             return  # a dry run (the designer's preview) writes nothing: the preview shows the messages
         path = self.context.resolve_output(self.params.path)
         try:
@@ -71,6 +71,13 @@ class InsightsLogRuntime(NodeRuntime[InsightsLogParams]):
             ) from exc
         self.path = path
 
+    def _dry(self) -> bool:
+        """Dry, unless the run has this log write its local file anyway (``writes_when_dry``)."""
+        context = self.context
+        return bool(getattr(context, "dry_run", False)) and self.node_id not in getattr(
+            context, "writes_when_dry", frozenset()
+        )
+
     def update(self, params: InsightsLogParams) -> bool:
         """A new path is a new file: False has the engine close this log and open the new one,
         and a path that cannot be opened is then reported like any failed open."""
@@ -81,7 +88,7 @@ class InsightsLogRuntime(NodeRuntime[InsightsLogParams]):
 
     def process(self, frame: Frame) -> None:
         if self._file is None:
-            if getattr(self.context, "dry_run", False):
+            if self._dry():
                 return None
             raise self.fail("the insights log is not open: open() must run before frames flow")
         message = insight_message(
