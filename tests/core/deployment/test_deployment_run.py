@@ -273,3 +273,36 @@ def test_a_camera_down_at_start_is_tried_again_while_the_others_run(tmp_path):
         if door is not None:
             door.stop()
     assert run.wait(10)
+
+
+def test_exports_keep_their_outbox_per_camera_skill_and_node(tmp_path):
+    """An endpoint that is down: each camera x skill queues its own messages, none mixed up."""
+    _write_skills(tmp_path)
+    write_video(tmp_path / "a.avi", frames=5, draw=_bright_square)
+    skill = skill_of(
+        ("cam", "camera@1", {"source": "a.avi"}),
+        ("det", "model@1", {"model_path": "blob.onnx", "labels_path": "blob.txt"}),
+        ("post", "http@1", {"url": "http://127.0.0.1:9/insights", "timeout_s": 0.2}),
+        links=[("cam", "det"), ("det", "post")],
+    )
+    skill.settings.name = "Poster"
+    save_skill(skill, tmp_path / "poster.skill.json")
+    refs = [SkillRef(skill="poster.skill.json")]
+    deployment = Deployment(
+        name="Site",
+        cameras=[
+            Camera(name="Gate", source="a.avi", loop=False, skills=refs),
+            Camera(name="Yard", source="a.avi", loop=False, skills=refs),
+        ],
+    )
+    run = DeploymentRun(deployment, tmp_path, realtime=False, output_dir=tmp_path / "out")
+    run.start()
+    assert run.wait(30)
+    run.close()
+    for camera in ("Gate", "Yard"):
+        outbox = tmp_path / "out" / camera / "Poster" / ".outbox"
+        (skill_folder,) = outbox.iterdir()
+        (node_folder,) = skill_folder.iterdir()
+        assert node_folder.name.startswith("post-")
+        stats = run.pair(camera, "Poster").engine.metrics().nodes["post"]
+        assert stats.messages == 5 and stats.sent == 0 and stats.queued == 5
