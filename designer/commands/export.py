@@ -155,6 +155,7 @@ def _export_deployment(args: argparse.Namespace) -> int:
                     "model_bytes_saved": report.model_bytes_saved,
                 },
                 indent=2,
+                allow_nan=False,
             )
         )
         return 0

@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl
 from designer.core.secrets import SECRET_QUERY_KEYS
 from designer.core.skill.catalog import get_spec
 from designer.core.skill.document import Skill
-from designer.core.skill.fields import PLACEHOLDER_RE, Mark, has_mark, is_secret
+from designer.core.skill.fields import PLACEHOLDER_RE, Mark, has_mark, is_secret, placeholders_in
 
 ENV_REF_RE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 CONNECTION_STRING_RE = re.compile(
@@ -178,7 +178,7 @@ def _json_text(mover: _Mover, text: str, base: str, node: str, param: str, used_
     data = _json_value(mover, data, base, node, param, used_by)
     if len(mover.moved) == before:
         return text
-    return json.dumps(data, sort_keys=False, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(data, sort_keys=False, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def _json_value(mover: _Mover, value: Any, base: str, node: str, param: str, used_by: str) -> Any:
@@ -254,10 +254,10 @@ def _secret_hits(
     for node in skill.nodes:
         container = containers.get(node.id)
         for field_name, value in sorted(node.params.items()):
-            text = json.dumps(value)
+            named = set(placeholders_in(value))
             base: int | None = None
             for param, default in sorted(defaults.items()):
-                if f"$param({param})" not in text:
+                if param not in named:
                     continue
                 base = _moves(node, field_name, value, container) if base is None else base
                 if _moves(node, field_name, _fill_one(value, param, default), container) > base:
