@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from designer.core.skill import Problem, Settings, Skill, validate_skill
+from designer.core.skill import Problem, Settings, Skill, compile_skill
 from designer.ui.document import Document
 from designer.ui.workers import submit
 
@@ -33,6 +33,15 @@ def _open_library() -> ModelLibrary | None:
     from designer.core.models.open import open_model_library
 
     return open_model_library()
+
+
+def _checked(
+    skill: Skill, library: ModelLibrary | None
+) -> tuple[list[Problem], dict[str, tuple[str, ...] | None]]:
+    """On a worker: the skill's problems, and the labels reaching each node (its upstream
+    models'), which the forms offer in label fields."""
+    compiled = compile_skill(skill, library)
+    return compiled.problems, {node_id: node.upstream_labels for node_id, node in compiled.nodes.items()}
 
 
 class Session(QObject):
@@ -64,6 +73,7 @@ class Session(QObject):
         self._skill = Skill(settings=Settings(name="Untitled skill"))
         self._reader: Callable[[], Skill] | None = None
         self._problems: list[Problem] = []
+        self._upstream_labels: dict[str, tuple[str, ...] | None] = {}
         self._round = 0
         self._validate = validate
         self._open_library = open_library
@@ -122,12 +132,23 @@ class Session(QObject):
         round_ = self.begin_validation()
         library = self._library
         submit(
-            lambda: validate_skill(skill, library),
-            on_done=lambda problems: self.set_problems(problems, round_),
+            lambda: _checked(skill, library),
+            on_done=lambda checked: self._checked(checked, round_),
             on_error=self.validation_failed.emit,
             parent=self,
         )
         return round_
+
+    def _checked(self, checked: tuple[list[Problem], dict[str, tuple[str, ...] | None]], round_: int) -> None:
+        problems, labels = checked
+        if round_ == self._round:
+            self._upstream_labels = labels  # before the problems: forms read both on that signal
+        self.set_problems(problems, round_)
+
+    def upstream_labels(self, node_id: str) -> tuple[str, ...] | None:
+        """The labels objects reaching ``node_id`` can have (its upstream models'), as of the
+        newest validation; None when they cannot be known."""
+        return self._upstream_labels.get(node_id)
 
     def begin_validation(self) -> int:
         self._round += 1

@@ -104,7 +104,13 @@ class MainWindow(QMainWindow):
         self.addToolBar(self.toolbar)
 
         self.node_palette = Palette(self)
-        self.properties = PropertiesPanel(self.canvas, self.session.skill_dir, self.session.library, self)
+        self.properties = PropertiesPanel(
+            self.canvas,
+            self.session.skill_dir,
+            self.session.library,
+            self,
+            labels=self.session.upstream_labels,
+        )
         self.problems = ProblemsList(self.session, self)
         self.output = QPlainTextEdit(self)
         self.output.setReadOnly(True)

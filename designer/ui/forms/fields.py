@@ -15,12 +15,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QStringListModel, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
+    QCompleter,
     QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPlainTextEdit,
     QSpinBox,
     QTableWidget,
@@ -238,16 +240,38 @@ class BoolEditor(Editor):
 
 
 class LabelsEditor(Editor):
-    """A list of labels (which may contain spaces): type one and press Enter; select and Delete."""
+    """A list of labels (which may contain spaces): type one and press Enter; select and Delete.
+
+    ``set_choices`` gives it the labels of the model(s) upstream: the entry completes them and
+    "Pick…" lists them to tick (unknown ones stay allowed; the validator warns about them).
+    """
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         column = QVBoxLayout()
         column.setSpacing(4)
         self._layout.addLayout(column)
+        self._choices: tuple[str, ...] | None = ()  # set_choices(None) below: "not known"
+        row = QHBoxLayout()
+        row.setSpacing(4)
         self.entry = QLineEdit(self)
         self.entry.setPlaceholderText("Add a label and press Enter (empty list = all)")
         self.entry.returnPressed.connect(self._add)
+        self.completer = QCompleter([], self.entry)
+        self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.completer.activated.connect(self._completed)
+        self.entry.setCompleter(self.completer)
+        self.pick = QToolButton(self)
+        self.pick.setText("Pick…")
+        self.pick.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.pick.setMenu(QMenu(self.pick))
+        menu = self.pick.menu()
+        assert menu is not None
+        menu.aboutToShow.connect(self._fill_menu)
+        row.addWidget(self.entry, 1)
+        row.addWidget(self.pick)
         self.list = QListWidget(self)
         self.list.setFlow(QListWidget.Flow.LeftToRight)
         self.list.setWrapping(True)
@@ -255,9 +279,55 @@ class LabelsEditor(Editor):
         self.list.setMaximumHeight(72)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.list.setToolTip("Select labels and press Delete to remove them")
-        column.addWidget(self.entry)
+        column.addLayout(row)
         column.addWidget(self.list)
         self.list.installEventFilter(self)
+        self.set_choices(None)
+
+    def set_choices(self, labels: tuple[str, ...] | None) -> None:
+        """The labels the model(s) upstream have; None when they cannot be known."""
+        if labels == self._choices:
+            return
+        self._choices = labels
+        model = self.completer.model()
+        assert isinstance(model, QStringListModel)
+        model.setStringList(list(labels or ()))
+        self.pick.setEnabled(bool(labels))
+        self.pick.setToolTip(
+            f"Choose among the {len(labels)} labels of the model upstream"
+            if labels
+            else "The labels of the model upstream are not known here (a model named by file, "
+            "a gRPC server, or no model before this node): type them"
+        )
+
+    def choices(self) -> tuple[str, ...] | None:
+        return self._choices
+
+    def _completed(self, label: str) -> None:
+        self.entry.setText(label)
+        self._add()
+        QTimer.singleShot(0, self.entry.clear)  # the completer puts its text back after this
+
+    def _fill_menu(self) -> None:
+        menu = self.pick.menu()
+        assert menu is not None
+        menu.clear()
+        chosen = set(self.value())
+        for label in self._choices or ():
+            action = menu.addAction(label)
+            action.setCheckable(True)
+            action.setChecked(label in chosen)
+            action.toggled.connect(lambda on, label=label: self._toggle(label, on))
+
+    def _toggle(self, label: str, on: bool) -> None:
+        labels = self.value()
+        if on and label not in labels:
+            self._append(label)
+        elif not on and label in labels:
+            self.list.takeItem(labels.index(label))
+        else:
+            return
+        self.edited.emit()
 
     def _add(self) -> None:
         label = self.entry.text().strip()

@@ -28,12 +28,15 @@ from PySide6.QtWidgets import (
 from designer.core.skill import Problem, Skill, get_spec
 from designer.core.skill.fields import Mark, has_mark
 from designer.ui.dialogs.node_dialogs import has_own_dialog
-from designer.ui.forms.fields import Editor, editor_for
+from designer.ui.forms.fields import Editor, LabelsEditor, editor_for
 from designer.ui.icons import node_icon
 from designer.ui.library import add_model, library_events, model_summary
 from designer.ui.problems import field_message
 from designer.ui.session import LibraryGetter
 from designer.ui.workers import submit
+
+#: The labels of the model(s) upstream of a node (None: not known); the session answers it.
+LabelsGetter = Callable[[str], "tuple[str, ...] | None"]
 
 if TYPE_CHECKING:
     from designer.core.models.registry import ModelEntry
@@ -137,9 +140,11 @@ class NodeForm(QWidget):
         skill_dir: Callable[[], Path],
         library: LibraryGetter,
         parent: QWidget | None = None,
+        labels: LabelsGetter | None = None,
     ) -> None:
         super().__init__(parent)
         self.canvas, self.node_id = canvas, node_id
+        self._labels = labels
         node = canvas.skill().node(node_id)
         self.type_id = node.type
         self.spec = get_spec(node.type)
@@ -250,6 +255,12 @@ class NodeForm(QWidget):
         for name, editor in self.editors.items():
             if name in node.params:
                 editor.set_value(node.params[name])
+        if self._labels is not None and self.spec is not None:
+            choices = self._labels(self.node_id)
+            fields = self.spec.params.model_fields
+            for name, editor in self.editors.items():
+                if isinstance(editor, LabelsEditor) and has_mark(fields[name], Mark.LABELS):
+                    editor.set_choices(choices)
         mine = {p.param: p for p in problems if p.node_id == self.node_id and p.param}
         for name, label in self.messages.items():
             problem = mine.get(name)
@@ -257,7 +268,7 @@ class NodeForm(QWidget):
             if problem is not None:
                 colour = "#d64545" if problem.is_error else "#b7860b"
                 text = field_message(problem, self._titles[name], self.editors[name].value())
-                label.setText(f"<span style='color:{colour}'>{html.escape(text)}</span>")
+                label.setText(f"<span style='color:{colour}'>{html.escape(text, quote=False)}</span>")
             invalid = problem is not None and problem.is_error
             if self.editors[name].property("invalid") != invalid:
                 self.editors[name].setProperty("invalid", invalid)
@@ -289,9 +300,11 @@ class PropertiesPanel(QScrollArea):
         skill_dir: Callable[[], Path],
         library: LibraryGetter,
         parent: QWidget | None = None,
+        labels: LabelsGetter | None = None,
     ) -> None:
         super().__init__(parent)
         self.canvas, self.skill_dir, self.library = canvas, skill_dir, library
+        self.labels = labels
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -316,7 +329,7 @@ class PropertiesPanel(QScrollArea):
             return
         if self.form is not None and self.form.node_id == node_id:
             return
-        self.form = NodeForm(self.canvas, node_id, self.skill_dir, self.library)
+        self.form = NodeForm(self.canvas, node_id, self.skill_dir, self.library, labels=self.labels)
         self.form.dialog_requested.connect(self.dialog_requested)
         self.form.refresh(self.canvas.skill(), self._problems)
         self.setWidget(self.form)
