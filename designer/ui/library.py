@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QBoxLayout,
     QButtonGroup,
     QComboBox,
     QDialog,
@@ -69,11 +70,12 @@ COLUMNS = ("Name", "Type", "Labels", "Layout", "Size", "Cost")  # the format (ON
 def _size(n: int | None) -> str:
     if n is None:
         return "-"
+    size: float = n
     for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
+        if size < 1024 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
 
 
 def _ms(value: float | None) -> str:
@@ -305,7 +307,8 @@ class ModelLibraryWidget(QWidget):
 
     def select(self, model_id: str) -> None:
         for row in range(self.table.rowCount()):
-            if self.table.item(row, 0).data(Qt.ItemDataRole.UserRole) == model_id:
+            item = self.table.item(row, 0)
+            if item is not None and item.data(Qt.ItemDataRole.UserRole) == model_id:
                 self.table.selectRow(row)
                 return
 
@@ -394,8 +397,11 @@ class ModelLibraryWidget(QWidget):
         )
         if answer != QMessageBox.StandardButton.Yes:
             return
+        library = self._library
+        if library is None:
+            return
         self.status.setText(f"Removing {model_id}…")
-        self._run(self._library.remove, model_id, on_done=self._removed)
+        self._run(library.remove, model_id, on_done=self._removed)
 
     def _removed(self, entry: ModelEntry) -> None:
         self.removed_message = f"Removed {entry.id} ({entry.name})."
@@ -578,11 +584,11 @@ class ModelDetailsDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         # a model with 1,000 labels makes a long page: it scrolls, the Close button stays in view
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setWidget(self.text)
+        self.scroll_area = QScrollArea()  # not ``scroll``: that is QWidget.scroll
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setWidget(self.text)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.scroll_area, 1)
         layout.addWidget(buttons)
         self.resize(620, 460)
 
@@ -1093,8 +1099,9 @@ class _ModelReviewPage(QWizardPage):
         self.task.finished.connect(self._stopped)
 
     def cancel(self) -> None:
-        if self.running:
-            self.task.cancel()
+        task = self.task
+        if task is not None and task.running:
+            task.cancel()
             self.cancel_button.setEnabled(False)
             self.cancel_button.setText("Cancelling…")
             self.status.setText("Cancelling…")
@@ -1127,7 +1134,9 @@ class _ModelReviewPage(QWizardPage):
         self.progress_title.hide()
         self.check = ModelCheckPanel(self._wizard.library, entry, self)
         self.check.changed.connect(self._checked)
-        self.layout().insertWidget(0, self.check, 1)
+        layout = self.layout()
+        assert isinstance(layout, QBoxLayout)  # the page's own column, made in __init__
+        layout.insertWidget(0, self.check, 1)
         self.check.show()
         self.setSubTitle("Added. Check the pre-processing and try the model before you use it.")
         self._wizard.setButtonText(QWizard.WizardButton.FinishButton, "Finish")

@@ -6,7 +6,9 @@ UI change. The same list (``NodeList``) serves the Tab quick-add popup.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, QPoint, QSize, Qt, Signal
+from collections.abc import Iterable
+
+from PySide6.QtCore import QMimeData, QModelIndex, QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QDrag, QKeyEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -75,7 +77,10 @@ class NodeList(QTreeWidget):
             header.setHidden(shown == 0)
             if text:
                 header.setExpanded(True)
-        self.setCurrentItem(first)
+        if first is not None:
+            self.setCurrentItem(first)
+        else:
+            self.setCurrentIndex(QModelIndex())  # nothing matches: nothing current
 
     def current_type(self) -> str | None:
         item = self.currentItem()
@@ -97,9 +102,10 @@ class NodeList(QTreeWidget):
         if type_id:
             self.chosen.emit(type_id)
 
-    def mimeData(self, items: list[QTreeWidgetItem]) -> QMimeData:
+    def mimeData(self, items: Iterable[QTreeWidgetItem]) -> QMimeData:
         mime = QMimeData()
-        type_id = items[0].data(0, TYPE_ROLE) if items else None
+        first = next(iter(items), None)
+        type_id = first.data(0, TYPE_ROLE) if first is not None else None
         if type_id:
             mime.setData(NODE_MIME, type_id.encode())
             mime.setText(type_id)  # the canvas viewer only lets known formats in

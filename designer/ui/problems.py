@@ -53,7 +53,7 @@ class ProblemsList(QTreeWidget):
         header.setStretchLastSection(False)
         self.itemClicked.connect(lambda item, _col: self.chosen.emit(item.data(0, PROBLEM_ROLE)))
         self.itemActivated.connect(lambda item, _col: self.chosen.emit(item.data(0, PROBLEM_ROLE)))
-        self.chosen.connect(session.focus_problem)
+        self.chosen.connect(session.focus_problem)  # type: ignore[call-overload]  # PySide6's stubs type Signal(object) as object
         session.problems_changed.connect(self.show_problems)
 
     def show_problems(self, problems: list[Problem]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,6 +78,17 @@ def _read_only(path: Path) -> bool:
     except OSError:
         return False
     return not mode & 0o222 or not os.access(path, os.W_OK)
+
+
+def _sequence(key: object) -> QKeySequence:
+    """One shortcut as a key sequence, whichever way it was written (``Shortcut``)."""
+    if isinstance(key, QKeySequence):
+        return key
+    if isinstance(key, QKeySequence.StandardKey):
+        return QKeySequence(key)
+    if isinstance(key, Qt.Key):
+        return QKeySequence(key)
+    return QKeySequence(str(key))
 
 
 class MainWindow(QMainWindow):
@@ -232,7 +244,7 @@ class MainWindow(QMainWindow):
         action = QAction(text, self)
         if shortcut is not None:
             keys = list(shortcut) if isinstance(shortcut, list | tuple) else [shortcut]
-            action.setShortcuts([QKeySequence(key) for key in keys])
+            action.setShortcuts([_sequence(key) for key in keys])
         if icon_name:
             action.setIcon(icon(icon_name))
         if tip:
@@ -262,7 +274,7 @@ class MainWindow(QMainWindow):
         self.samples_menu = file.addMenu("Sa&mples")
         for sample in sorted(SAMPLES_DIR.glob("*.skill.json")):
             self.samples_menu.addAction(
-                sample.name.removesuffix(".skill.json"), lambda path=sample: self.open_sample(path)
+                sample.name.removesuffix(".skill.json"), partial(self.open_sample, sample)
             )
         file.addSeparator()
         file.addActions([self.save_action, self.save_as_action])
@@ -311,9 +323,11 @@ class MainWindow(QMainWindow):
         self.frame_action = self.add_action("&Frame all", self.canvas.frame_all, "F", "frame")
         self._canvas_only(self.frame_action)  # a plain letter: elsewhere it is typing
         self.layout_action = self.add_action("&Auto-layout", self.canvas.auto_layout, "Ctrl+L", "layout")
-        view.insertActions(
-            view.actions()[0] if view.actions() else None, [self.frame_action, self.layout_action]
-        )
+        first = next(iter(view.actions()), None)
+        if first is None:
+            view.addActions([self.frame_action, self.layout_action])
+        else:
+            view.insertActions(first, [self.frame_action, self.layout_action])
         view.insertSeparator(view.actions()[2])
         help_menu = self.menu("&Help")
         help_menu.addAction(self.add_action("&About Skill Designer", self.about))
@@ -337,13 +351,13 @@ class MainWindow(QMainWindow):
     def _wire(self) -> None:
         session = self.session
         session.read_skill_with(self.canvas.skill)
-        self.canvas.skill_changed.connect(session.set_skill)
-        session.skill_changed.connect(self._on_skill_changed)
+        self.canvas.skill_changed.connect(session.set_skill)  # type: ignore[call-overload]  # PySide6's stubs type Signal(object) as object
+        session.skill_changed.connect(self._on_skill_changed)  # type: ignore[call-overload]  # PySide6's stubs type Signal(object) as object
         session.problems_changed.connect(self._show_problems)
         session.validation_failed.connect(lambda message: self.log(f"Validation failed: {message}"))
         session.node_status_changed.connect(self.canvas.set_node_status)
         session.node_statuses_cleared.connect(self.canvas.clear_node_status)
-        session.focus_requested.connect(self.go_to)
+        session.focus_requested.connect(self.go_to)  # type: ignore[call-overload]  # PySide6's stubs type Signal(object) as object
         self.canvas.loaded.connect(self._on_loaded)
         self.canvas.selection_changed.connect(self._on_selection)
         self.canvas.message.connect(lambda text: self.show_status(text, 8000))
@@ -465,7 +479,7 @@ class MainWindow(QMainWindow):
     def _refresh_recent(self) -> None:
         self.recent_menu.clear()
         for entry in self._recent():
-            self.recent_menu.addAction(entry, lambda path=entry: self.open_file(Path(path)))
+            self.recent_menu.addAction(entry, partial(self.open_file, Path(entry)))
         self.recent_menu.setEnabled(bool(self._recent()))
 
     def _open_initial(self, path: Path | None) -> None:

@@ -46,7 +46,7 @@ class Task(QObject):
         if kind == "done":
             self.done.emit(value)
         elif kind == "failed":
-            self.failed.emit(value)
+            self.failed.emit(str(value))
         else:
             self.cancelled_.emit()
         self.finished.emit()

@@ -370,7 +370,7 @@ def test_every_column_fits_the_default_dock_width_and_long_details_scroll(qtbot,
     qtbot.addWidget(details)
     details.show()
     qtbot.waitUntil(details.isVisible)
-    bar = details.scroll.verticalScrollBar()
+    bar = details.scroll_area.verticalScrollBar()
     assert bar.maximum() > 0  # it scrolls
     bar.setValue(bar.maximum())
     assert details.height() <= 700 and "class 999" in details.text.text()

@@ -27,9 +27,14 @@ from designer.core.skill.problems import Problem, error, warning
 
 
 class ModelSummary(Protocol):
-    task: str
-    accelerations: set[str]
-    labels: tuple[str, ...]  # the model's classes, in class order; empty when it names none
+    """Read-only members: the library answers with frozen dataclasses."""
+
+    @property
+    def task(self) -> str: ...
+    @property
+    def accelerations(self) -> set[str]: ...
+    @property
+    def labels(self) -> tuple[str, ...]: ...  # the model's classes, in class order; empty when none
 
 
 class ModelLookup(Protocol):

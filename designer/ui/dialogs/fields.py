@@ -242,7 +242,9 @@ class PairTable(QWidget):
     def _add_clicked(self) -> None:
         row = self.add_row()
         self.table.setCurrentCell(row, 0)
-        self.table.editItem(self.table.item(row, 0))
+        first = self.table.item(row, 0)
+        if first is not None:
+            self.table.editItem(first)
 
     def _append(self, name: str, value: str) -> int:
         row = self.table.rowCount()

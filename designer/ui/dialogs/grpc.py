@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
 )
 
 from designer.core.skill import Problem
-from designer.core.skill.catalog import get_spec
 from designer.core.skill.catalog.process import (
     ARCH_ACCELERATIONS,
     GRPC_CONTAINER,
@@ -560,7 +559,8 @@ class GrpcNodeDialog(QDialog):
             (ENDPOINT, self._endpoint_params(), self.endpoint_rows),
             (CONTAINER, self._container_params(), self.container_rows),
         ):
-            problems, _parsed = check_params(get_spec(type_id), "dialog", params)
+            spec = GRPC_ENDPOINT if type_id == ENDPOINT else GRPC_CONTAINER
+            problems, _parsed = check_params(spec, "dialog", params)
             errors: dict[str, str] = {}
             for problem in problems:
                 if problem.is_error and problem.param:

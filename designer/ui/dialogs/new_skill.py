@@ -56,11 +56,16 @@ def build_skill(settings: Settings, template: str, model_id: str = "") -> Skill:
     return auto_layout(skill)
 
 
+def _type_title(type_id: str) -> str:
+    spec = get_spec(type_id)
+    return spec.title if spec is not None else type_id
+
+
 def graph_summary(skill: Skill) -> str:
     """A one-line graph summary: the chain of node names when the graph is one chain."""
     if not skill.nodes:
         return "No nodes yet: an empty canvas."
-    names = {n.id: n.name or (get_spec(n.type).title if get_spec(n.type) else n.type) for n in skill.nodes}
+    names = {n.id: n.name or _type_title(n.type) for n in skill.nodes}
     after = {e.source.node: e.target.node for e in skill.edges}
     fed = {e.target.node for e in skill.edges}
     heads = [n.id for n in skill.nodes if n.id not in fed]
@@ -113,9 +118,15 @@ class BasicsPage(QWizardPage):
 
     def load_models(self) -> None:
         """List the library's models off the GUI thread (the registry is a file)."""
-        if self._library_getter is None:
+        getter = self._library_getter
+        if getter is None:
             return
-        self._models_task = workers.submit(lambda: self._library_getter().list(), on_done=self._models_listed)
+
+        def listed() -> list:
+            library = getter()
+            return library.list() if library is not None else []
+
+        self._models_task = workers.submit(listed, on_done=self._models_listed)
 
     def _models_listed(self, entries: list) -> None:
         from designer.core.models.library import BUNDLED_ID  # loaded by now: the listing used it

@@ -147,12 +147,18 @@ def relative_to(path: Path, folder: Path) -> str:
 class NumberEditor(Editor):
     def __init__(self, integer: bool, low: float | None, high: float | None, parent=None) -> None:
         super().__init__(parent)
-        self.spin = QSpinBox(self) if integer else QDoubleSpinBox(self)
-        if not integer:
+        self.spin: QSpinBox | QDoubleSpinBox
+        if integer:
+            self.spin = QSpinBox(self)
+            limit = 2_000_000_000
+            self.spin.setRange(
+                int(low) if low is not None else -limit, int(high) if high is not None else limit
+            )
+        else:
+            self.spin = QDoubleSpinBox(self)
             self.spin.setDecimals(3)
             self.spin.setSingleStep(0.05 if (high or 0) <= 1 else 1.0)
-        limit = 2_000_000_000 if integer else 1e12
-        self.spin.setRange(low if low is not None else -limit, high if high is not None else limit)
+            self.spin.setRange(low if low is not None else -1e12, high if high is not None else 1e12)
         self.spin.setKeyboardTracking(False)  # typing commits on Enter or focus out
         self.spin.valueChanged.connect(lambda _: self.edited.emit())
         self._layout.addWidget(self.spin)
@@ -162,8 +168,10 @@ class NumberEditor(Editor):
 
     def set_value(self, value: Any) -> None:
         self.spin.blockSignals(True)
-        if isinstance(value, int | float):
-            self.spin.setValue(value)
+        if isinstance(self.spin, QSpinBox) and isinstance(value, int | float):
+            self.spin.setValue(int(value))
+        elif isinstance(self.spin, QDoubleSpinBox) and isinstance(value, int | float):
+            self.spin.setValue(float(value))
         self.spin.blockSignals(False)
 
     def focus(self) -> None:
@@ -175,7 +183,7 @@ class OptionalEditor(TextEditor):
 
     def __init__(self, parse: Callable[[str], Any], show: Callable[[Any], str], parent=None) -> None:
         super().__init__(parent=parent)
-        self.parse, self.show = parse, show
+        self.parse, self.shown = parse, show  # not ``show``: that is QWidget.show
         self.line.setPlaceholderText("auto")
 
     def value(self) -> Any:
@@ -188,7 +196,7 @@ class OptionalEditor(TextEditor):
             return text  # the validator says what is wrong, in place
 
     def set_value(self, value: Any) -> None:
-        super().set_value("" if value is None else self.show(value))
+        super().set_value("" if value is None else self.shown(value))
 
 
 class ChoiceEditor(Editor):
@@ -226,7 +234,7 @@ class BoolEditor(Editor):
     def __init__(self, text: str, parent=None) -> None:
         super().__init__(parent)
         self.box = QCheckBox(text, self)
-        self.box.clicked.connect(lambda _: self.edited.emit())
+        self.box.clicked.connect(lambda *_: self.edited.emit())
         self._layout.addWidget(self.box)
 
     def value(self) -> bool:
@@ -468,7 +476,9 @@ class RowsEditor(Editor):
         for c, name in enumerate(self.columns):
             self.table.setItem(row, c, QTableWidgetItem("0" if name in self.numeric else ""))
         self.table.blockSignals(False)
-        self.table.editItem(self.table.item(row, 0))
+        first = self.table.item(row, 0)
+        if first is not None:
+            self.table.editItem(first)
         self.edited.emit()
 
     def _remove_rows(self) -> None:
@@ -481,7 +491,7 @@ class RowsEditor(Editor):
     def value(self) -> list[dict]:
         result = []
         for row in range(self.table.rowCount()):
-            record = {}
+            record: dict[str, float | str] = {}
             for c, name in enumerate(self.columns):
                 item = self.table.item(row, c)
                 text = item.text() if item else ""

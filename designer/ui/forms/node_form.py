@@ -146,6 +146,8 @@ class NodeForm(QWidget):
         self.canvas, self.node_id = canvas, node_id
         self._labels = labels
         node = canvas.skill().node(node_id)
+        if node is None:  # the panel shows only nodes it found in the skill
+            raise ValueError(f"no node {node_id!r} in the skill")
         self.type_id = node.type
         self.spec = get_spec(node.type)
         self.editors: dict[str, Editor] = {}

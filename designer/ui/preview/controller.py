@@ -28,6 +28,7 @@ from designer.core.engine.runtime import RunContext
 from designer.core.skill import NodeSpec, ParamError, Problem, Role, Severity, Skill, validate_skill
 from designer.core.skill.catalog import get_spec
 from designer.core.skill.catalog.process import ZoneParams
+from designer.core.skill.catalog.sources import CameraParams
 from designer.core.skill.fields import Mark, has_mark
 from designer.ui.document import Document
 from designer.ui.preview.changes import classify
@@ -58,7 +59,8 @@ def message_summary(text: str) -> str:
 
 def _plays_a_file(engine: Engine) -> bool:
     """The run reads a video file (not a webcam index or a stream URL): it can pause and step."""
-    source = str(engine.plan.camera.params.source).strip()
+    params = engine.plan.camera.params
+    source = str(params.source if isinstance(params, CameraParams) else "").strip()
     return not source.isdigit() and "://" not in source
 
 
@@ -192,14 +194,14 @@ class PreviewController(QObject):
         shell.add_dock(self.dock, Qt.DockWidgetArea.RightDockWidgetArea)
         shell.add_dock(self.insights, Qt.DockWidgetArea.BottomDockWidgetArea)
         shell.add_status_widget(self.summary)
-        session.skill_changed.connect(self._on_skill_changed)
+        session.skill_changed.connect(self._on_skill_changed)  # type: ignore[call-overload]  # PySide6's stubs type Signal(object) as object
 
-        self.relay.frame_ready.connect(self.dock.show_frame)
+        self.relay.frame_ready.connect(self.dock.show_frame)  # type: ignore[call-overload]  # PySide6's stubs type Signal(object) as object
         self.relay.messages_ready.connect(self._on_messages)
-        self.relay.metrics_ready.connect(self._on_metrics)
+        self.relay.metrics_ready.connect(self._on_metrics)  # type: ignore[call-overload]  # PySide6's stubs type Signal(object) as object
         self.relay.node_error.connect(self._on_node_error)
         self.relay.node_warning.connect(self._on_node_warning)
-        self.relay.state_changed.connect(self._on_state)
+        self.relay.state_changed.connect(self._on_state)  # type: ignore[call-overload]  # PySide6's stubs type Signal(object) as object
         self.dock.message.connect(self._status)
         self.dock.picker.source_changed.connect(
             lambda: self._restart_if_running("the preview source changed")

@@ -69,6 +69,7 @@ class InsightsModel(QAbstractListModel):
 
     def __init__(self, parent=None, backlog: int = BACKLOG) -> None:
         super().__init__(parent)
+        self.backlog = backlog
         self._all: deque[InsightRecord] = deque(maxlen=backlog)
         self._shown: deque[InsightRecord] = deque()
         self._label = ""
@@ -181,7 +182,7 @@ class InsightsDock(QDockWidget):
         """New messages, in order (paused: held until resumed)."""
         if self.pause.isChecked():
             self._paused.extend(records)
-            del self._paused[: max(len(self._paused) - self.model._all.maxlen, 0)]
+            del self._paused[: max(len(self._paused) - self.model.backlog, 0)]
         else:
             self._append(records)
 

@@ -147,8 +147,8 @@ class PreviewDock(QDockWidget):
         frame = self._last
         if frame is None:
             return
-        node_id = self.current_branch()
-        result = frame.results.get(node_id) if node_id else None
+        node_id = self.current_branch() or ""
+        result = frame.results.get(node_id)
         image = frame.image
         caption = f"frame {frame.frame_id}"
         if result is not None:

@@ -94,7 +94,7 @@ class VideoWidget(QWidget):
 
     def save_png(self, path: Path) -> bool:
         image = self.image()
-        return image is not None and image.save(str(path), "PNG")
+        return image is not None and image.save(str(path), b"PNG")
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
