@@ -8,7 +8,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
-from designer.core.skill import Problem
+from designer.core.skill import Problem, Skill, get_spec
 from designer.ui.icons import icon
 from designer.ui.session import Session
 
@@ -36,11 +36,25 @@ def field_message(problem: Problem, title: str, value: object) -> str:
     return sentence(text)
 
 
+def problem_text(problem: Problem, skill: Skill) -> str:
+    """``problem`` as the list shows it: an empty field its own check refuses is "required",
+    whatever the validator's wording (as under the field)."""
+    node = skill.node(problem.node_id) if problem.node_id and problem.param else None
+    spec = get_spec(node.type) if node is not None else None
+    info = spec.params.model_fields.get(problem.param or "") if spec is not None else None
+    if node is not None and info is not None and problem.param:
+        title = info.title or problem.param
+        if field_message(problem, title, node.params.get(problem.param)) == "Required.":
+            return f"{title} is required."
+    return sentence(problem.message)
+
+
 class ProblemsList(QTreeWidget):
     chosen = Signal(object)  # the Problem clicked
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._session = session
         self.setColumnCount(4)
         self.setHeaderLabels(["Problem", "Code", "Node", "Parameter"])
         self.setRootIsDecorated(False)
@@ -59,11 +73,11 @@ class ProblemsList(QTreeWidget):
     def show_problems(self, problems: list[Problem]) -> None:
         self.clear()
         ordered = sorted(problems, key=lambda p: (not p.is_error, p.node_id or "", p.code))
+        skill = self._session.announced_skill
         for problem in ordered:
-            item = QTreeWidgetItem(
-                [sentence(problem.message), problem.code, problem.node_id or "skill", problem.param or ""]
-            )
+            text = problem_text(problem, skill)
+            item = QTreeWidgetItem([text, problem.code, problem.node_id or "skill", problem.param or ""])
             item.setIcon(0, icon("error" if problem.is_error else "warning"))
-            item.setToolTip(0, sentence(problem.message))
+            item.setToolTip(0, text)
             item.setData(0, PROBLEM_ROLE, problem)
             self.addTopLevelItem(item)

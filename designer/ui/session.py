@@ -106,6 +106,12 @@ class Session(QObject):
     def skill(self) -> Skill:
         return self._reader() if self._reader is not None else self._skill
 
+    @property
+    def announced_skill(self) -> Skill:
+        """The skill as last announced (``skill_changed``): the one problems are about; reading
+        it never flushes an edit in progress, as ``skill()`` may."""
+        return self._skill
+
     def set_skill(self, skill: Skill) -> None:
         """A new state of the skill: announce it, and validate it off the GUI thread."""
         self._skill = skill

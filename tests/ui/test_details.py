@@ -74,6 +74,16 @@ def test_the_container_form_names_each_field_once_and_an_empty_name_is_required(
     QTest.keyClick(line, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: "not a valid container name" in form.messages["container_name"].text())
     assert "Container name:" not in form.messages["container_name"].text()
+    line.selectAll()
+    QTest.keyClick(line, Qt.Key.Key_Delete)
+    QTest.keyClick(line, Qt.Key.Key_Return)
+    problems = window.problems
+
+    def texts() -> list[str]:
+        return [problems.topLevelItem(i).text(0) for i in range(problems.topLevelItemCount())]
+
+    qtbot.waitUntil(lambda: "Container name is required." in texts(), timeout=5000)
+    assert not any("not a valid container name" in text for text in texts())
 
 
 def test_problem_messages_start_with_a_capital(qtbot, window, tmp_path):

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMenu,
     QPlainTextEdit,
+    QPushButton,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -271,9 +272,7 @@ class LabelsEditor(Editor):
         self.completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         self.completer.activated.connect(self._completed)
         self.entry.setCompleter(self.completer)
-        self.pick = QToolButton(self)
-        self.pick.setText("Pick…")
-        self.pick.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.pick = QPushButton("Pick…", self)
         self.pick.setMenu(QMenu(self.pick))
         menu = self.pick.menu()
         assert menu is not None
