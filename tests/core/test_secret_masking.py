@@ -9,8 +9,8 @@ import yaml
 
 from designer.cli import main
 from designer.core.secrets import has_secrets, mask_secrets, split_url_secrets
-from designer.core.skill import save_skill
-from designer.core.skill.build import add_node, connect, minimal_skill
+from designer.core.skill import Settings, Skill, save_skill
+from designer.core.skill.build import add_node, chain, minimal_skill
 
 SECRET = "S3cr3tPa55"
 
@@ -52,9 +52,12 @@ def test_split_url_secrets_keeps_the_address():
 
 
 def test_export_kan_writes_no_credential_from_an_http_export(tmp_path, capsys):
-    skill = minimal_skill("hook", source="$param(rtsp)")
-    hook = add_node(skill, "http@1", "hook", url=f"https://user:{SECRET}@hooks.example.com/in?token={SECRET}")
-    connect(skill, skill.nodes[1].id, hook.id)
+    # A skill KAN accepts (its portal needs a model node): camera -> library model -> HTTP.
+    skill = Skill(settings=Settings(name="hook"))
+    add_node(skill, "camera@1", "cam", source="$param(rtsp)")
+    add_node(skill, "model@1", "detector", model_id="yolov3-tiny-coco")
+    add_node(skill, "http@1", "hook", url=f"https://user:{SECRET}@hooks.example.com/in?token={SECRET}")
+    chain(skill, "cam", "detector", "hook")
     save_skill(skill, tmp_path / "s.skill.json")
     assert main(["export-kan", str(tmp_path / "s.skill.json"), "-o", str(tmp_path / "k.yaml")]) == 0
     out = capsys.readouterr()
