@@ -48,9 +48,20 @@ def start_azurite(location: Path) -> tuple[subprocess.Popen, str]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     process = subprocess.Popen(
-        [azurite_executable(), "--blobHost", "127.0.0.1", "--blobPort", str(port), "--location",
-         str(location), "--disableTelemetry", "--skipApiVersionCheck", "--silent"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            azurite_executable(),
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(port),
+            "--location",
+            str(location),
+            "--disableTelemetry",
+            "--skipApiVersionCheck",
+            "--silent",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     for _ in range(300):
         try:
@@ -58,8 +69,10 @@ def start_azurite(location: Path) -> tuple[subprocess.Popen, str]:
             break
         except OSError:
             time.sleep(0.1)
-    cs = (f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={KEY};"
-          f"BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;")
+    cs = (
+        f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={KEY};"
+        f"BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+    )
     return process, cs
 
 
@@ -70,8 +83,11 @@ def plain(cs: str, dest: Path) -> None:
 
 def ours(cs: str, dest: Path) -> None:
     progress_calls = []
-    download(BlobAccess.from_connection_string(cs, "bench", "big.bin"), dest,
-             progress=lambda done, total: progress_calls.append(done))
+    download(
+        BlobAccess.from_connection_string(cs, "bench", "big.bin"),
+        dest,
+        progress=lambda done, total: progress_calls.append(done),
+    )
 
 
 def main() -> None:
@@ -105,10 +121,11 @@ def main() -> None:
         rates = {name: size / 1e6 / statistics.median(t) for name, t in times.items()}
         print(f"download of a {args.size_mb} MB blob from Azurite, median of {args.rounds}:")
         for name, rate in rates.items():
-            print(f"  {name:<15} {rate:8.1f} MB/s  ({statistics.median(times[name]):.3f} s, "
-                  f"{statistics.median(cpu[name]):.3f} s of this process's CPU)")
-        print(f"  ratio ours / plain: {rates['ours'] / rates['plain readinto']:.2f}x "
-              "(goal >= 0.9x)")
+            print(
+                f"  {name:<15} {rate:8.1f} MB/s  ({statistics.median(times[name]):.3f} s, "
+                f"{statistics.median(cpu[name]):.3f} s of this process's CPU)"
+            )
+        print(f"  ratio ours / plain: {rates['ours'] / rates['plain readinto']:.2f}x (goal >= 0.9x)")
 
         adds, inference = [], []
         for i in range(3):
@@ -116,9 +133,11 @@ def main() -> None:
             entry = ModelLibrary(tmp_path / f"lib{i}").ensure_bundled_sample()
             adds.append(time.perf_counter() - start)
             inference.append(entry.inference_ms or 0.0)
-        print(f"add (copy + hash + inspect + timed inference) of the bundled model: "
-              f"median {statistics.median(adds) * 1000:.0f} ms; its inference on a blank frame: "
-              f"{statistics.median(inference):.1f} ms")
+        print(
+            f"add (copy + hash + inspect + timed inference) of the bundled model: "
+            f"median {statistics.median(adds) * 1000:.0f} ms; its inference on a blank frame: "
+            f"{statistics.median(inference):.1f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -72,16 +72,24 @@ def rss_mib() -> float:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
-def build_skill(source: Path, model: Path | None, *, threads: int, fps: int = 15,
-                loop: bool = True) -> Skill:
+def build_skill(source: Path, model: Path | None, *, threads: int, fps: int = 15, loop: bool = True) -> Skill:
     """camera -> [detector] -> filter(person) -> insights log, like the bundled sample."""
     skill = Skill(settings=Settings(name="bench", fps=fps))
     add_node(skill, "camera@1", "camera", source=str(source), loop=loop)
     ids = ["camera"]
     if model is not None:
-        add_node(skill, "model@1", "detector", model_path=str(model), labels_path=str(LABELS),
-                 confidence_threshold=round(CONF * 100), nms_iou=IOU, max_detections=100,
-                 objectness_premultiplied=True, threads=threads)
+        add_node(
+            skill,
+            "model@1",
+            "detector",
+            model_path=str(model),
+            labels_path=str(LABELS),
+            confidence_threshold=round(CONF * 100),
+            nms_iou=IOU,
+            max_detections=100,
+            objectness_premultiplied=True,
+            threads=threads,
+        )
         ids.append("detector")
     add_node(skill, "filter@1", "people", labels=["person"], confidence_threshold=round(CONF * 100))
     add_node(skill, "insights-log@1", "log", path="insights.jsonl")
@@ -102,10 +110,20 @@ class EngineRun:
     engine: weakref.ref[Engine]  # to see whether a finished run is freed
 
 
-def run_engine(skill: Skill, out_dir: Path, *, realtime: bool, max_frames: int | None,
-               on_log: Callable[[Frame, int], None] | None = None) -> EngineRun:
-    engine = Engine(skill, realtime=realtime, max_frames=max_frames,
-                    context=RunContext(skill_dir=ROOT, output_dir=out_dir))
+def run_engine(
+    skill: Skill,
+    out_dir: Path,
+    *,
+    realtime: bool,
+    max_frames: int | None,
+    on_log: Callable[[Frame, int], None] | None = None,
+) -> EngineRun:
+    engine = Engine(
+        skill,
+        realtime=realtime,
+        max_frames=max_frames,
+        context=RunContext(skill_dir=ROOT, output_dir=out_dir),
+    )
     marks: dict[str, tuple[float, float, float]] = {}
     counts = [0, 0]
     errors: list[str] = []
@@ -129,8 +147,17 @@ def run_engine(skill: Skill, out_dir: Path, *, realtime: bool, max_frames: int |
         engine.stop()
         raise SystemExit(f"engine run ended {state}: {'; '.join(errors) or 'no node error'}")
     wall0, cpu0, mono0 = marks["running"]
-    return EngineRun(ended - wall0, cpu_end - cpu0, wall0 - started, counts[0], counts[1],
-                     engine.frames_read, engine.metrics().nodes, mono0, weakref.ref(engine))
+    return EngineRun(
+        ended - wall0,
+        cpu_end - cpu0,
+        wall0 - started,
+        counts[0],
+        counts[1],
+        engine.frames_read,
+        engine.metrics().nodes,
+        mono0,
+        weakref.ref(engine),
+    )
 
 
 def read_looping(cap: cv2.VideoCapture) -> np.ndarray:
@@ -144,8 +171,10 @@ def read_looping(cap: cv2.VideoCapture) -> np.ndarray:
 
 
 def node_line(node_id: str, s: NodeStats) -> str:
-    return (f"  {node_id:<9} in {s.frames_in:5d}  out {s.frames_out:5d}  dropped {s.dropped:5d}"
-            f"  p50 {s.p50_ms:7.2f} ms  p95 {s.p95_ms:7.2f} ms")
+    return (
+        f"  {node_id:<9} in {s.frames_in:5d}  out {s.frames_out:5d}  dropped {s.dropped:5d}"
+        f"  p50 {s.p50_ms:7.2f} ms  p95 {s.p95_ms:7.2f} ms"
+    )
 
 
 def med(values: list[float]) -> float:
@@ -194,20 +223,24 @@ def plain_loop(frames: int, threads: int, out_path: Path) -> PlainRun:
                 if class_ids[i] != PERSON:
                     continue
                 left, top, w, h = (float(v) for v in ltwh[i])
-                found.append({"label": labels[class_ids[i]], "confidence": float(scores[i]),
-                              "bbox": {"l": left / width, "t": top / height,
-                                       "w": w / width, "h": h / height}})
+                found.append(
+                    {
+                        "label": labels[class_ids[i]],
+                        "confidence": float(scores[i]),
+                        "bbox": {"l": left / width, "t": top / height, "w": w / width, "h": h / height},
+                    }
+                )
             objects += len(found)
-            out.write(json.dumps({"frame_id": str(index), "timestamp": time.time(),
-                                  "objects": found}) + "\n")
+            out.write(json.dumps({"frame_id": str(index), "timestamp": time.time(), "objects": found}) + "\n")
     cap.release()
-    return PlainRun(time.perf_counter() - wall0, time.process_time() - cpu0, objects,
-                    med(infer) * 1000)
+    return PlainRun(time.perf_counter() - wall0, time.process_time() - cpu0, objects, med(infer) * 1000)
 
 
 def bench_throughput(tmp: Path, frames: int, repeats: int, threads: int) -> None:
-    print(f"\n== 1. throughput: {frames} frames of {CLIP.name}, realtime off, "
-          f"intra-op threads {threads or 'default'}, {repeats} alternating runs each")
+    print(
+        f"\n== 1. throughput: {frames} frames of {CLIP.name}, realtime off, "
+        f"intra-op threads {threads or 'default'}, {repeats} alternating runs each"
+    )
     skill = build_skill(CLIP, MODEL, threads=threads)
     engine_fps, plain_fps, ratios = [], [], []
     engine_cpu, plain_cpu, det_p50, plain_p50 = [], [], [], []
@@ -223,19 +256,27 @@ def bench_throughput(tmp: Path, frames: int, repeats: int, threads: int) -> None
         plain_cpu.append(plain.cpu_s / frames * 1000)
         det_p50.append(run.stats["detector"].p50_ms)
         plain_p50.append(plain.infer_p50_ms)
-        print(f"  run {rep + 1}: engine {e_fps:6.2f} fps ({run.logged} frames, "
-              f"{run.objects} people, startup {run.startup_s:.2f} s)  "
-              f"plain {p_fps:6.2f} fps ({plain.objects} people)"
-              f"  ratio {e_fps / p_fps:.3f}")
+        print(
+            f"  run {rep + 1}: engine {e_fps:6.2f} fps ({run.logged} frames, "
+            f"{run.objects} people, startup {run.startup_s:.2f} s)  "
+            f"plain {p_fps:6.2f} fps ({plain.objects} people)"
+            f"  ratio {e_fps / p_fps:.3f}"
+        )
         last = run
     print(f"engine fps (median)      {med(engine_fps):8.2f}")
     print(f"plain loop fps (median)  {med(plain_fps):8.2f}")
-    print(f"ratio engine/plain       {med(engine_fps) / med(plain_fps):8.3f}x  "
-          f"(median of per-pair ratios {med(ratios):.3f}x; goal >= 1.0x)")
-    print(f"CPU ms/frame, all threads: engine {med(engine_cpu):.1f}, plain {med(plain_cpu):.1f} "
-          f"(difference of medians {med(engine_cpu) - med(plain_cpu):+.1f} ms)")
-    print(f"p50 ms: engine detector node (pre-process + run + decode) {med(det_p50):.1f}, "
-          f"plain loop session.run {med(plain_p50):.1f}")
+    print(
+        f"ratio engine/plain       {med(engine_fps) / med(plain_fps):8.3f}x  "
+        f"(median of per-pair ratios {med(ratios):.3f}x; goal >= 1.0x)"
+    )
+    print(
+        f"CPU ms/frame, all threads: engine {med(engine_cpu):.1f}, plain {med(plain_cpu):.1f} "
+        f"(difference of medians {med(engine_cpu) - med(plain_cpu):+.1f} ms)"
+    )
+    print(
+        f"p50 ms: engine detector node (pre-process + run + decode) {med(det_p50):.1f}, "
+        f"plain loop session.run {med(plain_p50):.1f}"
+    )
     if last is not None:
         print("engine per-node metrics (last run):")
         for node_id, stats in last.stats.items():
@@ -262,8 +303,17 @@ def plain_no_model(frames: int, out_path: Path) -> tuple[float, float]:
     with out_path.open("w", buffering=1) as out:
         for index in range(frames):
             image = read_looping(cap)
-            out.write(json.dumps({"frame_id": str(index), "timestamp": time.time(),
-                                  "height": image.shape[0], "objects": []}) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "frame_id": str(index),
+                        "timestamp": time.time(),
+                        "height": image.shape[0],
+                        "objects": [],
+                    }
+                )
+                + "\n"
+            )
     cap.release()
     return time.perf_counter() - wall0, time.process_time() - cpu0
 
@@ -275,8 +325,10 @@ def bench_overhead(tmp: Path, frames: int, repeats: int) -> None:
     same decode, filter and JSON line. Decoding is paid by both and cancels out; so does
     inference in the detector graph, whose CPU difference section 1 prints. Wall time shows
     the cost on the critical path (threads overlap), CPU time the cost taken from inference."""
-    print(f"\n== 2. overhead apart from inference: camera -> filter -> log, {frames} frames, "
-          f"realtime off, {repeats} alternating runs")
+    print(
+        f"\n== 2. overhead apart from inference: camera -> filter -> log, {frames} frames, "
+        f"realtime off, {repeats} alternating runs"
+    )
     skill = build_skill(CLIP, None, threads=0)
     eng_wall, eng_cpu, plain_wall, plain_cpu, dec_wall, dec_cpu = [], [], [], [], [], []
     last: EngineRun | None = None
@@ -295,10 +347,14 @@ def bench_overhead(tmp: Path, frames: int, repeats: int) -> None:
     print(f"bare cv2 decode         {med(dec_wall):13.3f}   {med(dec_cpu):12.3f}")
     print(f"plain loop, no model    {med(plain_wall):13.3f}   {med(plain_cpu):12.3f}")
     print(f"engine, no model        {med(eng_wall):13.3f}   {med(eng_cpu):12.3f}")
-    print(f"engine overhead (engine - plain): wall {med(eng_wall) - med(plain_wall):+.3f} ms, "
-          f"CPU {med(eng_cpu) - med(plain_cpu):+.3f} ms per frame (goal < 2 ms)")
-    print(f"engine beyond decoding (engine - bare decode): wall "
-          f"{med(eng_wall) - med(dec_wall):+.3f} ms, CPU {med(eng_cpu) - med(dec_cpu):+.3f} ms")
+    print(
+        f"engine overhead (engine - plain): wall {med(eng_wall) - med(plain_wall):+.3f} ms, "
+        f"CPU {med(eng_cpu) - med(plain_cpu):+.3f} ms per frame (goal < 2 ms)"
+    )
+    print(
+        f"engine beyond decoding (engine - bare decode): wall "
+        f"{med(eng_wall) - med(dec_wall):+.3f} ms, CPU {med(eng_cpu) - med(dec_cpu):+.3f} ms"
+    )
     if last is not None:
         print("engine per-node metrics (last run; camera p50 = read + decode):")
         for node_id, stats in last.stats.items():
@@ -321,7 +377,7 @@ def write_numbered_clip(path: Path, frames: int, fps: int) -> None:
         image[:CODE_ROWS] = 0
         for bit in range(CODE_BITS):
             if index >> bit & 1:
-                image[:CODE_ROWS, bit * cell:(bit + 1) * cell] = 255
+                image[:CODE_ROWS, bit * cell : (bit + 1) * cell] = 255
         writer.write(image)
     cap.release()
     if writer is not None:
@@ -330,17 +386,22 @@ def write_numbered_clip(path: Path, frames: int, fps: int) -> None:
 
 def frame_number(image: np.ndarray) -> int:
     cell = image.shape[1] // CODE_BITS
-    strip = image[CODE_ROWS // 4:CODE_ROWS * 3 // 4]
-    return sum(1 << bit for bit in range(CODE_BITS)
-               if strip[:, bit * cell + cell // 4:(bit + 1) * cell - cell // 4].mean() > 127)
+    strip = image[CODE_ROWS // 4 : CODE_ROWS * 3 // 4]
+    return sum(
+        1 << bit
+        for bit in range(CODE_BITS)
+        if strip[:, bit * cell + cell // 4 : (bit + 1) * cell - cell // 4].mean() > 127
+    )
 
 
 def bench_live(tmp: Path, seconds: float, fps: int, threads: int) -> None:
     frames = int(seconds * fps)
     clip = tmp / "live.avi"
     write_numbered_clip(clip, frames, fps)
-    print(f"\n== 3. live: {frames} frames at {fps} fps ({seconds:g} s) played in realtime "
-          "into camera -> detector -> filter -> log")
+    print(
+        f"\n== 3. live: {frames} frames at {fps} fps ({seconds:g} s) played in realtime "
+        "into camera -> detector -> filter -> log"
+    )
     skill = build_skill(clip, MODEL, threads=threads, fps=fps, loop=False)
     seen: list[tuple[float, int, float]] = []  # (monotonic when logged, file frame, read->logged)
 
@@ -352,22 +413,34 @@ def bench_live(tmp: Path, seconds: float, fps: int, threads: int) -> None:
     behind_read = [lag for _, _, lag in seen]
     print(f"run took {run.wall_s:.2f} s for a {frames / fps:.2f} s clip")
     if run.stats["detector"].p50_ms < 1000 / fps:
-        print(f"NOTE: the detector (p50 {run.stats['detector'].p50_ms:.0f} ms) kept up with "
-              f"{fps} fps here; raise --live-fps to see a graph slower than its camera")
-    print(f"frames in the file {frames}, read by the engine {run.frames_read}, "
-          f"logged {run.logged} ({run.logged / run.wall_s:.2f} fps)")
+        print(
+            f"NOTE: the detector (p50 {run.stats['detector'].p50_ms:.0f} ms) kept up with "
+            f"{fps} fps here; raise --live-fps to see a graph slower than its camera"
+        )
+    print(
+        f"frames in the file {frames}, read by the engine {run.frames_read}, "
+        f"logged {run.logged} ({run.logged / run.wall_s:.2f} fps)"
+    )
     for node_id, stats in run.stats.items():
         print(node_line(node_id, stats))
-    print("  (camera 'dropped' = frames the source left out to keep up with the clock; a node's "
-          "'dropped' = frames its queue discarded, oldest first)")
+    print(
+        "  (camera 'dropped' = frames the source left out to keep up with the clock; a node's "
+        "'dropped' = frames its queue discarded, oldest first)"
+    )
     accounted = sum(s.dropped for s in run.stats.values()) + run.logged
-    print(f"file frames not logged: {frames - run.logged} "
-          f"(accounted for by drops: {accounted - run.logged}; {frames - accounted} unaccounted)")
+    print(
+        f"file frames not logged: {frames - run.logged} "
+        f"(accounted for by drops: {accounted - run.logged}; {frames - accounted} unaccounted)"
+    )
     if seen:
-        print(f"lag behind the camera clock (file frame time -> logged): "
-              f"p50 {med(behind_camera) * 1000:.0f} ms, max {max(behind_camera) * 1000:.0f} ms")
-        print(f"lag from source read to logged (frame timestamp -> logged): "
-              f"p50 {med(behind_read) * 1000:.0f} ms, max {max(behind_read) * 1000:.0f} ms")
+        print(
+            f"lag behind the camera clock (file frame time -> logged): "
+            f"p50 {med(behind_camera) * 1000:.0f} ms, max {max(behind_camera) * 1000:.0f} ms"
+        )
+        print(
+            f"lag from source read to logged (frame timestamp -> logged): "
+            f"p50 {med(behind_read) * 1000:.0f} ms, max {max(behind_read) * 1000:.0f} ms"
+        )
 
 
 # --- 4. memory over a long run ------------------------------------------------------------------
@@ -396,8 +469,7 @@ def standin_model(path: Path) -> None:
             helper.make_node("Add", ["boxes", "nothing"], ["detections"]),
         ],
         "standin",
-        [helper.make_tensor_value_info("images", TensorProto.FLOAT,
-                                       [1, 3, INPUT_SIZE, INPUT_SIZE])],
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, INPUT_SIZE, INPUT_SIZE])],
         [helper.make_tensor_value_info("detections", TensorProto.FLOAT, [1, ROWS, COLUMNS])],
         initializer=[
             helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0]),
@@ -425,29 +497,35 @@ def bench_memory(tmp: Path, small: int, big: int, threads: int, real_model: bool
         model = tmp / "standin.onnx"
         standin_model(model)
     what = "the bundled detector" if real_model else "a stand-in detector (same I/O, ~free)"
-    print(f"\n== 4. memory: one looping run of {big} frames, realtime off, camera -> {what} "
-          "-> filter -> log")
+    print(f"\n== 4. memory: one looping run of {big} frames, realtime off, camera -> {what} -> filter -> log")
     checkpoints = sorted({small, *(big * k // 5 for k in range(1, 6))})
     samples = Samples(checkpoints)
     gc.collect()  # finished runs of earlier sections may still hold their models (see 4b)
     rss_before = rss_mib()
-    run = run_engine(build_skill(CLIP, model, threads=threads), tmp, realtime=False,
-                     max_frames=big, on_log=samples)
+    run = run_engine(
+        build_skill(CLIP, model, threads=threads), tmp, realtime=False, max_frames=big, on_log=samples
+    )
     rss_after = rss_mib()
     print(f"RSS before the run {rss_before:8.1f} MiB")
     for count in checkpoints:
         print(f"RSS after {count:5d} frames {samples.rss[count]:8.1f} MiB")
-    print(f"RSS after the run ended {rss_after:8.1f} MiB ({run.logged} frames logged, "
-          f"{run.objects} people, {run.logged / run.wall_s:.0f} fps)")
-    print(f"ratio RSS {big} / {small} frames: {samples.rss[big] / samples.rss[small]:.3f}x "
-          f"(growth {samples.rss[big] - samples.rss[small]:+.1f} MiB; goal: flat, ~1.0x)")
+    print(
+        f"RSS after the run ended {rss_after:8.1f} MiB ({run.logged} frames logged, "
+        f"{run.objects} people, {run.logged / run.wall_s:.0f} fps)"
+    )
+    print(
+        f"ratio RSS {big} / {small} frames: {samples.rss[big] / samples.rss[small]:.3f}x "
+        f"(growth {samples.rss[big] - samples.rss[small]:+.1f} MiB; goal: flat, ~1.0x)"
+    )
 
 
 def bench_repeated_runs(tmp: Path, runs: int, threads: int) -> None:
     """Short runs one after another, as the desktop preview starts and stops: a finished run
     should give its model's memory back without waiting for Python's cycle collector."""
-    print(f"\n== 4b. memory over {runs} short runs (3 frames each) of the detector graph, "
-          "no explicit gc between runs")
+    print(
+        f"\n== 4b. memory over {runs} short runs (3 frames each) of the detector graph, "
+        "no explicit gc between runs"
+    )
     skill = build_skill(CLIP, MODEL, threads=threads)
     gc.collect()
     rss = [rss_mib()]
@@ -459,9 +537,11 @@ def bench_repeated_runs(tmp: Path, runs: int, threads: int) -> None:
     sessions = sum(isinstance(o, ort.InferenceSession) for o in gc.get_objects())
     gc.collect()
     print("RSS MiB before, then after each run: " + " ".join(f"{v:.0f}" for v in rss))
-    print(f"finished engines still in memory: {alive} of {runs}; onnxruntime sessions alive: "
-          f"{sessions}; RSS after gc.collect() {rss_mib():.0f} MiB "
-          f"(engines left after it: {sum(ref() is not None for ref in engines)})")
+    print(
+        f"finished engines still in memory: {alive} of {runs}; onnxruntime sessions alive: "
+        f"{sessions}; RSS after gc.collect() {rss_mib():.0f} MiB "
+        f"(engines left after it: {sum(ref() is not None for ref in engines)})"
+    )
 
 
 # --- main ---------------------------------------------------------------------------------------
@@ -471,30 +551,39 @@ SECTIONS = ("throughput", "overhead", "live", "memory")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames", type=int, help="frames per throughput run (default 200, "
-                        "--quick 60)")
-    parser.add_argument("--repeats", type=int, help="alternating runs per side (default 5, "
-                        "--quick 2)")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="onnxruntime intra-op threads for engine and plain loop (0 = default)")
-    parser.add_argument("--live-fps", type=int, default=LIVE_FPS,
-                        help="camera rate of the live section (the clip is re-encoded at it)")
-    parser.add_argument("--quick", action="store_true",
-                        help="fewer frames everywhere (under a minute)")
-    parser.add_argument("--only", default=",".join(SECTIONS),
-                        help=f"comma-separated sections to run, of {', '.join(SECTIONS)}")
-    parser.add_argument("--memory-real-model", action="store_true",
-                        help="the bundled detector in the memory run (~30 ms a frame on 2 cores)")
+    parser.add_argument("--frames", type=int, help="frames per throughput run (default 200, --quick 60)")
+    parser.add_argument("--repeats", type=int, help="alternating runs per side (default 5, --quick 2)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="onnxruntime intra-op threads for engine and plain loop (0 = default)",
+    )
+    parser.add_argument(
+        "--live-fps",
+        type=int,
+        default=LIVE_FPS,
+        help="camera rate of the live section (the clip is re-encoded at it)",
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer frames everywhere (under a minute)")
+    parser.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections to run, of {', '.join(SECTIONS)}",
+    )
+    parser.add_argument(
+        "--memory-real-model",
+        action="store_true",
+        help="the bundled detector in the memory run (~30 ms a frame on 2 cores)",
+    )
     args = parser.parse_args()
     sections = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(sections) - set(SECTIONS)
     if unknown:
-        parser.error(f"unknown section(s) {', '.join(sorted(unknown))}; choose from "
-                     f"{', '.join(SECTIONS)}")
+        parser.error(f"unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
     frames = args.frames or (60 if args.quick else 200)
     repeats = args.repeats or (2 if args.quick else 5)
-    print(f"onnxruntime {ort.__version__}, OpenCV {cv2.__version__}, "
-          f"cores {len(os.sched_getaffinity(0))}")
+    print(f"onnxruntime {ort.__version__}, OpenCV {cv2.__version__}, cores {len(os.sched_getaffinity(0))}")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="engine-bench-") as name:
         tmp = Path(name)

@@ -28,9 +28,13 @@ from designer.customnode import custom_node_pb2_grpc as pb2_grpc
 from designer.customnode.server import DEFAULT_MAX_MESSAGE_BYTES, channel_options
 
 REPO = Path(__file__).resolve().parents[1]
-CASES = [("640x480", 640, 480, "numpy"), ("640x480", 640, 480, "jpeg"),
-         ("1920x1080", 1920, 1080, "numpy"), ("1920x1080", 1920, 1080, "jpeg"),
-         ("64x48 (per-call cost, almost no payload)", 64, 48, "numpy")]
+CASES = [
+    ("640x480", 640, 480, "numpy"),
+    ("640x480", 640, 480, "jpeg"),
+    ("1920x1080", 1920, 1080, "numpy"),
+    ("1920x1080", 1920, 1080, "jpeg"),
+    ("64x48 (per-call cost, almost no payload)", 64, 48, "numpy"),
+]
 
 
 def camera_frame(width: int, height: int) -> np.ndarray:
@@ -45,9 +49,22 @@ def camera_frame(width: int, height: int) -> np.ndarray:
 
 def start_server(image_type: str) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "designer.cli", "serve-sample", "fake-detection", "--port", "0",
-         "--host", "127.0.0.1", "--image-type", image_type],
-        cwd=REPO, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "designer.cli",
+            "serve-sample",
+            "fake-detection",
+            "--port",
+            "0",
+            "--host",
+            "127.0.0.1",
+            "--image-type",
+            image_type,
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     match = re.search(r"connect with (\S+?);", process.stdout.readline())
     if not match:
@@ -124,8 +141,7 @@ def measure(name: str, width: int, height: int, encoding: str, frames: int, roun
         p50 = {k: statistics.median(v) * 1000 for k, v in latencies.items()}
         fps = {k: len(v) / sum(v) for k, v in latencies.items()}
         print(f"\n{name} {encoding}, {frames} frames x {rounds} rounds")
-        labels = {"bare": "bare stub, unary", "unary": "our client, unary",
-                  "stream": "our client, stream"}
+        labels = {"bare": "bare stub, unary", "unary": "our client, unary", "stream": "our client, stream"}
         for key, label in labels.items():
             print(f"  {label:20s} p50 {p50[key]:7.2f} ms  mean {fps[key]:7.1f} fps")
         print(

@@ -120,8 +120,7 @@ def theirs() -> tuple[Step, Callable] | None:
 def run(scene: Scene, step: Callable, prepare: Callable | None = None) -> tuple[list, list]:
     """Per-frame seconds and per-frame ids."""
     inputs = [
-        prepare(xyxy, conf, cls) if prepare else (xyxy, conf, cls)
-        for xyxy, conf, cls, _ in scene.frames
+        prepare(xyxy, conf, cls) if prepare else (xyxy, conf, cls) for xyxy, conf, cls, _ in scene.frames
     ]
     times, ids = [], []
     for args in inputs:

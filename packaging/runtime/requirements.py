@@ -2,7 +2,8 @@
 
 The device runs `skill-designer run` only: PySide6 and NodeGraphQt (about 250 MB) stay out.
 ONNXRUNTIME swaps the onnxruntime build (onnxruntime-gpu for CUDA/TensorRT, onnxruntime-openvino
-for Intel; ``none`` leaves it out). lock.sh turns this list into the hashed locks the image installs. Reads pyproject.toml, so the image never drifts from the project.
+for Intel; ``none`` leaves it out). lock.sh turns this list into the hashed locks the image
+installs. Reads pyproject.toml, so the image never drifts from the project.
 """
 
 from __future__ import annotations

@@ -39,9 +39,7 @@ def assert_same_picture(actual: np.ndarray, expected: np.ndarray, image_type: in
 
 @pytest.mark.parametrize("response_type", RESPONSE_TYPES, ids=pb2.ProcessResponseType.Name)
 @pytest.mark.parametrize("image_type", IMAGE_TYPES, ids=pb2.ImageType.Name)
-def test_frames_with_image_for_every_encoding_and_response_type(
-    serve, connect, image_type, response_type
-):
+def test_frames_with_image_for_every_encoding_and_response_type(serve, connect, image_type, response_type):
     node = Recorder(image_type, pb2.FRAME_WITH_IMAGE, response_type)
     client = connect(serve(node), instance_id="inst-1", skill_id="skill-1", device_id="dev-1")
     frame = make_frame("frame-9", insights=UPSTREAM, roi=ROI)
@@ -50,13 +48,18 @@ def test_frames_with_image_for_every_encoding_and_response_type(
 
     (handshake,) = node.handshakes
     assert (handshake.seq, handshake.instance_id, handshake.skill_id, handshake.device_id) == (
-        1, "inst-1", "skill-1", "dev-1",
+        1,
+        "inst-1",
+        "skill-1",
+        "dev-1",
     )
     (request,) = node.requests
     sent = request.frame
     assert request.seq == 2
     assert (sent.frame_id, sent.timestamp.seconds, sent.timestamp.nanos) == (
-        "frame-9", 1_700_000_000, 250_000_000,
+        "frame-9",
+        1_700_000_000,
+        250_000_000,
     )
     assert sent.datetime == "2023-11-14T22:13:20.250+00:00"
     assert (sent.image.properties.height, sent.image.properties.width) == (48, 64)
@@ -81,9 +84,7 @@ def test_frames_with_image_for_every_encoding_and_response_type(
 
 
 @pytest.mark.parametrize("image_type", IMAGE_TYPES, ids=pb2.ImageType.Name)
-def test_frame_without_image_sends_properties_and_metadata_but_no_pixels(
-    serve, connect, image_type
-):
+def test_frame_without_image_sends_properties_and_metadata_but_no_pixels(serve, connect, image_type):
     node = Recorder(image_type, pb2.FRAME_WITHOUT_IMAGE, pb2.INSIGHTS_META_ONLY)
     client = connect(serve(node))
 
@@ -151,8 +152,9 @@ def test_returned_images_without_properties(serve, connect):
             response = super().Process(request, context)
             pixels = decode_image(response.image)
             resized = np.ascontiguousarray(pixels[: self.size[0], : self.size[1]])
-            response.image.CopyFrom(pb2.Image(image_pointer=encode_image(
-                resized, self.image_type).image_pointer))
+            response.image.CopyFrom(
+                pb2.Image(image_pointer=encode_image(resized, self.image_type).image_pointer)
+            )
             return response
 
     raw = connect(serve(Bare(pb2.IMAGE_TYPE_NUMPY, (48, 64)))).process(make_frame())

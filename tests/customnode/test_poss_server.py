@@ -99,9 +99,7 @@ def poss_server(request):
     [(custom_node_pb2.IMAGE_TYPE_JPEG, ".jpg"), (custom_node_pb2.IMAGE_TYPE_BMP, ".bmp")],
     ids=["jpeg", "bmp"],
 )
-def test_client_falls_back_to_unary_and_reads_the_answers(
-    poss_server, connect, image_type, extension
-):
+def test_client_falls_back_to_unary_and_reads_the_answers(poss_server, connect, image_type, extension):
     node, endpoint = poss_server(image_type, extension)
     client = connect(endpoint)
 
@@ -117,6 +115,7 @@ def test_client_falls_back_to_unary_and_reads_the_answers(
             assert np.abs(result.image.astype(int) - expected).mean() < 4
         (car,) = result.insights_meta["objects_meta"]
         assert (car["label"], car["confidence"], car["bbox"]) == (
-            "car", 0.9, {"l": 0.1, "t": 0.2, "w": 0.3, "h": 0.4},
+            "car",
+            0.9,
+            {"l": 0.1, "t": 0.2, "w": 0.3, "h": 0.4},
         )
-

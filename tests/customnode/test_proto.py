@@ -13,47 +13,92 @@ from designer.customnode.regenerate import DEFAULT_PROTO, STUB_NAMES, generate
 # The contract's tables (docs/custom-node-contract.md): message -> {field: (number, type)}
 T = "custom_node.Timestamp"
 CONTRACT_MESSAGES = {
-    "HandshakeRequest": {"seq": (1, "int64"), "instance_id": (2, "string"),
-                         "skill_id": (3, "string"), "device_id": (4, "string")},
-    "HandshakeResponse": {"ack": (1, "int64"), "image_type": (2, "custom_node.ImageType"),
-                          "process_request_type": (3, "custom_node.ProcessRequestType"),
-                          "process_response_type": (4, "custom_node.ProcessResponseType")},
+    "HandshakeRequest": {
+        "seq": (1, "int64"),
+        "instance_id": (2, "string"),
+        "skill_id": (3, "string"),
+        "device_id": (4, "string"),
+    },
+    "HandshakeResponse": {
+        "ack": (1, "int64"),
+        "image_type": (2, "custom_node.ImageType"),
+        "process_request_type": (3, "custom_node.ProcessRequestType"),
+        "process_response_type": (4, "custom_node.ProcessResponseType"),
+    },
     "ProcessRequest": {"seq": (1, "int64"), "frame": (2, "custom_node.Frame")},
-    "ProcessResponse": {"ack": (1, "int64"), "image": (2, "custom_node.Image"),
-                        "insights_meta": (3, "custom_node.InsightsMeta")},
-    "Frame": {"image": (1, "custom_node.Image"), "insights_meta": (2, "custom_node.InsightsMeta"),
-              "timestamp": (3, T), "roi": (4, "custom_node.Roi"), "frame_id": (5, "string"),
-              "datetime": (6, "string")},
+    "ProcessResponse": {
+        "ack": (1, "int64"),
+        "image": (2, "custom_node.Image"),
+        "insights_meta": (3, "custom_node.InsightsMeta"),
+    },
+    "Frame": {
+        "image": (1, "custom_node.Image"),
+        "insights_meta": (2, "custom_node.InsightsMeta"),
+        "timestamp": (3, T),
+        "roi": (4, "custom_node.Roi"),
+        "frame_id": (5, "string"),
+        "datetime": (6, "string"),
+    },
     "Image": {"image_pointer": (1, "bytes"), "properties": (2, "custom_node.ImageProperties")},
-    "ImageProperties": {"height": (1, "int64"), "width": (2, "int64"),
-                        "color_format": (3, "custom_node.ColorFormat")},
-    "InsightsMeta": {"objects_meta": (1, "repeated custom_node.ObjectMeta"),
-                     "events_meta": (2, "repeated custom_node.EventMeta"),
-                     "other_meta": (3, "map<string,string>")},
-    "ObjectMeta": {"timestamp": (1, T), "label": (2, "string"), "confidence": (3, "float"),
-                   "inference_id": (4, "string"),
-                   "attributes": (5, "repeated custom_node.ObjectMetaAttribute"),
-                   "bbox": (6, "custom_node.BBox"),
-                   "tracking_info": (7, "custom_node.TrackingInfo")},
-    "ObjectMetaAttribute": {"timestamp": (1, T), "name": (2, "string"), "label": (3, "string"),
-                            "confidence": (4, "float"), "inference_id": (5, "string")},
+    "ImageProperties": {
+        "height": (1, "int64"),
+        "width": (2, "int64"),
+        "color_format": (3, "custom_node.ColorFormat"),
+    },
+    "InsightsMeta": {
+        "objects_meta": (1, "repeated custom_node.ObjectMeta"),
+        "events_meta": (2, "repeated custom_node.EventMeta"),
+        "other_meta": (3, "map<string,string>"),
+    },
+    "ObjectMeta": {
+        "timestamp": (1, T),
+        "label": (2, "string"),
+        "confidence": (3, "float"),
+        "inference_id": (4, "string"),
+        "attributes": (5, "repeated custom_node.ObjectMetaAttribute"),
+        "bbox": (6, "custom_node.BBox"),
+        "tracking_info": (7, "custom_node.TrackingInfo"),
+    },
+    "ObjectMetaAttribute": {
+        "timestamp": (1, T),
+        "name": (2, "string"),
+        "label": (3, "string"),
+        "confidence": (4, "float"),
+        "inference_id": (5, "string"),
+    },
     "BBox": {"l": (1, "float"), "t": (2, "float"), "w": (3, "float"), "h": (4, "float")},
-    "TrackingInfo": {"timestamp": (1, T), "tracking_id": (2, "string"), "speed": (3, "float"),
-                     "direction": (4, "custom_node.Direction")},
+    "TrackingInfo": {
+        "timestamp": (1, T),
+        "tracking_id": (2, "string"),
+        "speed": (3, "float"),
+        "direction": (4, "custom_node.Direction"),
+    },
     "Direction": {"x": (1, "float"), "y": (2, "float")},
-    "EventMeta": {"timestamp": (1, T), "type": (2, "string"), "event_id": (3, "string"),
-                  "related_ids": (4, "repeated string"),
-                  "properties": (5, "map<string,string>")},
+    "EventMeta": {
+        "timestamp": (1, T),
+        "type": (2, "string"),
+        "event_id": (3, "string"),
+        "related_ids": (4, "repeated string"),
+        "properties": (5, "map<string,string>"),
+    },
     "Point": {"x": (1, "float"), "y": (2, "float")},
-    "Roi": {"name": (1, "string"), "type": (2, "custom_node.RoiType"), "id": (3, "string"),
-            "value": (4, "string")},
+    "Roi": {
+        "name": (1, "string"),
+        "type": (2, "custom_node.RoiType"),
+        "id": (3, "string"),
+        "value": (4, "string"),
+    },
     "Timestamp": {"seconds": (1, "int64"), "nanos": (2, "int32")},
 }
 CONTRACT_ENUMS = {
     "ImageType": {"IMAGE_TYPE_NUMPY": 0, "IMAGE_TYPE_BMP": 1, "IMAGE_TYPE_JPEG": 2},
     "ProcessRequestType": {"FRAME_WITH_IMAGE": 0, "FRAME_WITHOUT_IMAGE": 1},
-    "ProcessResponseType": {"IMAGE_ONLY": 0, "INSIGHTS_META_ONLY": 1,
-                            "IMAGE_AND_INSIGHTS_META": 2, "EMPTY": 3},
+    "ProcessResponseType": {
+        "IMAGE_ONLY": 0,
+        "INSIGHTS_META_ONLY": 1,
+        "IMAGE_AND_INSIGHTS_META": 2,
+        "EMPTY": 3,
+    },
     "ColorFormat": {"COLOR_FORMAT_BGR": 0, "COLOR_FORMAT_RGB": 1},
     "RoiType": {"LINE": 0, "POLYGON": 1},
 }
@@ -120,7 +165,9 @@ def test_committed_stubs_are_what_the_proto_generates(tmp_path: Path):
     committed = Path(pb2.__file__).parent
     for name in STUB_NAMES:
         fresh = (tmp_path / name).read_text(encoding="utf-8")
-        assert "from designer.customnode import custom_node_pb2" in fresh or name.endswith(("pb2.py", "pb2.pyi"))
+        assert "from designer.customnode import custom_node_pb2" in fresh or name.endswith(
+            ("pb2.py", "pb2.pyi")
+        )
         assert _without_versions(fresh) == _without_versions(
             (committed / name).read_text(encoding="utf-8")
         ), f"{name} is stale: run python -m designer.customnode.regenerate"

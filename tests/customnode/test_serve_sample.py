@@ -73,9 +73,21 @@ def test_flip_sample_with_jpeg_and_a_busy_port(processes, connect):
     assert client.handshake.describe() == "IMAGE_TYPE_JPEG, FRAME_WITH_IMAGE, IMAGE_ONLY"
 
     busy = subprocess.run(
-        [sys.executable, "-m", "designer.cli", "serve-sample", "flip", "--port", str(port),
-         "--host", "127.0.0.1"],
-        cwd=REPO, capture_output=True, text=True, timeout=30,
+        [
+            sys.executable,
+            "-m",
+            "designer.cli",
+            "serve-sample",
+            "flip",
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert busy.returncode == 1
     assert f"127.0.0.1:{port}" in busy.stderr and "in use" in busy.stderr
@@ -84,7 +96,10 @@ def test_flip_sample_with_jpeg_and_a_busy_port(processes, connect):
 def test_unknown_sample_names_the_choices():
     result = subprocess.run(
         [sys.executable, "-m", "designer.cli", "serve-sample", "nope"],
-        cwd=REPO, capture_output=True, text=True, timeout=30,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2
     assert "fake-detection" in result.stderr and "box-counter" in result.stderr

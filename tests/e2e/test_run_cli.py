@@ -96,6 +96,20 @@ def test_source_is_relative_to_the_working_directory_and_replaces_a_placeholder(
     save_skill(minimal_skill("cam", source="$param(rtsp)"), skill)
     shutil.copy(ROOT / "resources" / "video" / "vtest.avi", tmp_path / "clip.avi")
     monkeypatch.chdir(tmp_path)
-    assert main(["run", "skills/cam.skill.json", "--source", "clip.avi", "--max-frames", "3",
-                 "--realtime", "off", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "skills/cam.skill.json",
+                "--source",
+                "clip.avi",
+                "--max-frames",
+                "3",
+                "--realtime",
+                "off",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert len((tmp_path / "insights.jsonl").read_text().splitlines()) == 3

@@ -57,9 +57,7 @@ def read_lines(path: Path) -> list[dict]:
 
 
 def test_each_frame_is_one_json_line_in_the_poss_shape(tmp_path: Path) -> None:
-    log = InsightsLogRuntime(
-        "log1", InsightsLogParams(path="logs/today/insights.jsonl"), context(tmp_path)
-    )
+    log = InsightsLogRuntime("log1", InsightsLogParams(path="logs/today/insights.jsonl"), context(tmp_path))
     log.open()
     for i in range(3):
         assert log.process(make_frame(i)) is None  # an export ends the branch
@@ -115,9 +113,7 @@ def test_a_path_that_cannot_be_opened_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "out" / "not-a-folder"
     blocker.parent.mkdir()
     blocker.write_text("a file where a folder should be")
-    log = InsightsLogRuntime(
-        "log9", InsightsLogParams(path="not-a-folder/insights.jsonl"), context(tmp_path)
-    )
+    log = InsightsLogRuntime("log9", InsightsLogParams(path="not-a-folder/insights.jsonl"), context(tmp_path))
     with pytest.raises(NodeError) as caught:
         log.open()
     assert caught.value.node_id == "log9"

@@ -62,9 +62,7 @@ def test_captions_stay_inside_the_image() -> None:
 
 def test_colour_follows_the_tracking_id() -> None:
     image = blank()
-    out = draw_insights(
-        image, [person(BBox(0.1, 0.5, 0.2, 0.3), "3"), person(BBox(0.6, 0.5, 0.2, 0.3), "4")]
-    )
+    out = draw_insights(image, [person(BBox(0.1, 0.5, 0.2, 0.3), "3"), person(BBox(0.6, 0.5, 0.2, 0.3), "4")])
     first, second = tuple(out[170, 32]), tuple(out[170, 192])  # on each box's left edge
     assert first == colour_for("3") and second == colour_for("4")
     assert first != second

@@ -18,14 +18,10 @@ IMAGE.setflags(write=False)
 
 
 def make_frame(index: int, objects: list[ObjectMeta]) -> Frame:
-    return Frame(
-        image=IMAGE, frame_id=str(index), timestamp=1_700_000_000 + index / FPS, objects=objects
-    )
+    return Frame(image=IMAGE, frame_id=str(index), timestamp=1_700_000_000 + index / FPS, objects=objects)
 
 
-def person(
-    left: float, top: float, *, label: str = "person", confidence: float = 0.9
-) -> ObjectMeta:
+def person(left: float, top: float, *, label: str = "person", confidence: float = 0.9) -> ObjectMeta:
     return ObjectMeta(label=label, confidence=confidence, bbox=BBox(left, top, 0.1, 0.2))
 
 

@@ -21,9 +21,7 @@ SQUARE = [
 
 def make_frame(index: int, objects: list[ObjectMeta], size: tuple[int, int] = (640, 480)) -> Frame:
     image = np.zeros((size[1], size[0], 3), dtype=np.uint8)
-    return Frame(
-        image=image, frame_id=str(index), timestamp=1_700_000_000 + index / 30, objects=objects
-    )
+    return Frame(image=image, frame_id=str(index), timestamp=1_700_000_000 + index / 30, objects=objects)
 
 
 def box(left: float, top: float, *, label: str = "person") -> ObjectMeta:
@@ -34,9 +32,7 @@ class Chain:
     """Tracker then zone, as a skill wires them."""
 
     def __init__(self, tracked: bool = True, **zone_params: object) -> None:
-        self.tracker = (
-            TrackerRuntime("tracker1", TrackerParams(), RunContext()) if tracked else None
-        )
+        self.tracker = TrackerRuntime("tracker1", TrackerParams(), RunContext()) if tracked else None
         self.zone = ZoneRuntime("zone1", ZoneParams(name="door", **zone_params), RunContext())
         if self.tracker:
             self.tracker.open()
@@ -167,15 +163,11 @@ def test_polygon_occupancy_names_tracked_objects_and_restarts_for_a_new_shape() 
     scene = [box(0.5, 0.3), box(0.85, 0.0)]  # centres (0.55, 0.4) inside, (0.9, 0.1) outside
     frames = [chain.run(scene) for _ in range(3)]
     assert occupancy(frames) == [(0, "1")]
-    assert chain.zone.update(
-        ZoneParams(name="door", roi_type="POLYGON", points=SQUARE, anchor="center")
-    )
+    assert chain.zone.update(ZoneParams(name="door", roi_type="POLYGON", points=SQUARE, anchor="center"))
     assert chain.run(scene).events == []  # same shape: counting goes on
 
     triangle = SQUARE[:3]
-    assert chain.zone.update(
-        ZoneParams(name="door", roi_type="POLYGON", points=triangle, anchor="center")
-    )
+    assert chain.zone.update(ZoneParams(name="door", roi_type="POLYGON", points=triangle, anchor="center"))
     frame = chain.run(scene)
     (event,) = frame.events
     inside = frame.objects[0].tracking_info.tracking_id

@@ -20,9 +20,7 @@ from onnx import TensorProto, helper, numpy_helper
 REPO = Path(__file__).resolve().parents[3]
 ACCOUNT = "devstoreaccount1"
 # Azurite's well-known development key (public, documented; not a secret).
-ACCOUNT_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
+ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 INSTALL_HINT = (
     "Azurite (the Azure Storage emulator) is needed for these tests and was not found. "
     "Install it with `npm install --prefix .tools azurite@3` in the repository root, "
@@ -80,9 +78,12 @@ class Azurite:
         self.process = subprocess.Popen(
             [
                 self.executable,
-                "--blobHost", "127.0.0.1",
-                "--blobPort", str(self.port),
-                "--location", str(self.location),
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                str(self.port),
+                "--location",
+                str(self.location),
                 "--disableTelemetry",
                 "--skipApiVersionCheck",
                 "--silent",
@@ -254,6 +255,5 @@ def library(tmp_path: Path):
     from designer.core.models.blob import RetryPolicy
     from designer.core.models.library import ModelLibrary
 
-    quick = RetryPolicy(attempts=3, backoff_s=0.1, max_backoff_s=0.5, connect_timeout_s=2,
-                        read_timeout_s=5)
+    quick = RetryPolicy(attempts=3, backoff_s=0.1, max_backoff_s=0.5, connect_timeout_s=2, read_timeout_s=5)
     return ModelLibrary(tmp_path / "data", retry=quick)

@@ -22,8 +22,7 @@ from designer.core.models.blob import (
     split_blob_url,
 )
 
-QUICK = RetryPolicy(attempts=3, backoff_s=0.1, max_backoff_s=0.3, connect_timeout_s=2,
-                    read_timeout_s=5)
+QUICK = RetryPolicy(attempts=3, backoff_s=0.1, max_backoff_s=0.3, connect_timeout_s=2, read_timeout_s=5)
 MB = 1024 * 1024
 
 
@@ -40,17 +39,14 @@ def big_blob(azurite):
     container.delete_container()
 
 
-def test_streams_a_50mb_blob_with_progress_and_checksums(
-    connection_string: str, big_blob, tmp_path: Path
-):
+def test_streams_a_50mb_blob_with_progress_and_checksums(connection_string: str, big_blob, tmp_path: Path):
     container, blob, sha = big_blob
     access = BlobAccess.from_connection_string(connection_string, container, blob)
     state = blob_state(access, QUICK)
     assert state.size == 50 * MB and state.content_md5 is not None
 
     calls: list[tuple[int, int]] = []
-    result = download(access, tmp_path / "out", progress=lambda d, t: calls.append((d, t)),
-                      retry=QUICK)
+    result = download(access, tmp_path / "out", progress=lambda d, t: calls.append((d, t)), retry=QUICK)
 
     assert result.sha256 == sha
     assert hashlib.sha256((tmp_path / "out").read_bytes()).hexdigest() == sha
@@ -64,16 +60,14 @@ def test_streams_a_50mb_blob_with_progress_and_checksums(
 def test_wrong_content_md5_is_refused(connection_string: str, container, tmp_path: Path):
     blob = container.upload_blob("labels.txt", b"person\ncar\n")
     blob.set_http_headers(ContentSettings(content_md5=hashlib.md5(b"something else").digest()))
-    access = BlobAccess.from_connection_string(connection_string, container.container_name,
-                                               "labels.txt")
+    access = BlobAccess.from_connection_string(connection_string, container.container_name, "labels.txt")
     with pytest.raises(BlobError, match="Content-MD5 mismatch"):
         download(access, tmp_path / "out", retry=QUICK)
 
 
 def test_etag_changes_when_the_blob_changes(connection_string: str, container, tmp_path: Path):
     container.upload_blob("m.bin", b"version one")
-    access = BlobAccess.from_connection_string(connection_string, container.container_name,
-                                               "m.bin")
+    access = BlobAccess.from_connection_string(connection_string, container.container_name, "m.bin")
     first = download(access, tmp_path / "a", retry=QUICK)
     assert blob_state(access, QUICK).etag == first.state.etag
     container.upload_blob("m.bin", b"version two!", overwrite=True)
@@ -86,8 +80,7 @@ def test_etag_changes_when_the_blob_changes(connection_string: str, container, t
 
 def test_empty_blob_downloads_as_empty_file(connection_string: str, container, tmp_path: Path):
     container.upload_blob("empty.txt", b"")
-    access = BlobAccess.from_connection_string(connection_string, container.container_name,
-                                               "empty.txt")
+    access = BlobAccess.from_connection_string(connection_string, container.container_name, "empty.txt")
     result = download(access, tmp_path / "out", retry=QUICK)
     assert (tmp_path / "out").read_bytes() == b""
     assert result.sha256 == hashlib.sha256(b"").hexdigest()
@@ -95,9 +88,14 @@ def test_empty_blob_downloads_as_empty_file(connection_string: str, container, t
 
 def test_sas_url_reads_the_blob(azurite, container, tmp_path: Path):
     container.upload_blob("dir/m.bin", b"payload")
-    sas = generate_blob_sas(azurite.account_name, container.container_name, "dir/m.bin",
-                            account_key=azurite.account_key, permission=BlobSasPermissions(read=True),
-                            expiry=datetime.now(UTC) + timedelta(hours=1))
+    sas = generate_blob_sas(
+        azurite.account_name,
+        container.container_name,
+        "dir/m.bin",
+        account_key=azurite.account_key,
+        permission=BlobSasPermissions(read=True),
+        expiry=datetime.now(UTC) + timedelta(hours=1),
+    )
     url = f"{azurite.account_url}/{container.container_name}/dir/m.bin?{sas}"
     access = BlobAccess.from_url(url)
     assert "sig=" not in repr(access) and access.blob == "dir/m.bin"
@@ -105,9 +103,7 @@ def test_sas_url_reads_the_blob(azurite, container, tmp_path: Path):
     assert (tmp_path / "out").read_bytes() == b"payload"
 
 
-def test_wrong_account_key_is_reported_as_refused_credentials(
-    azurite, container, tmp_path: Path
-):
+def test_wrong_account_key_is_reported_as_refused_credentials(azurite, container, tmp_path: Path):
     container.upload_blob("m.bin", b"payload")
     wrong = azurite.connection_string.replace(azurite.account_key, base64.b64encode(b"x" * 64).decode())
     access = BlobAccess.from_connection_string(wrong, container.container_name, "m.bin")
@@ -117,12 +113,15 @@ def test_wrong_account_key_is_reported_as_refused_credentials(
 
 def test_forged_sas_token_is_reported_as_refused_credentials(azurite, container):
     container.upload_blob("m.bin", b"payload")
-    sas = generate_blob_sas(azurite.account_name, container.container_name, "m.bin",
-                            account_key=base64.b64encode(b"y" * 64).decode(),
-                            permission=BlobSasPermissions(read=True),
-                            expiry=datetime.now(UTC) + timedelta(hours=1))
-    access = BlobAccess.from_url(f"{azurite.account_url}/{container.container_name}/m.bin",
-                                 sas_token=sas)
+    sas = generate_blob_sas(
+        azurite.account_name,
+        container.container_name,
+        "m.bin",
+        account_key=base64.b64encode(b"y" * 64).decode(),
+        permission=BlobSasPermissions(read=True),
+        expiry=datetime.now(UTC) + timedelta(hours=1),
+    )
+    access = BlobAccess.from_url(f"{azurite.account_url}/{container.container_name}/m.bin", sas_token=sas)
     with pytest.raises(BlobError, match="credentials were refused"):
         blob_state(access, QUICK)
 
@@ -131,8 +130,7 @@ def test_missing_container_and_missing_blob_are_told_apart(connection_string: st
     no_container = BlobAccess.from_connection_string(connection_string, "nosuchcontainer", "m")
     with pytest.raises(BlobError, match="container 'nosuchcontainer' does not exist"):
         blob_state(no_container, QUICK)
-    no_blob = BlobAccess.from_connection_string(connection_string, container.container_name,
-                                                "missing.onnx")
+    no_blob = BlobAccess.from_connection_string(connection_string, container.container_name, "missing.onnx")
     with pytest.raises(BlobError, match="no such blob") as info:
         blob_state(no_blob, QUICK)
     assert "missing.onnx" in str(info.value)
@@ -151,9 +149,17 @@ def test_malformed_connection_string_and_urls_are_refused():
 
 def test_blob_urls_split_into_account_container_and_path():
     assert split_blob_url("https://acct.blob.core.windows.net/models/a/b%20c.onnx?sv=1&sig=2") == (
-        "https://acct.blob.core.windows.net", "models", "a/b c.onnx", "sv=1&sig=2")
+        "https://acct.blob.core.windows.net",
+        "models",
+        "a/b c.onnx",
+        "sv=1&sig=2",
+    )
     assert split_blob_url("http://127.0.0.1:10000/devstoreaccount1/models/m.onnx") == (
-        "http://127.0.0.1:10000/devstoreaccount1", "models", "m.onnx", "")
+        "http://127.0.0.1:10000/devstoreaccount1",
+        "models",
+        "m.onnx",
+        "",
+    )
 
 
 def test_unreachable_service_fails_with_a_clear_message(azurite, unused_port: int):
@@ -191,11 +197,9 @@ def test_stalled_transfer_resumes_from_the_byte_reached(own_azurite, tmp_path: P
             os.kill(pid, signal.SIGSTOP)
             threading.Timer(1.5, os.kill, (pid, signal.SIGCONT)).start()
 
-    retry = RetryPolicy(attempts=5, backoff_s=0.2, max_backoff_s=0.5, connect_timeout_s=1,
-                        read_timeout_s=0.5)
+    retry = RetryPolicy(attempts=5, backoff_s=0.2, max_backoff_s=0.5, connect_timeout_s=1, read_timeout_s=0.5)
     retries: list[str] = []
-    result = download(access, tmp_path / "out", progress=progress, retry=retry,
-                      on_retry=retries.append)
+    result = download(access, tmp_path / "out", progress=progress, retry=retry, on_retry=retries.append)
 
     assert frozen.is_set() and retries, "the freeze must have cost at least one retry"
     assert "resuming there" in retries[0]
@@ -219,8 +223,15 @@ def test_service_killed_mid_download_gives_a_clear_error(own_azurite, tmp_path: 
 
 
 def test_no_azure_sign_in_says_how_to_sign_in(monkeypatch):
-    for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_USERNAME",
-                 "AZURE_FEDERATED_TOKEN_FILE", "IDENTITY_ENDPOINT", "MSI_ENDPOINT"):
+    for name in (
+        "AZURE_CLIENT_ID",
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_USERNAME",
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "IDENTITY_ENDPOINT",
+        "MSI_ENDPOINT",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PATH", "/nonexistent")  # no `az`, `azd` or PowerShell to ask
     access = BlobAccess.from_url("https://nosuchaccount.blob.core.windows.net/models/m.onnx")

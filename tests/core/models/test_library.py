@@ -35,10 +35,17 @@ def assert_nothing_kept(library: ModelLibrary) -> None:
     assert staged_files(library) == []
 
 
-def test_added_model_is_listed_resolved_and_runs(library: ModelLibrary, detector: Path,
-                                                 detector_labels: Path):
-    entry = library.add("Forklift Detector", "detection", detector, detector_labels,
-                        description="warehouse", tags={"site": "north"})
+def test_added_model_is_listed_resolved_and_runs(
+    library: ModelLibrary, detector: Path, detector_labels: Path
+):
+    entry = library.add(
+        "Forklift Detector",
+        "detection",
+        detector,
+        detector_labels,
+        description="warehouse",
+        tags={"site": "north"},
+    )
 
     assert entry.id == "forklift-detector"
     assert entry.info.layout.kind == "yolov5"
@@ -68,8 +75,7 @@ def test_the_original_file_may_change_after_adding(library: ModelLibrary, detect
     assert onnx_path.read_bytes() != b"overwritten by the user"
 
 
-def test_duplicate_names_are_refused(library: ModelLibrary, detector: Path, make_detector,
-                                     tmp_path: Path):
+def test_duplicate_names_are_refused(library: ModelLibrary, detector: Path, make_detector, tmp_path: Path):
     library.add("Tiny Det", "detection", detector)
     other = make_detector(tmp_path / "other.onnx", num_classes=5)
     with pytest.raises(DuplicateModelError, match="already has 'Tiny Det' with id 'tiny-det'"):
@@ -84,16 +90,14 @@ def test_name_without_letters_or_digits_is_refused(library: ModelLibrary, detect
         library.add("  ***  ", "detection", detector)
 
 
-def test_label_file_with_blank_lines_and_bom_is_read(library: ModelLibrary, detector: Path,
-                                                     tmp_path: Path):
+def test_label_file_with_blank_lines_and_bom_is_read(library: ModelLibrary, detector: Path, tmp_path: Path):
     labels = tmp_path / "labels.txt"
     labels.write_bytes("\ufeffperson\r\n\r\n  fork lift  \n\n\npallet\n\n".encode())
     entry = library.add("det", "detection", detector, labels)
     assert entry.labels == ["person", "fork lift", "pallet"]
 
 
-def test_label_file_in_wrong_encoding_is_refused(library: ModelLibrary, detector: Path,
-                                                 tmp_path: Path):
+def test_label_file_in_wrong_encoding_is_refused(library: ModelLibrary, detector: Path, tmp_path: Path):
     labels = tmp_path / "latin1.txt"
     labels.write_bytes("person\ncaf\u00e9 chair\npallet\n".encode("latin-1"))
     with pytest.raises(LabelError) as info:
@@ -104,8 +108,7 @@ def test_label_file_in_wrong_encoding_is_refused(library: ModelLibrary, detector
     assert_nothing_kept(library)
 
 
-def test_label_count_must_match_the_classes(library: ModelLibrary, detector: Path,
-                                            tmp_path: Path):
+def test_label_count_must_match_the_classes(library: ModelLibrary, detector: Path, tmp_path: Path):
     labels = tmp_path / "two.txt"
     labels.write_text("person\npallet\n")
     with pytest.raises(LabelError, match="2 labels but the model's output has 3 classes"):
@@ -146,8 +149,9 @@ def test_wrong_type_for_the_model_is_refused(library: ModelLibrary, detector: Pa
     assert_nothing_kept(library)
 
 
-def test_dynamic_input_needs_a_size_and_keeps_the_override(library: ModelLibrary,
-                                                          make_detector, tmp_path: Path):
+def test_dynamic_input_needs_a_size_and_keeps_the_override(
+    library: ModelLibrary, make_detector, tmp_path: Path
+):
     dynamic = make_detector(tmp_path / "dyn.onnx", dynamic=True)
     with pytest.raises(ModelError, match="dynamic spatial size"):
         library.add("dyn", "detection", dynamic)
@@ -167,8 +171,7 @@ def test_bad_preprocess_override_is_refused(library: ModelLibrary, detector: Pat
 
 
 def test_labels_from_onnx_metadata(library: ModelLibrary, make_detector, tmp_path: Path):
-    model = make_detector(tmp_path / "meta.onnx",
-                          metadata={"names": "{0: 'cat', 1: 'dog', 2: 'bird'}"})
+    model = make_detector(tmp_path / "meta.onnx", metadata={"names": "{0: 'cat', 1: 'dog', 2: 'bird'}"})
     entry = library.add("meta", "detection", model)
     assert entry.labels == ["cat", "dog", "bird"] and entry.labels_file is None
     _, labels_path, _ = library.resolve("meta")
@@ -200,8 +203,9 @@ def test_unknown_id_names_the_id(library: ModelLibrary, detector: Path):
         library.remove("ghost")
 
 
-def test_remove_deletes_files_no_other_model_uses(library: ModelLibrary, detector: Path,
-                                                  detector_labels: Path):
+def test_remove_deletes_files_no_other_model_uses(
+    library: ModelLibrary, detector: Path, detector_labels: Path
+):
     library.add("first", "detection", detector, detector_labels)
     library.add("second", "detection", detector)
     assert len(cached_files(library)) == 2  # the shared model file is stored once
@@ -216,8 +220,7 @@ def test_remove_deletes_files_no_other_model_uses(library: ModelLibrary, detecto
     assert library.list() == [] and cached_files(library) == []
 
 
-def test_verify_finds_damaged_and_missing_files(library: ModelLibrary, detector: Path,
-                                                detector_labels: Path):
+def test_verify_finds_damaged_and_missing_files(library: ModelLibrary, detector: Path, detector_labels: Path):
     library.add("det", "detection", detector, detector_labels)
     assert library.verify() == []
     onnx_path, labels_path, _ = library.resolve("det")

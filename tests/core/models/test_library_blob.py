@@ -32,13 +32,18 @@ def uploaded(container, detector: Path, detector_labels: Path):
     return container
 
 
-def test_add_from_blob_with_connection_string(library: ModelLibrary, connection_string: str,
-                                              uploaded, detector: Path):
-    access = BlobAccess.from_connection_string(connection_string, uploaded.container_name,
-                                               "models/det.onnx")
+def test_add_from_blob_with_connection_string(
+    library: ModelLibrary, connection_string: str, uploaded, detector: Path
+):
+    access = BlobAccess.from_connection_string(connection_string, uploaded.container_name, "models/det.onnx")
     calls: list[tuple[str, int, int]] = []
-    entry = library.add("Blob Det", "detection", access, access.sibling("models/det.labels.txt"),
-                        progress=lambda what, d, t: calls.append((what, d, t)))
+    entry = library.add(
+        "Blob Det",
+        "detection",
+        access,
+        access.sibling("models/det.labels.txt"),
+        progress=lambda what, d, t: calls.append((what, d, t)),
+    )
 
     assert entry.labels == ["person", "fork lift", "pallet"]
     source = entry.model_file.source
@@ -55,10 +60,14 @@ def test_add_from_blob_with_connection_string(library: ModelLibrary, connection_
 
 
 def test_add_from_sas_url(library: ModelLibrary, azurite, uploaded):
-    sas = generate_blob_sas(azurite.account_name, uploaded.container_name, "models/det.onnx",
-                            account_key=azurite.account_key,
-                            permission=BlobSasPermissions(read=True),
-                            expiry=datetime.now(UTC) + timedelta(hours=1))
+    sas = generate_blob_sas(
+        azurite.account_name,
+        uploaded.container_name,
+        "models/det.onnx",
+        account_key=azurite.account_key,
+        permission=BlobSasPermissions(read=True),
+        expiry=datetime.now(UTC) + timedelta(hours=1),
+    )
     url = f"{azurite.account_url}/{uploaded.container_name}/models/det.onnx?{sas}"
     entry = library.add("sas det", "detection", BlobAccess.from_url(url))
     assert entry.model_file.source.describe().endswith("/models/det.onnx")
@@ -68,8 +77,7 @@ def test_add_from_sas_url(library: ModelLibrary, azurite, uploaded):
 def test_unchanged_blob_is_not_downloaded_again_and_changed_one_is(
     library: ModelLibrary, connection_string: str, uploaded, make_detector, tmp_path: Path
 ):
-    access = BlobAccess.from_connection_string(connection_string, uploaded.container_name,
-                                               "models/det.onnx")
+    access = BlobAccess.from_connection_string(connection_string, uploaded.container_name, "models/det.onnx")
     first = library.add("first", "detection", access)
 
     calls: list[int] = []
@@ -93,11 +101,11 @@ def test_unchanged_blob_is_not_downloaded_again_and_changed_one_is(
     assert library.resolve("second")[0].read_bytes() != newer.read_bytes()
 
 
-def test_refresh_of_a_local_model_is_refused(library: ModelLibrary, detector: Path,
-                                             connection_string: str, uploaded):
+def test_refresh_of_a_local_model_is_refused(
+    library: ModelLibrary, detector: Path, connection_string: str, uploaded
+):
     library.add("local", "detection", detector)
-    access = BlobAccess.from_connection_string(connection_string, uploaded.container_name,
-                                               "models/det.onnx")
+    access = BlobAccess.from_connection_string(connection_string, uploaded.container_name, "models/det.onnx")
     with pytest.raises(ModelError, match="added from a local file"):
         library.refresh("local", access)
 
@@ -112,23 +120,26 @@ def test_wrong_credentials_keep_nothing(library: ModelLibrary, azurite, uploaded
 
 def test_missing_container_and_blob(library: ModelLibrary, connection_string: str, uploaded):
     with pytest.raises(BlobError, match="container 'absent' does not exist"):
-        library.add("det", "detection",
-                    BlobAccess.from_connection_string(connection_string, "absent", "m.onnx"))
+        library.add(
+            "det", "detection", BlobAccess.from_connection_string(connection_string, "absent", "m.onnx")
+        )
     with pytest.raises(BlobError, match="no such blob"):
-        library.add("det", "detection", BlobAccess.from_connection_string(
-            connection_string, uploaded.container_name, "models/typo.onnx"))
-    access = BlobAccess.from_connection_string(connection_string, uploaded.container_name,
-                                               "models/det.onnx")
+        library.add(
+            "det",
+            "detection",
+            BlobAccess.from_connection_string(connection_string, uploaded.container_name, "models/typo.onnx"),
+        )
+    access = BlobAccess.from_connection_string(connection_string, uploaded.container_name, "models/det.onnx")
     with pytest.raises(BlobError, match="no such blob"):
         library.add("det", "detection", access, access.sibling("models/missing-labels.txt"))
     assert nothing_kept(library)
 
 
-def test_truncated_onnx_blob_names_the_blob(library: ModelLibrary, connection_string: str,
-                                            container, detector: Path):
+def test_truncated_onnx_blob_names_the_blob(
+    library: ModelLibrary, connection_string: str, container, detector: Path
+):
     container.upload_blob("cut.onnx", detector.read_bytes()[:1000])
-    access = BlobAccess.from_connection_string(connection_string, container.container_name,
-                                               "cut.onnx")
+    access = BlobAccess.from_connection_string(connection_string, container.container_name, "cut.onnx")
     with pytest.raises(ModelError) as info:
         library.add("cut", "detection", access)
     assert f"{container.container_name}/cut.onnx" in str(info.value)
@@ -138,8 +149,7 @@ def test_truncated_onnx_blob_names_the_blob(library: ModelLibrary, connection_st
 
 def test_label_blob_in_wrong_encoding(library: ModelLibrary, connection_string: str, uploaded):
     uploaded.upload_blob("models/latin1.txt", "person\nfork lift\npal\u00e9tte\n".encode("cp1252"))
-    access = BlobAccess.from_connection_string(connection_string, uploaded.container_name,
-                                               "models/det.onnx")
+    access = BlobAccess.from_connection_string(connection_string, uploaded.container_name, "models/det.onnx")
     with pytest.raises(LabelError, match="line 3 is not valid UTF-8") as info:
         library.add("det", "detection", access, access.sibling("models/latin1.txt"))
     assert "models/latin1.txt" in str(info.value)

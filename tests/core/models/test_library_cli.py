@@ -31,9 +31,22 @@ def cli(tmp_path: Path, monkeypatch, capsys):
 
 
 def test_add_list_show_remove_a_local_model(cli, detector: Path, detector_labels: Path):
-    code, out, err = cli("add", "--name", "Forklift Detector", "--type", "detection",
-                         "--file", str(detector), "--labels", str(detector_labels),
-                         "--tag", "site=north", "--description", "warehouse", "--json")
+    code, out, err = cli(
+        "add",
+        "--name",
+        "Forklift Detector",
+        "--type",
+        "detection",
+        "--file",
+        str(detector),
+        "--labels",
+        str(detector_labels),
+        "--tag",
+        "site=north",
+        "--description",
+        "warehouse",
+        "--json",
+    )
     assert code == 0, err
     added = json.loads(out)
     assert added["id"] == "forklift-detector" and added["tags"] == {"site": "north"}
@@ -46,8 +59,14 @@ def test_add_list_show_remove_a_local_model(cli, detector: Path, detector_labels
 
     code, out, _ = cli("show", "forklift-detector")
     assert code == 0
-    for expected in ("yolov5", "fork lift", "images [1, 3, 32, 32]", "ms on a blank frame",
-                     "site=north", str(detector.resolve())):
+    for expected in (
+        "yolov5",
+        "fork lift",
+        "images [1, 3, 32, 32]",
+        "ms on a blank frame",
+        "site=north",
+        str(detector.resolve()),
+    ):
         assert expected in out
 
     code, out, _ = cli("verify")
@@ -59,15 +78,26 @@ def test_add_list_show_remove_a_local_model(cli, detector: Path, detector_labels
     assert json.loads(out) == []
 
 
-def test_add_from_blob_with_connection_string_from_env(cli, monkeypatch, connection_string,
-                                                       container, detector: Path,
-                                                       detector_labels: Path):
+def test_add_from_blob_with_connection_string_from_env(
+    cli, monkeypatch, connection_string, container, detector: Path, detector_labels: Path
+):
     container.upload_blob("det.onnx", detector.read_bytes())
     container.upload_blob("det.labels.txt", detector_labels.read_bytes())
     monkeypatch.setenv(CONNECTION_ENV, connection_string)
-    code, out, err = cli("add", "--name", "blob det", "--type", "detection",
-                         "--container", container.container_name, "--blob", "det.onnx",
-                         "--labels", "det.labels.txt", "--json")
+    code, out, err = cli(
+        "add",
+        "--name",
+        "blob det",
+        "--type",
+        "detection",
+        "--container",
+        container.container_name,
+        "--blob",
+        "det.onnx",
+        "--labels",
+        "det.labels.txt",
+        "--json",
+    )
     assert code == 0, err
     entry = json.loads(out)
     assert entry["model_file"]["source"]["kind"] == "blob"
@@ -78,12 +108,23 @@ def test_add_from_blob_with_connection_string_from_env(cli, monkeypatch, connect
     assert code == 0 and json.loads(out)["changed"] is False
 
 
-def test_add_from_blob_url_with_explicit_connection_string(cli, connection_string, container,
-                                                           detector: Path, azurite):
+def test_add_from_blob_url_with_explicit_connection_string(
+    cli, connection_string, container, detector: Path, azurite
+):
     container.upload_blob("dir/det.onnx", detector.read_bytes())
-    code, out, err = cli("add", "--name", "cs", "--type", "detection",
-                         "--connection-string", connection_string,
-                         "--container", container.container_name, "--blob", "dir/det.onnx")
+    code, out, err = cli(
+        "add",
+        "--name",
+        "cs",
+        "--type",
+        "detection",
+        "--connection-string",
+        connection_string,
+        "--container",
+        container.container_name,
+        "--blob",
+        "dir/det.onnx",
+    )
     assert code == 0, err
     assert out.startswith("added cs: detection, layout yolov5")
 
@@ -94,8 +135,7 @@ def test_add_from_blob_url_with_explicit_connection_string(cli, connection_strin
         ("add", "--name", "x", "--type", "detection"),
         ("add", "--name", "x", "--type", "detection", "--file", "m.onnx", "--container", "c"),
         ("add", "--name", "x", "--type", "detection", "--file", "m.onnx", "--tag", "novalue"),
-        ("add", "--name", "x", "--type", "detection", "--file", "m.onnx", "--tag", "a=1",
-         "--tag", "a=2"),
+        ("add", "--name", "x", "--type", "detection", "--file", "m.onnx", "--tag", "a=1", "--tag", "a=2"),
         ("add", "--name", "x", "--type", "detection", "--container", "c", "--blob", "b"),
         ("add", "--name", "x", "--type", "segmentation", "--file", "m.onnx"),
         ("add", "--name", "x", "--type", "detection", "--file", "m.onnx", "--blob-url", "u"),
@@ -103,8 +143,18 @@ def test_add_from_blob_url_with_explicit_connection_string(cli, connection_strin
         ("show",),
         (),
     ],
-    ids=["no-source", "file-and-container", "bad-tag", "tag-twice", "no-credentials",
-         "bad-type", "two-sources", "bad-layout-json", "show-without-id", "no-action"],
+    ids=[
+        "no-source",
+        "file-and-container",
+        "bad-tag",
+        "tag-twice",
+        "no-credentials",
+        "bad-type",
+        "two-sources",
+        "bad-layout-json",
+        "show-without-id",
+        "no-action",
+    ],
 )
 def test_usage_errors_exit_2_without_traceback(cli, argv):
     code, _, err = cli(*argv)
@@ -117,12 +167,27 @@ def test_bad_inputs_exit_1_with_one_clear_line(cli, tmp_path: Path, detector: Pa
     not_onnx.write_text("just text")
     cases = [
         (("add", "--name", "a", "--type", "detection", "--file", str(not_onnx)), "notes.onnx"),
-        (("add", "--name", "b", "--type", "detection", "--file", str(tmp_path / "gone.onnx")),
-         "no such file"),
-        (("add", "--name", "c", "--type", "detection", "--blob-url", "ftp://x/y/z"),
-         "expected https://"),
-        (("add", "--name", "d", "--type", "detection", "--connection-string", "nonsense",
-          "--container", "models", "--blob", "m.onnx"), "blank or malformed"),
+        (
+            ("add", "--name", "b", "--type", "detection", "--file", str(tmp_path / "gone.onnx")),
+            "no such file",
+        ),
+        (("add", "--name", "c", "--type", "detection", "--blob-url", "ftp://x/y/z"), "expected https://"),
+        (
+            (
+                "add",
+                "--name",
+                "d",
+                "--type",
+                "detection",
+                "--connection-string",
+                "nonsense",
+                "--container",
+                "models",
+                "--blob",
+                "m.onnx",
+            ),
+            "blank or malformed",
+        ),
         (("show", "ghost"), "'ghost' is not in the model library"),
         (("remove", "ghost"), "'ghost' is not in the model library"),
     ]
@@ -140,8 +205,20 @@ def test_dynamic_model_added_with_preprocess_overrides(cli, make_detector, tmp_p
     dynamic = make_detector(tmp_path / "dyn.onnx", dynamic=True)
     code, _, err = cli("add", "--name", "dyn", "--type", "detection", "--file", str(dynamic))
     assert code == 1 and "width=..., height=..." in err
-    code, out, err = cli("add", "--name", "dyn", "--type", "detection", "--file", str(dynamic),
-                         "--preprocess", "width=96", "--preprocess", "height=64", "--json")
+    code, out, err = cli(
+        "add",
+        "--name",
+        "dyn",
+        "--type",
+        "detection",
+        "--file",
+        str(dynamic),
+        "--preprocess",
+        "width=96",
+        "--preprocess",
+        "height=64",
+        "--json",
+    )
     assert code == 0, err
     preprocess = json.loads(out)["info"]["preprocess"]
     assert (preprocess["width"], preprocess["height"]) == (96, 64)
@@ -158,23 +235,43 @@ def test_verify_fails_when_a_cached_file_is_damaged(cli, detector: Path, tmp_pat
     assert code == 1 and json.loads(out)[0]["model_id"] == "det"
 
 
-def test_sas_url_with_labels_next_to_the_model_and_refresh(cli, monkeypatch, azurite, container,
-                                                          connection_string, detector: Path,
-                                                          detector_labels: Path, make_detector,
-                                                          tmp_path: Path):
+def test_sas_url_with_labels_next_to_the_model_and_refresh(
+    cli,
+    monkeypatch,
+    azurite,
+    container,
+    connection_string,
+    detector: Path,
+    detector_labels: Path,
+    make_detector,
+    tmp_path: Path,
+):
     from datetime import UTC, datetime, timedelta
 
     from azure.storage.blob import ContainerSasPermissions, generate_container_sas
 
     container.upload_blob("m/det.onnx", detector.read_bytes())
     container.upload_blob("m/det.labels.txt", detector_labels.read_bytes())
-    sas = generate_container_sas(azurite.account_name, container.container_name,
-                                 account_key=azurite.account_key,
-                                 permission=ContainerSasPermissions(read=True),
-                                 expiry=datetime.now(UTC) + timedelta(hours=1))
+    sas = generate_container_sas(
+        azurite.account_name,
+        container.container_name,
+        account_key=azurite.account_key,
+        permission=ContainerSasPermissions(read=True),
+        expiry=datetime.now(UTC) + timedelta(hours=1),
+    )
     url = f"{azurite.account_url}/{container.container_name}/m/det.onnx?{sas}"
-    code, out, err = cli("add", "--name", "sas", "--type", "detection", "--blob-url", url,
-                         "--labels", "m/det.labels.txt", "--json")
+    code, out, err = cli(
+        "add",
+        "--name",
+        "sas",
+        "--type",
+        "detection",
+        "--blob-url",
+        url,
+        "--labels",
+        "m/det.labels.txt",
+        "--json",
+    )
     assert code == 0, err
     assert json.loads(out)["info"]["labels"] == ["person", "fork lift", "pallet"]
     assert sas.split("sig=")[1][:10] not in (tmp_path / "data" / "model-library.json").read_text()

@@ -40,10 +40,12 @@ def _yolov5_rows(rows: list[list[float]], n: int = 12) -> np.ndarray:
 
 
 def test_yolov5_raw_scores_are_multiplied_by_objectness(tmp_path: Path) -> None:
-    rows = _yolov5_rows([
-        [16, 32, 16, 32, 0.8, 0.1, 0.9, 0.2],   # 0.8 x 0.9 = 0.72 for "car"
-        [40, 40, 8, 8, 0.6, 0.7, 0.0, 0.0],     # 0.42: below the threshold
-    ])
+    rows = _yolov5_rows(
+        [
+            [16, 32, 16, 32, 0.8, 0.1, 0.9, 0.2],  # 0.8 x 0.9 = 0.72 for "car"
+            [40, 40, 8, 8, 0.6, 0.7, 0.0, 0.0],  # 0.42: below the threshold
+        ]
+    )
     info, dets = _run(tmp_path, {"output": rows}, ["person", "car", "bus"])
     assert info.layout.kind == "yolov5" and info.layout.scores_include_objectness is False
     assert info.num_classes == 3 and info.task == "detection"
@@ -54,10 +56,12 @@ def test_yolov5_raw_scores_are_multiplied_by_objectness(tmp_path: Path) -> None:
 
 
 def test_yolov5_premultiplied_scores_are_used_as_they_are(tmp_path: Path) -> None:
-    rows = _yolov5_rows([
-        [16, 32, 16, 32, 0.8, 0.08, 0.72, 0.16],
-        [40, 40, 8, 8, 0.6, 0.45, 0.0, 0.0],    # 0.45, not 0.6 x 0.45
-    ])
+    rows = _yolov5_rows(
+        [
+            [16, 32, 16, 32, 0.8, 0.08, 0.72, 0.16],
+            [40, 40, 8, 8, 0.6, 0.45, 0.0, 0.0],  # 0.45, not 0.6 x 0.45
+        ]
+    )
     info, dets = _run(tmp_path, {"output": rows}, ["person", "car", "bus"], conf=0.3)
     assert info.layout.scores_include_objectness is True
     assert [(d.label, round(d.confidence, 4)) for d in dets] == [("car", 0.72), ("person", 0.45)]
@@ -76,8 +80,8 @@ def test_yolov8_channels_first_with_normalised_boxes(tmp_path: Path) -> None:
 def test_ssd_rows(tmp_path: Path) -> None:
     out = np.zeros((1, 1, 5, 7), np.float32)
     out[0, 0, 0] = [0, 2, 0.95, 0.125, 0.25, 0.375, 0.75]
-    out[0, 0, 1] = [0, 1, 0.2, 0.5, 0.5, 0.6, 0.6]       # low confidence
-    out[0, 0, 2] = [-1, 1, 0.99, 0.5, 0.5, 0.6, 0.6]     # padding row (image id -1)
+    out[0, 0, 1] = [0, 1, 0.2, 0.5, 0.5, 0.6, 0.6]  # low confidence
+    out[0, 0, 2] = [-1, 1, 0.99, 0.5, 0.5, 0.6, 0.6]  # padding row (image id -1)
     info, dets = _run(tmp_path, {"detection_out": out}, ["background", "a", "b"])
     assert info.layout.kind == "ssd"
     assert [(d.label, round(d.confidence, 4)) for d in dets] == [("b", 0.95)]
@@ -92,8 +96,11 @@ def test_torchvision_boxes_scores_labels_in_pixels(tmp_path: Path) -> None:
     }
     info, dets = _run(tmp_path, outputs, ["a", "b", "c"])
     assert info.layout.kind == "boxes_scores"
-    assert (info.layout.boxes_output, info.layout.scores_output,
-            info.layout.classes_output) == ("boxes", "scores", "labels")
+    assert (info.layout.boxes_output, info.layout.scores_output, info.layout.classes_output) == (
+        "boxes",
+        "scores",
+        "labels",
+    )
     assert [(d.label, round(d.confidence, 4)) for d in dets] == [("c", 0.9), ("a", 0.7)]
     assert _box(dets[0]) == pytest.approx(EXPECTED_BOX)
     assert _box(dets[1]) == pytest.approx((40 / 64, 40 / 64, 20 / 64, 20 / 64))
@@ -134,8 +141,7 @@ def test_boxes_outside_the_frame_are_clipped(tmp_path: Path) -> None:
 
 def test_nms_per_class_agnostic_and_max_detections(tmp_path: Path) -> None:
     outputs = {
-        "boxes": np.array([[8, 16, 24, 48], [9, 16, 24, 48], [8, 17, 24, 48],
-                           [40, 40, 60, 60]], np.float32),
+        "boxes": np.array([[8, 16, 24, 48], [9, 16, 24, 48], [8, 17, 24, 48], [40, 40, 60, 60]], np.float32),
         "scores": np.array([0.9, 0.8, 0.7, 0.6], np.float32),
         "labels": np.array([0, 0, 1, 1], np.int64),
     }
@@ -151,8 +157,7 @@ def test_nms_per_class_agnostic_and_max_detections(tmp_path: Path) -> None:
 
 def test_letterbox_is_undone(tmp_path: Path) -> None:
     # 256x128 into 64x64 with letterbox: scaled to 64x32, 16 rows of padding above.
-    outputs = {"boxes": np.array([[16, 24, 48, 40]], np.float32),
-               "scores": np.array([0.9], np.float32)}
+    outputs = {"boxes": np.array([[16, 24, 48, 40]], np.float32), "scores": np.array([0.9], np.float32)}
     path = constant_model(tmp_path / "m.onnx", outputs, input_shape=INPUT)
     info = inspect_model(path, resize="letterbox")
     model = OnnxModel(info)
@@ -167,8 +172,7 @@ def test_letterbox_is_undone(tmp_path: Path) -> None:
 @pytest.mark.parametrize("probabilities", [False, True])
 def test_classification_logits_and_probabilities(tmp_path: Path, probabilities: bool) -> None:
     values = [0.1, 0.7, 0.2] if probabilities else [1.0, 3.0, 2.0]
-    path = constant_model(tmp_path / "c.onnx", {"prob": np.array([values], np.float32)},
-                          input_shape=INPUT)
+    path = constant_model(tmp_path / "c.onnx", {"prob": np.array([values], np.float32)}, input_shape=INPUT)
     info = inspect_model(path, write_labels(tmp_path / "l.txt", ["a", "b", "c"]))
     assert info.task == "classification" and info.num_classes == 3
     result = OnnxModel(info).classify(FRAME)

@@ -22,37 +22,40 @@ def _yolov8_out(num_classes: int = 2, anchors: int = 16) -> np.ndarray:
 
 
 def test_reads_io_opset_metadata_and_round_trips_as_json(tmp_path: Path) -> None:
-    path = constant_model(tmp_path / "m.onnx", {"output0": _yolov8_out()},
-                          metadata={"names": "cat,dog", "description": "tiny"})
+    path = constant_model(
+        tmp_path / "m.onnx", {"output0": _yolov8_out()}, metadata={"names": "cat,dog", "description": "tiny"}
+    )
     info = inspect_model(path)
     assert info.path == str(path)
-    assert [(t.name, t.shape, t.dtype) for t in info.inputs] == [("images", [1, 3, 32, 32],
-                                                                   "float32")]
+    assert [(t.name, t.shape, t.dtype) for t in info.inputs] == [("images", [1, 3, 32, 32], "float32")]
     assert [(t.name, t.shape) for t in info.outputs] == [("output0", [1, 6, 16])]
     assert info.opset == 17 and info.producer == "onnx_factory"
     assert info.metadata["description"] == "tiny"
     assert (info.labels, info.labels_source) == (["cat", "dog"], "metadata")
     p = info.preprocess
-    assert (p.width, p.height, p.data_format, p.color, p.resize) == (32, 32, "NCHW", "RGB",
-                                                                      "stretch")
+    assert (p.width, p.height, p.data_format, p.color, p.resize) == (32, 32, "NCHW", "RGB", "stretch")
     assert p.scale == pytest.approx(1 / 255)
     assert ModelInfo.model_validate_json(info.model_dump_json()) == info
 
 
 def test_label_file_wins_over_metadata(tmp_path: Path) -> None:
-    path = constant_model(tmp_path / "m.onnx", {"output0": _yolov8_out()},
-                          metadata={"names": "cat,dog"})
+    path = constant_model(tmp_path / "m.onnx", {"output0": _yolov8_out()}, metadata={"names": "cat,dog"})
     info = inspect_model(path, write_labels(tmp_path / "l.txt", ["fox", "owl"]))
     assert (info.labels, info.labels_source) == (["fox", "owl"], "file")
 
 
 def test_ultralytics_metadata_dict_dynamic_size_and_letterbox(tmp_path: Path) -> None:
     path = constant_model(
-        tmp_path / "m.onnx", {"output0": _yolov8_out(3)},
+        tmp_path / "m.onnx",
+        {"output0": _yolov8_out(3)},
         input_shape=("batch", 3, "height", "width"),
         output_shapes={"output0": ["batch", 7, "anchors"]},
-        metadata={"author": "Ultralytics", "names": "{0: 'person', 1: 'car', 2: 'dog'}",
-                  "imgsz": "[48, 64]", "stride": "32"},
+        metadata={
+            "author": "Ultralytics",
+            "names": "{0: 'person', 1: 'car', 2: 'dog'}",
+            "imgsz": "[48, 64]",
+            "stride": "32",
+        },
     )
     info = inspect_model(path)
     assert info.labels == ["person", "car", "dog"] and info.num_classes == 3
@@ -63,8 +66,7 @@ def test_ultralytics_metadata_dict_dynamic_size_and_letterbox(tmp_path: Path) ->
 
 
 def test_dynamic_spatial_size_needs_the_size(tmp_path: Path) -> None:
-    path = constant_model(tmp_path / "m.onnx", {"output0": _yolov8_out()},
-                          input_shape=(1, 3, "h", "w"))
+    path = constant_model(tmp_path / "m.onnx", {"output0": _yolov8_out()}, input_shape=(1, 3, "h", "w"))
     with pytest.raises(ModelError) as err:
         inspect_model(path)
     assert str(path) in str(err.value) and "dynamic spatial size" in str(err.value)
@@ -75,8 +77,9 @@ def test_dynamic_spatial_size_needs_the_size(tmp_path: Path) -> None:
 
 
 def test_nhwc_uint8_bgr_input(tmp_path: Path) -> None:
-    path = constant_model(tmp_path / "m.onnx", {"output0": _yolov8_out()},
-                          input_shape=(1, 24, 40, 3), input_dtype=np.uint8)
+    path = constant_model(
+        tmp_path / "m.onnx", {"output0": _yolov8_out()}, input_shape=(1, 24, 40, 3), input_dtype=np.uint8
+    )
     info = inspect_model(path, color="BGR")
     p = info.preprocess
     assert (p.data_format, p.width, p.height, p.dtype, p.scale) == ("NHWC", 40, 24, "uint8", 1.0)
@@ -90,8 +93,7 @@ def test_nhwc_uint8_bgr_input(tmp_path: Path) -> None:
 
 
 def test_nhwc_float_input_with_mean_and_std(tmp_path: Path) -> None:
-    path = constant_model(tmp_path / "m.onnx", {"output0": _yolov8_out()},
-                          input_shape=(1, 16, 16, 3))
+    path = constant_model(tmp_path / "m.onnx", {"output0": _yolov8_out()}, input_shape=(1, 16, 16, 3))
     info = inspect_model(path, mean=(0.5, 0.5, 0.5), std=(0.25, 0.5, 1.0))
     assert info.preprocess.data_format == "NHWC"
     frame = np.zeros((16, 16, 3), np.uint8)
@@ -143,8 +145,9 @@ def test_unknown_preprocess_setting(tmp_path: Path) -> None:
 
 
 def test_truncated_model(tmp_path: Path) -> None:
-    good = constant_model(tmp_path / "good.onnx",
-                          {"output0": np.random.default_rng(0).random((1, 6, 4000), np.float32)})
+    good = constant_model(
+        tmp_path / "good.onnx", {"output0": np.random.default_rng(0).random((1, 6, 4000), np.float32)}
+    )
     data = good.read_bytes()
     bad = tmp_path / "truncated.onnx"
     bad.write_bytes(data[: len(data) * 2 // 3])
@@ -170,9 +173,12 @@ def test_missing_model_file(tmp_path: Path) -> None:
 def test_model_with_two_inputs_is_refused(tmp_path: Path) -> None:
 
     graph = helper.make_graph(
-        [helper.make_node("Add", ["a", "b"], ["out"])], "two",
-        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 3]),
-         helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 3])],
+        [helper.make_node("Add", ["a", "b"], ["out"])],
+        "two",
+        [
+            helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 3]),
+            helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 3]),
+        ],
         [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 3])],
     )
 

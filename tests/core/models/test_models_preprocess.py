@@ -14,8 +14,7 @@ from designer.core.models.preprocess import PreprocessSettings, resize_image
 @given(
     src=st.tuples(st.integers(100, 400), st.integers(100, 400)),
     dst=st.tuples(st.integers(32, 128), st.integers(32, 128)),
-    rect=st.tuples(st.floats(0.05, 0.5), st.floats(0.05, 0.5),
-                   st.floats(0.3, 0.45), st.floats(0.3, 0.45)),
+    rect=st.tuples(st.floats(0.05, 0.5), st.floats(0.05, 0.5), st.floats(0.3, 0.45), st.floats(0.3, 0.45)),
     mode=st.sampled_from(["stretch", "letterbox"]),
 )
 def test_box_seen_by_the_model_maps_back_to_the_drawn_box(src, dst, rect, mode) -> None:
@@ -25,7 +24,8 @@ def test_box_seen_by_the_model_maps_back_to_the_drawn_box(src, dst, rect, mode) 
     x2, y2 = round((left + width) * w), round((top + height) * h)
     frame[y1:y2, x1:x2] = 255
     resized, transform = resize_image(
-        frame, PreprocessSettings(width=in_w, height=in_h, resize=mode, pad_value=0))
+        frame, PreprocessSettings(width=in_w, height=in_h, resize=mode, pad_value=0)
+    )
     assert resized.shape == (in_h, in_w, 3)
     ys, xs = np.nonzero(resized[:, :, 0] > 127)
     seen = np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float32)

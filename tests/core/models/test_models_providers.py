@@ -11,8 +11,12 @@ from designer.core.models.providers import (
 )
 
 CPU_ONLY = ["CPUExecutionProvider"]
-ALL = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "OpenVINOExecutionProvider",
-       "CPUExecutionProvider"]
+ALL = [
+    "TensorrtExecutionProvider",
+    "CUDAExecutionProvider",
+    "OpenVINOExecutionProvider",
+    "CPUExecutionProvider",
+]
 
 
 def test_cpu_needs_no_warning() -> None:
@@ -31,8 +35,7 @@ def test_cpu_needs_no_warning() -> None:
 )
 def test_accelerations_choose_their_providers(acceleration: str, expected: list[str]) -> None:
     warnings: list[str] = []
-    assert providers_for(acceleration, warnings.append, ALL) == [*expected,
-                                                                 "CPUExecutionProvider"]
+    assert providers_for(acceleration, warnings.append, ALL) == [*expected, "CPUExecutionProvider"]
     assert warnings == []
 
 
@@ -57,6 +60,8 @@ def test_unknown_acceleration() -> None:
 def test_supported_accelerations() -> None:
     assert supported_accelerations("ONNX", CPU_ONLY) == ["CPU"]
     assert supported_accelerations("onnx", ALL) == list(ACCELERATIONS)
-    assert supported_accelerations("ONNX", ["CPUExecutionProvider", "OpenVINOExecutionProvider"]
-                                   ) == ["CPU", "Intel iGPU"]
+    assert supported_accelerations("ONNX", ["CPUExecutionProvider", "OpenVINOExecutionProvider"]) == [
+        "CPU",
+        "Intel iGPU",
+    ]
     assert supported_accelerations("TFLite", ALL) == []

@@ -32,11 +32,11 @@ def test_classify_crops(tmp_path: Path, dynamic_batch: bool) -> None:
     assert info.dynamic_batch is dynamic_batch
     model = OnnxModel(info)
     boxes = [
-        (0.0, 0.0, 0.5, 1.0),                        # the red half (with a little green)
+        (0.0, 0.0, 0.5, 1.0),  # the red half (with a little green)
         Detection(0, "x", 0.9, 0.5, 0.0, 0.5, 1.0),  # the blue half, as a detection
-        (0.2, 0.4, 0.1, 0.2),                        # the green square
-        (0.3, 0.3, 0.0, 0.2),                        # empty: no pixels
-        (1.2, 0.0, 0.3, 0.3),                        # outside the frame
+        (0.2, 0.4, 0.1, 0.2),  # the green square
+        (0.3, 0.3, 0.0, 0.2),  # empty: no pixels
+        (1.2, 0.0, 0.3, 0.3),  # outside the frame
     ]
     results = model.classify_crops(_stripes(), boxes, top_k=2)
     assert [r[0].label if r else None for r in results] == ["red", "blue", "green", None, None]
@@ -45,8 +45,9 @@ def test_classify_crops(tmp_path: Path, dynamic_batch: bool) -> None:
 
 
 def test_classify_whole_frame_with_probabilities_model(tmp_path: Path) -> None:
-    path = color_classifier(tmp_path / "c.onnx", probabilities=True,
-                            metadata={"names": '["red", "green", "blue"]'})
+    path = color_classifier(
+        tmp_path / "c.onnx", probabilities=True, metadata={"names": '["red", "green", "blue"]'}
+    )
     info = inspect_model(path)
     assert info.layout.kind == "classification"
     frame = np.full((30, 30, 3), BLUE, np.uint8)
@@ -58,10 +59,9 @@ def test_blob_detector_follows_the_object(tmp_path: Path) -> None:
     model = OnnxModel(inspect_model(blob_detector(tmp_path / "b.onnx")))
     for x in (10, 50, 90):
         frame = np.zeros((120, 160, 3), np.uint8)
-        frame[30:60, x:x + 30] = 255
+        frame[30:60, x : x + 30] = 255
         (det,) = model.detect(frame, 0.5)
-        assert (det.left, det.top, det.width, det.height) == pytest.approx(
-            (x / 160, 0.25, 30 / 160, 0.25))
+        assert (det.left, det.top, det.width, det.height) == pytest.approx((x / 160, 0.25, 30 / 160, 0.25))
     assert model.detect(np.zeros((120, 160, 3), np.uint8), 0.5) == []
 
 

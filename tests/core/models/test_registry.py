@@ -32,8 +32,12 @@ def test_data_folder_argument_beats_env_which_beats_platform_default(monkeypatch
 
 @pytest.mark.parametrize(
     ("name", "slug"),
-    [("YOLOv8 Nano", "yolov8-nano"), ("  forklift_detector v2 ", "forklift-detector-v2"),
-     ("Café--Cam", "caf-cam"), ("a", "a")],
+    [
+        ("YOLOv8 Nano", "yolov8-nano"),
+        ("  forklift_detector v2 ", "forklift-detector-v2"),
+        ("Café--Cam", "caf-cam"),
+        ("a", "a"),
+    ],
 )
 def test_ids_are_slugs_of_names(name: str, slug: str):
     assert slugify(name) == slug
@@ -57,8 +61,12 @@ def test_save_is_sorted_json_and_leaves_no_temp_files(library: ModelLibrary, det
 
 @pytest.mark.parametrize(
     "content",
-    [b'{"format_version": 1, "models": [', b'{"format_version": 1, "models": [{"id": 3}]}',
-     b"\xff\xfe garbage", b'{"format_version": 99, "models": []}'],
+    [
+        b'{"format_version": 1, "models": [',
+        b'{"format_version": 1, "models": [{"id": 3}]}',
+        b"\xff\xfe garbage",
+        b'{"format_version": 99, "models": []}',
+    ],
     ids=["truncated-json", "bad-entry", "binary", "future-version"],
 )
 def test_corrupt_registry_is_reported_and_backed_up_never_reset(
