@@ -221,38 +221,42 @@ def _run(run: DeploymentRun, args: argparse.Namespace) -> int:
     return 3 if console.errors or failed else 0
 
 
-def summary(run: DeploymentRun, elapsed: float) -> list[str]:
-    """Per camera (frames read, fps, dropped, reconnects), per camera x skill (state, frames,
-    insights, errors, p50 of its slowest node), the shared model sessions, then each node."""
-    elapsed = max(elapsed, 1e-6)
-    lines = [f"deployment {run.deployment.name}: {len(run.pairs)} skill runs on {len(run.hubs)} cameras"]
-    lines.append(f"  {'camera':<20} {'frames':>7} {'fps':>7} {'dropped':>8} {'reconnects':>10}")
+def _camera_lines(run: DeploymentRun, elapsed: float) -> list[str]:
+    """Per camera: frames read, fps, frames dropped (summed over its skills), reconnects; shows
+    whether a slow run is the camera's fault or the skills'."""
+    lines = [f"  {'camera':<20} {'frames':>7} {'fps':>7} {'dropped':>8} {'reconnects':>10}"]
     for name, hub in run.hubs.items():
         pairs = [p for p in run.pairs if p.camera.name == name]
         dropped = sum(p.engine.metrics().nodes[p.engine.plan.camera.id].dropped for p in pairs)
         lines.append(
             f"  {name:<20} {hub.frames:>7} {hub.frames / elapsed:>7.1f} {dropped:>8} {hub.reconnects:>10}"
         )
-    lines.append(
-        f"  {'camera / skill':<32} {'state':<9} {'frames':>7} {'fps':>6} {'insights':>8} {'errors':>7} "
-        f"{'slowest p50 ms':>15}"
+    return lines
+
+
+def _pair_line(pair: Pair, elapsed: float) -> str:
+    """One camera x skill: state, frames, fps, insights (frames into its exports), errors and the
+    p50 of its slowest node, the one to look at first when it falls behind."""
+    nodes = pair.engine.metrics().nodes
+    exports = [
+        s
+        for i, s in nodes.items()
+        if i in pair.engine.plan.nodes and pair.engine.plan.nodes[i].spec.role is Role.EXPORT
+    ]
+    work = [s for i, s in nodes.items() if i != pair.engine.plan.camera.id]
+    errors = sum(s.errors for s in work)
+    slowest = max((s.p50_ms for s in work), default=0.0)
+    frames = pair.engine.frames_read
+    return (
+        f"  {pair.key:<32} {pair.engine.state.value:<9} {frames:>7} {frames / elapsed:>6.1f} "
+        f"{sum(s.frames_in for s in exports):>8} {errors:>7} {slowest:>15.1f}"
+        + (f"  restarted {pair.restarts}x" if pair.restarts else "")
     )
-    for pair in run.pairs:
-        nodes = pair.engine.metrics().nodes
-        exports = [
-            s
-            for i, s in nodes.items()
-            if i in pair.engine.plan.nodes and pair.engine.plan.nodes[i].spec.role is Role.EXPORT
-        ]
-        work = [s for i, s in nodes.items() if i != pair.engine.plan.camera.id]
-        errors = sum(s.errors for s in work)
-        slowest = max((s.p50_ms for s in work), default=0.0)
-        frames = pair.engine.frames_read
-        lines.append(
-            f"  {pair.key:<32} {pair.engine.state.value:<9} {frames:>7} {frames / elapsed:>6.1f} "
-            f"{sum(s.frames_in for s in exports):>8} {errors:>7} {slowest:>15.1f}"
-            + (f"  restarted {pair.restarts}x" if pair.restarts else "")
-        )
+
+
+def _session_lines(run: DeploymentRun) -> list[str]:
+    """The shared model sessions: proof that a model used by several skills was loaded once."""
+    lines = []
     for shared in run.pool.history:
         stats = shared.stats()
         lines.append(
@@ -260,13 +264,35 @@ def summary(run: DeploymentRun, elapsed: float) -> list[str]:
             f"{stats.requests} inferences in {stats.runs} runs (largest batch {stats.largest_batch})"
         )
     lines.append(f"  sessions loaded: {run.pool.opened}")
+    return lines
+
+
+def _node_lines(pair: Pair) -> list[str]:
+    """The nodes of a pair that failed on frames or passed messages; quiet nodes are left out."""
+    lines = []
+    for node_id, s in pair.engine.metrics().nodes.items():
+        if s.errors:
+            lines.append(f"  {pair.key}: node {node_id}: failed on {s.errors} of {s.frames_in} frames")
+        if s.messages or s.queued or s.messages_dropped:
+            lines.append(
+                f"  {pair.key}: node {node_id}: {s.messages} messages, {s.sent} sent, {s.queued} queued, "
+                f"{s.messages_dropped} dropped"
+            )
+    return lines
+
+
+def summary(run: DeploymentRun, elapsed: float) -> list[str]:
+    """Per camera (frames read, fps, dropped, reconnects), per camera x skill (state, frames,
+    insights, errors, p50 of its slowest node), the shared model sessions, then each node."""
+    elapsed = max(elapsed, 1e-6)
+    lines = [f"deployment {run.deployment.name}: {len(run.pairs)} skill runs on {len(run.hubs)} cameras"]
+    lines += _camera_lines(run, elapsed)
+    lines.append(
+        f"  {'camera / skill':<32} {'state':<9} {'frames':>7} {'fps':>6} {'insights':>8} {'errors':>7} "
+        f"{'slowest p50 ms':>15}"
+    )
+    lines += [_pair_line(pair, elapsed) for pair in run.pairs]
+    lines += _session_lines(run)
     for pair in run.pairs:
-        for node_id, s in pair.engine.metrics().nodes.items():
-            if s.errors:
-                lines.append(f"  {pair.key}: node {node_id}: failed on {s.errors} of {s.frames_in} frames")
-            if s.messages or s.queued or s.messages_dropped:
-                lines.append(
-                    f"  {pair.key}: node {node_id}: {s.messages} messages, {s.sent} sent, {s.queued} queued, "
-                    f"{s.messages_dropped} dropped"
-                )
+        lines += _node_lines(pair)
     return lines

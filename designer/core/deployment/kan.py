@@ -134,14 +134,12 @@ def _row(camera: str, skill: str, alt: str, values: dict, extra: dict, where: st
     }
 
 
-def _rows(instance: dict, where: str) -> list[dict[str, Any]]:
-    """One row per camera x skill: camera, skill, rtsp, fps, extra parameters."""
-    spec = _mapping(instance.get("spec"), f"{where}.spec")
-    params = _mapping(spec.get("parameters"), f"{where}.spec.parameters")
-    rows: list[dict[str, Any]] = []
+def _pipeline_rows(spec: dict, where: str) -> list[dict[str, Any]]:
+    """Rows of the ``spec.pipelines[]`` form, KAN's current shape (one pipeline per camera x skill)."""
     pipelines = spec.get("pipelines") or []
     if not isinstance(pipelines, list):
         raise KanInstanceError(f"{where}.spec.pipelines: expected a list")
+    rows: list[dict[str, Any]] = []
     for index, pipeline in enumerate(pipelines):
         at = f"{where}.spec.pipelines[{index}]"
         pipeline = _mapping(pipeline, at)
@@ -153,11 +151,18 @@ def _rows(instance: dict, where: str) -> list[dict[str, Any]]:
         extra = {str(k): str(v) for k, v in values.items() if k not in KNOWN_PIPELINE_PARAMS}
         alt = str(values.get("skill_displayname") or "")
         rows.append(_row(str(camera), str(skill), alt, values, extra, at))
+    return rows
+
+
+def _alias_rows(params: dict, where: str) -> list[dict[str, Any]]:
+    """Rows of the portal's older ``skill-<alias>.<key>`` parameters, grouped per alias so that
+    each alias (one camera x skill) becomes one row."""
     aliases: dict[str, dict[str, Any]] = {}
     for key, value in params.items():
         match = ALIAS_RE.match(str(key))
         if match:
             aliases.setdefault(match[1], {})[match[2]] = value
+    rows: list[dict[str, Any]] = []
     for alias, values in sorted(aliases.items()):
         at = f"{where}.spec.parameters.{alias}"
         camera = values.get("device_displayname") or values.get("device_id")
@@ -166,19 +171,90 @@ def _rows(instance: dict, where: str) -> list[dict[str, Any]]:
             raise KanInstanceError(f"{at}: needs .device_displayname (or .device_id) and .skill_displayname")
         extra = {str(k): str(v) for k, v in values.items() if k not in KNOWN_PIPELINE_PARAMS}
         rows.append(_row(str(camera), str(skill), "", values, extra, at))
-    if not rows and "configure_data" in params:
-        try:
-            data = json.loads(str(params["configure_data"]))
-        except json.JSONDecodeError as exc:
-            raise KanInstanceError(f"{where}.spec.parameters.configure_data: not JSON: {exc.msg}") from None
-        if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
-            raise KanInstanceError(f"{where}.spec.parameters.configure_data: expected {{camera: [skills]}}")
-        for camera, skills in data.items():
-            for skill in skills:
-                rows.append(
-                    _row(str(camera), str(skill), "", {}, {}, f"{where}.spec.parameters.configure_data")
-                )
     return rows
+
+
+def _configure_data_rows(params: dict, where: str) -> list[dict[str, Any]]:
+    """Rows from ``configure_data`` (``{camera: [skills]}``), the fallback when neither form says
+    more: camera and skill names only, no address or fps."""
+    at = f"{where}.spec.parameters.configure_data"
+    try:
+        data = json.loads(str(params["configure_data"]))
+    except json.JSONDecodeError as exc:
+        raise KanInstanceError(f"{at}: not JSON: {exc.msg}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+        raise KanInstanceError(f"{at}: expected {{camera: [skills]}}")
+    return [
+        _row(str(camera), str(skill), "", {}, {}, at) for camera, skills in data.items() for skill in skills
+    ]
+
+
+def _rows(instance: dict, where: str) -> list[dict[str, Any]]:
+    """One row per camera x skill: camera, skill, rtsp, fps, extra parameters."""
+    spec = _mapping(instance.get("spec"), f"{where}.spec")
+    params = _mapping(spec.get("parameters"), f"{where}.spec.parameters")
+    rows = _pipeline_rows(spec, where) + _alias_rows(params, where)
+    if not rows and "configure_data" in params:
+        rows = _configure_data_rows(params, where)
+    return rows
+
+
+def _target_device(spec: dict, device: str, at: str, notes: list[str]) -> str:
+    """The device of the deployment: the first Instance's target wins, since a deployment has one
+    device; a differing target is noted (its cameras still join)."""
+    target = spec.get("target")
+    target_name = target.get("name") if isinstance(target, dict) else None
+    if target_name and not device:
+        return str(target_name)
+    if target_name and str(target_name) != device:
+        notes.append(f"{at}: target {target_name!r} differs from {device!r}; its cameras join this device")
+    return device
+
+
+def _skill_path(row: dict[str, Any], files: Mapping[str, str], notes: list[str]) -> str:
+    """The skill file for a row's KAN skill: mapped by CR name or display name, else the
+    conventional ``<skill>.skill.json`` (noted, since the user must convert it)."""
+    skill = row["skill"]
+    path = files.get(skill) or (files.get(row["alt"]) if row["alt"] else None)
+    if path is None:
+        path = f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', skill).strip('-.') or 'skill'}.skill.json"
+        notes.append(f"skill {skill!r}: expected as {path} (convert it with skill-designer import-kan)")
+    return path
+
+
+def _add_row(
+    cameras: dict[str, dict[str, Any]], row: dict[str, Any], files: Mapping[str, str], notes: list[str]
+) -> None:
+    """Merge a row into its camera: the first rtsp and fps seen win, each skill is listed once."""
+    camera = cameras.setdefault(row["camera"], {"rtsp": None, "fps": None, "skills": {}})
+    if row["rtsp"] and not camera["rtsp"]:
+        camera["rtsp"] = str(row["rtsp"])
+    fps = _fps(row["fps"], row["where"], notes)
+    if fps and not camera["fps"]:
+        camera["fps"] = fps
+    camera["skills"][_skill_path(row, files, notes)] = row["params"]
+
+
+def _build_camera(camera_name: str, camera: dict[str, Any], notes: list[str]) -> Camera:
+    """A deployment camera; credentials leave the URL, and a missing address becomes a ``$param``
+    so the deployment stays valid and the user is told what to give."""
+    rtsp = camera["rtsp"]
+    if rtsp:
+        source, user, password = _split_credentials(rtsp, camera_name, notes)
+    else:
+        source, user, password = f"$param({_param_name(camera_name)}_rtsp)", "", ""
+        notes.append(
+            f"camera {camera_name!r}: no rtsp address in the Instance; give --param "
+            f"{_param_name(camera_name)}_rtsp=URL"
+        )
+    return Camera(
+        name=camera_name,
+        source=source,
+        username=user,
+        password=password,
+        fps=camera["fps"],
+        skills=[SkillRef(skill=path, params=params) for path, params in camera["skills"].items()],
+    )
 
 
 def import_kan_instances(
@@ -197,49 +273,11 @@ def import_kan_instances(
     for index, instance in enumerate(_documents(text, where)):
         at = f"{where}: Instance {(instance.get('metadata') or {}).get('name') or index + 1}"
         spec = _mapping(instance.get("spec"), f"{at}.spec")
-        target = spec.get("target")
-        target_name = target.get("name") if isinstance(target, dict) else None
-        if target_name and not device:
-            device = str(target_name)
-        elif target_name and str(target_name) != device:
-            notes.append(
-                f"{at}: target {target_name!r} differs from {device!r}; its cameras join this device"
-            )
+        device = _target_device(spec, device, at, notes)
         display = display or str(spec.get("displayName") or "")
         for row in _rows(instance, at):
-            camera = cameras.setdefault(row["camera"], {"rtsp": None, "fps": None, "skills": {}})
-            if row["rtsp"] and not camera["rtsp"]:
-                camera["rtsp"] = str(row["rtsp"])
-            fps = _fps(row["fps"], row["where"], notes)
-            if fps and not camera["fps"]:
-                camera["fps"] = fps
-            skill = row["skill"]
-            path = files.get(skill) or (files.get(row["alt"]) if row["alt"] else None)
-            if path is None:
-                path = f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', skill).strip('-.') or 'skill'}.skill.json"
-                notes.append(
-                    f"skill {skill!r}: expected as {path} (convert it with skill-designer import-kan)"
-                )
-            camera["skills"][path] = row["params"]
-    built = []
-    for camera_name, camera in cameras.items():
-        rtsp = camera["rtsp"]
-        if rtsp:
-            source, user, password = _split_credentials(rtsp, camera_name, notes)
-        else:
-            source, user, password = f"$param({_param_name(camera_name)}_rtsp)", "", ""
-            notes.append(f"camera {camera_name!r}: no rtsp address in the Instance; give --param "
-                         f"{_param_name(camera_name)}_rtsp=URL")  # fmt: skip
-        built.append(
-            Camera(
-                name=camera_name,
-                source=source,
-                username=user,
-                password=password,
-                fps=camera["fps"],
-                skills=[SkillRef(skill=path, params=params) for path, params in camera["skills"].items()],
-            )
-        )
+            _add_row(cameras, row, files, notes)
+    built = [_build_camera(camera_name, camera, notes) for camera_name, camera in cameras.items()]
     deployment = Deployment(
         name=display or "KAN deployment", device=Device(name=device or "device"), cameras=built
     )

@@ -184,6 +184,16 @@ class Pair:
         return f"{self.camera.name}{PAIR_SEPARATOR}{self.skill_name}"
 
 
+@dataclass(frozen=True)
+class _EngineOptions:
+    """How every engine of a run is built (the same for all pairs, kept together to pass along)."""
+
+    realtime: bool
+    max_frames: int | None
+    models: Any
+    dry_run: bool
+
+
 class DeploymentRun:
     """A deployment running in this process. ``start()`` returns at once; ``wait``/``stop``.
 
@@ -221,82 +231,123 @@ class DeploymentRun:
         self._done = threading.Event()
         self._lock = threading.Lock()
         self.started = 0.0
+        options = _EngineOptions(realtime, max_frames, models, dry_run)
         used_globally: set[str] = set()
         for index, raw_camera in enumerate(deployment.cameras):
-            camera_where = f"{where}: cameras[{index}]"
-            camera = resolve_camera(fill_camera(raw_camera, values, camera_where), base_dir)
-            used_globally.update(
-                n for v in raw_camera.model_dump(exclude={"skills"}).values() for n in placeholders_in(v)
+            used_globally |= self._add_camera(
+                raw_camera, f"{where}: cameras[{index}]", base_dir, values, opener, options
             )
-            hub = CameraHub(
-                camera.name,
-                opener,
-                expected_taps=len(camera.skills),
-                loop=camera.loop,
-                fps_limit=max(
-                    [camera.fps]
-                    if camera.fps
-                    else [self.skills[r.skill].skill.settings.fps for r in camera.skills] or [15]
-                ),
-                realtime=realtime,
-                username=camera.username,
-                password=camera.password,
+        self._check_params(values, used_globally)
+        self._check_unique_pairs()
+
+    def _add_camera(
+        self,
+        raw_camera: Camera,
+        camera_where: str,
+        base_dir: Path,
+        values: dict[str, str],
+        opener: Callable[..., Any],
+        options: _EngineOptions,
+    ) -> set[str]:
+        """One hub for the camera and one pair per skill on it; returns the ``--param`` names the
+        camera and its skills use, so that unknown ones can be refused."""
+        camera = resolve_camera(fill_camera(raw_camera, values, camera_where), base_dir)
+        used = {n for v in raw_camera.model_dump(exclude={"skills"}).values() for n in placeholders_in(v)}
+        hub = self._camera_hub(camera, opener)
+        self.hubs[camera.name] = hub
+        for position, ref in enumerate(camera.skills):
+            loaded = self.skills[ref.skill]
+            skill = skill_on_camera(loaded.skill, camera)
+            pair_where = f"{camera_where}.skills[{position}] ({ref.skill})"
+            used.update(k for k in values if k in find_placeholders(skill))
+            pair = self._make_pair(camera, hub, ref, loaded, skill, values, options, pair_where)
+            self.pairs.append(pair)
+            self._watch(pair)
+        return used
+
+    def _camera_hub(self, camera: Camera, opener: Callable[..., Any]) -> CameraHub:
+        """The camera's single reader; its fps is the camera's, else the fastest its skills ask for
+        (15 when it has none), so that no skill gets fewer frames than it wants."""
+        return CameraHub(
+            camera.name,
+            opener,
+            expected_taps=len(camera.skills),
+            loop=camera.loop,
+            fps_limit=max(
+                [camera.fps]
+                if camera.fps
+                else [self.skills[r.skill].skill.settings.fps for r in camera.skills] or [15]
+            ),
+            realtime=self.realtime,
+            username=camera.username,
+            password=camera.password,
+        )
+
+    def _make_pair(
+        self,
+        camera: Camera,
+        hub: CameraHub,
+        ref: SkillRef,
+        loaded: LoadedSkill,
+        skill: Skill,
+        values: dict[str, str],
+        options: _EngineOptions,
+        pair_where: str,
+    ) -> Pair:
+        """The engine of one skill on one camera, built now so that parameter errors stop the
+        deployment before anything runs; ``build`` is kept to restart it after a camera failure."""
+        merged = pair_values(skill, ref, loaded.defaults, values)
+        name = skill.settings.name or Path(ref.skill).name
+        out = self.output_dir / slug(camera.name, "camera") / slug(name, "skill")
+        context = RunContext(
+            skill_dir=loaded.folder,
+            output_dir=out,
+            acceleration=self.deployment.device.acceleration,
+            skill_id=name,
+            instance_id=camera.name,
+            device_id=self.deployment.device.name,
+            models=None if loaded.is_package else options.models,
+            dry_run=options.dry_run,
+            sessions=self.pool,
+            lane=camera.name,
+            frame_tags={"camera": camera.name, "skill": name},
+        )
+
+        def build() -> Engine:
+            context.stopping = threading.Event()
+            return Engine(
+                skill,
+                params=merged,
+                realtime=options.realtime,
+                max_frames=options.max_frames,
+                context=context,
+                open_video=hub.tap,
             )
-            self.hubs[camera.name] = hub
-            for position, ref in enumerate(camera.skills):
-                loaded = self.skills[ref.skill]
-                skill = skill_on_camera(loaded.skill, camera)
-                pair_where = f"{camera_where}.skills[{position}] ({ref.skill})"
-                merged = pair_values(skill, ref, loaded.defaults, values)
-                used_globally.update(k for k in values if k in find_placeholders(skill))
-                name = skill.settings.name or Path(ref.skill).name
-                out = self.output_dir / slug(camera.name, "camera") / slug(name, "skill")
-                context = RunContext(
-                    skill_dir=loaded.folder,
-                    output_dir=out,
-                    acceleration=deployment.device.acceleration,
-                    skill_id=name,
-                    instance_id=camera.name,
-                    device_id=deployment.device.name,
-                    models=None if loaded.is_package else models,
-                    dry_run=dry_run,
-                    sessions=self.pool,
-                    lane=camera.name,
-                    frame_tags={"camera": camera.name, "skill": name},
-                )
 
-                def build(
-                    skill: Skill = skill,
-                    merged: dict = merged,
-                    context: RunContext = context,
-                    hub: CameraHub = hub,
-                ) -> Engine:
-                    context.stopping = threading.Event()
-                    return Engine(
-                        skill,
-                        params=merged,
-                        realtime=realtime,
-                        max_frames=max_frames,
-                        context=context,
-                        open_video=hub.tap,
-                    )
+        try:
+            engine = build()
+        except ParamError as exc:
+            raise DeploymentError(f"{pair_where}: {exc}") from None
+        except SkillNotRunnable as exc:
+            raise DeploymentError(f"{pair_where}: {exc}") from None
+        return Pair(camera, ref, name, engine, out, build=build)
 
-                try:
-                    engine = build()
-                except ParamError as exc:
-                    raise DeploymentError(f"{pair_where}: {exc}") from None
-                except SkillNotRunnable as exc:
-                    raise DeploymentError(f"{pair_where}: {exc}") from None
-                pair = Pair(camera, ref, name, engine, out, build=build)
-                self.pairs.append(pair)
-                self._watch(pair)
-        unused = sorted(set(values) - used_globally - {k for r in self.skills.values() for k in r.defaults})
+    def _check_params(self, values: dict[str, str], used: set[str]) -> None:
+        """Refuse a ``--param`` nothing uses: it is most likely a misspelt name."""
+        unused = sorted(set(values) - used - {k for r in self.skills.values() for k in r.defaults})
         if unused:
-            raise DeploymentError(f"{where}: unknown parameter {unused[0]!r}: no camera or skill uses it")
+            raise DeploymentError(
+                f"{self.where}: unknown parameter {unused[0]!r}: no camera or skill uses it"
+            )
+
+    def _check_unique_pairs(self) -> None:
+        """Refuse two skills of one name on one camera: their outputs and events would collide."""
         keys = [p.key for p in self.pairs]
         if len(set(keys)) != len(keys):
             dup = next(k for k in keys if keys.count(k) > 1)
-            raise DeploymentError(f"{where}: two skills on one camera have the same name ({dup}): rename one")
+            raise DeploymentError(
+                f"{self.where}: two skills on one camera have the same name ({dup}): rename one"
+            )
 
     # --- public API ---------------------------------------------------------------------
 
