@@ -399,8 +399,15 @@ class MainWindow(QMainWindow):
         to their default widths once there is room; the right column keeps most of its height
         for the form.
         """
-        width, height = self.width(), self.height()
-        canvas = self.canvas.width()
+        self._balance_side_docks()
+        self._balance_bottom_dock()
+        self._balance_bottom_row()
+        self._balance_right_column()
+
+    def _balance_side_docks(self) -> None:
+        """Hold the side docks to a share of the width while the canvas is narrow, and grow them
+        back to their defaults once it is wide again (between the two, leave the user's sizes)."""
+        width, canvas = self.width(), self.canvas.width()
         resize: list[tuple[QDockWidget, int]] = []
         for dock, default, share in (
             (self.palette_dock, 270, 0.2),
@@ -415,12 +422,19 @@ class MainWindow(QMainWindow):
                 resize.append((dock, target))
         if resize:
             self.resizeDocks([d for d, _ in resize], [w for _, w in resize], Qt.Orientation.Horizontal)
-        bottom = self.problems_dock
+
+    def _balance_bottom_dock(self) -> None:
+        """The same for the problems dock's height: capped while the canvas is short, grown back after."""
+        bottom, height = self.problems_dock, self.height()
         if bottom.isVisible() and not bottom.isFloating():
             target = int(min(170, height * 0.2))
             short = self.canvas.height() < height * 0.5 and bottom.height() > target
             if short or (self.canvas.height() > height * 0.6 and bottom.height() < target):
                 self.resizeDocks([bottom], [target], Qt.Orientation.Vertical)
+
+    def _balance_bottom_row(self) -> None:
+        """Problems and insights share the bottom row: split it evenly when problems got squeezed."""
+        bottom = self.problems_dock
         insights = self.preview.insights if self.preview is not None else None
         if (
             insights is not None
@@ -432,6 +446,9 @@ class MainWindow(QMainWindow):
         ):
             row = bottom.width() + insights.width()
             self.resizeDocks([bottom, insights], [row // 2, row - row // 2], Qt.Orientation.Horizontal)
+
+    def _balance_right_column(self) -> None:
+        """The form matters more than the preview: give it most of the right column once it has under half."""
         preview = self.preview.dock if self.preview is not None else None
         if (
             preview is not None

@@ -90,48 +90,69 @@ def read_frames(source: str | Path, count: int, cancelled: Cancelled | None = No
     if count < 2:
         raise OptimizeError(f"frames: {count} is too few; ask for at least 2 (some are held out)")
     if path.is_dir():
-        pictures = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not pictures:
-            raise OptimizeError(
-                f"calibration folder {path}: no pictures in it ({', '.join(IMAGE_SUFFIXES)}); "
-                "give a video file or a folder of frames"
-            )
-        frames = []
-        for picture in _spread(pictures, count):
-            _check(cancelled)
-            image = cv2.imread(str(picture), cv2.IMREAD_COLOR)
-            if image is None:
-                raise OptimizeError(f"calibration picture {picture}: OpenCV cannot read it")
-            frames.append(image)
-        return frames
+        return _read_pictures(path, count, cancelled)
     if not path.is_file():
         raise OptimizeError(f"calibration source {path}: no such file or folder")
+    return _read_video(path, count, cancelled)
+
+
+def _read_pictures(folder: Path, count: int, cancelled: Cancelled | None) -> list[np.ndarray]:
+    """A folder of frames stands in for a clip: its pictures, by name, spread like video frames."""
+    pictures = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not pictures:
+        raise OptimizeError(
+            f"calibration folder {folder}: no pictures in it ({', '.join(IMAGE_SUFFIXES)}); "
+            "give a video file or a folder of frames"
+        )
+    frames = []
+    for picture in _spread(pictures, count):
+        _check(cancelled)
+        image = cv2.imread(str(picture), cv2.IMREAD_COLOR)
+        if image is None:
+            raise OptimizeError(f"calibration picture {picture}: OpenCV cannot read it")
+        frames.append(image)
+    return frames
+
+
+def _read_video(path: Path, count: int, cancelled: Cancelled | None) -> list[np.ndarray]:
+    """Frames spread over a video; the capture is always released, even when cancelled."""
     capture = cv2.VideoCapture(str(path))
     try:
         if not capture.isOpened():
             raise OptimizeError(f"calibration video {path}: OpenCV cannot open it")
         total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         wanted = set(_spread(list(range(total)), count)) if total > 0 else None
-        frames, index = [], 0
-        while True:
-            _check(cancelled)
-            if wanted is not None and index > max(wanted):
-                break
-            if wanted is not None and index not in wanted:
-                ok = capture.grab()  # skipped frames are not decoded into pictures
-            else:
-                ok, image = capture.read()
-                if ok:
-                    frames.append(image)
-            if not ok:
-                break
-            index += 1
+        frames = _decode_frames(capture, wanted, cancelled)
     finally:
         capture.release()
     if wanted is None:  # no frame count in the header: every frame was read
         frames = _spread(frames, count)
     if len(frames) < 2:
         raise OptimizeError(f"calibration video {path}: {len(frames)} frame(s) could be read; it needs 2")
+    return frames
+
+
+def _decode_frames(
+    capture: cv2.VideoCapture, wanted: set[int] | None, cancelled: Cancelled | None
+) -> list[np.ndarray]:
+    """The frames at the ``wanted`` indexes (every frame when None), up to the last wanted one.
+
+    Skipped frames are only grabbed, not decoded into pictures, which keeps long clips cheap.
+    """
+    frames, index = [], 0
+    while True:
+        _check(cancelled)
+        if wanted is not None and index > max(wanted):
+            break
+        if wanted is not None and index not in wanted:
+            ok = capture.grab()
+        else:
+            ok, image = capture.read()
+            if ok:
+                frames.append(image)
+        if not ok:
+            break
+        index += 1
     return frames
 
 
