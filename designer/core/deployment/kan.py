@@ -325,7 +325,7 @@ def export_kan_instances(deployment: Deployment, skill_names: Mapping[str, str] 
                     "solution": f"{_dns(deployment.device.name, 'device')}-solution",
                     "target": {"name": deployment.device.name},
                     "pipelines": pipelines,
-                    "parameters": {"configure_data": json.dumps({camera.name: skills})},
+                    "parameters": {"configure_data": json.dumps({camera.name: skills}, allow_nan=False)},
                 },
             }
         )

@@ -114,7 +114,7 @@ def _share_models(manifest: dict, files: dict[str, bytes], packing: _Packing) ->
     for model in manifest.get("models", []):
         folder = f"models/{model['id']}/"
         content = sorted((n, _sha(files[n])) for n in model["files"])
-        digest = _sha(json.dumps([(n.removeprefix(folder), h) for n, h in content]).encode())
+        digest = _sha(json.dumps([(n.removeprefix(folder), h) for n, h in content], allow_nan=False).encode())
         shared = packing.model_owner.get(digest)
         if shared is None:
             shared = folder
@@ -133,7 +133,9 @@ def _rewrite_skill_json(files: dict[str, bytes], renames: dict[str, str]) -> Non
     """Point the skill's node parameters at the shared model folders (``../../models/...``)."""
     skill = json.loads(files["skill.json"])
     skill["nodes"] = [{**n, "params": _rewrite_models(n.get("params", {}), renames)} for n in skill["nodes"]]
-    files["skill.json"] = (json.dumps(skill, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    files["skill.json"] = (
+        json.dumps(skill, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+    ).encode()
 
 
 def _add_skill(
@@ -191,7 +193,7 @@ def _manifest(deployment: Deployment, packing: _Packing) -> bytes:
         "required_env": sorted(packing.required_env),
         "files": {n: {"sha256": _sha(d), "size": len(d)} for n, d in sorted(packing.entries.items())},
     }
-    return (json.dumps(manifest_data, indent=2, sort_keys=True) + "\n").encode()
+    return (json.dumps(manifest_data, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
 
 
 def export_deployment(
@@ -323,7 +325,7 @@ def _unpack(archive: zipfile.ZipFile, folder: Path, where: str) -> None:
             continue
         _extract_entry(archive, info, expected, folder, where)
         names.add(info.filename)
-    (folder / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    (folder / MANIFEST).write_text(json.dumps(manifest, allow_nan=False), encoding="utf-8")
     missing = sorted(set(listed) - names)
     if missing:
         raise DeploymentPackageError(f"{where}: entry {missing[0]} is listed but missing")
@@ -400,7 +402,9 @@ def _deploy_files(
                             "restartPolicy": "always",
                             "settings": {
                                 "image": EDGE_HUB_IMAGE,
-                                "createOptions": json.dumps({"HostConfig": {"PortBindings": EDGE_HUB_PORTS}}),
+                                "createOptions": json.dumps(
+                                    {"HostConfig": {"PortBindings": EDGE_HUB_PORTS}}, allow_nan=False
+                                ),
                             },
                         },
                     },
@@ -410,7 +414,10 @@ def _deploy_files(
                             "type": "docker",
                             "status": "running",
                             "restartPolicy": "always",
-                            "settings": {"image": image, "createOptions": json.dumps(create, sort_keys=True)},
+                            "settings": {
+                                "image": image,
+                                "createOptions": json.dumps(create, sort_keys=True, allow_nan=False),
+                            },
                             "env": env,
                         }
                     },
@@ -490,7 +497,9 @@ def _deploy_files(
         },
     }
     return {
-        "deploy/iotedge/deployment.json": (json.dumps(iotedge, indent=2, sort_keys=True) + "\n").encode(),
+        "deploy/iotedge/deployment.json": (
+            json.dumps(iotedge, indent=2, sort_keys=True, allow_nan=False) + "\n"
+        ).encode(),
         "deploy/k8s/runtime.yaml": yaml.safe_dump_all([config, runtime], sort_keys=True).encode(),
         "deploy/kan/instances.yaml": export_kan_instances(deployment, skill_names).encode(),
     }
