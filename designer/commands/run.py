@@ -365,18 +365,37 @@ def _run_engine(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def _run_logged(engine: Engine, args: argparse.Namespace, log_path: Path | None) -> int:
+    """Run the engine to its end with the console (and any insights file) attached; the exit code."""
     console = _Console(engine, args.quiet)
     engine.subscribe(console)
     sink = None
     if args.insights:
-        clash = _check_insights_path(engine, args.insights)
-        if clash:
-            return _fail(clash)
-        try:
-            sink = _InsightsSink(args.insights, engine, console)
-        except OSError as exc:
-            return _fail(f"--insights {args.insights}: cannot write: {exc.strerror}")
-        engine.subscribe(sink)
+        sink, error = _open_insights(engine, args.insights, console)
+        if error is not None:
+            return _fail(error)
+    interrupted = _wait_for_engine(engine, sink)
+    _summary(engine, console)
+    _print_hints(engine, console, log_path)
+    return _exit_code(engine, console, sink, interrupted)
+
+
+def _open_insights(engine: Engine, path: str, console: _Console) -> tuple[_InsightsSink | None, str | None]:
+    """The ``--insights`` file, subscribed; or why not, checked before the run so nothing is lost."""
+    clash = _check_insights_path(engine, path)
+    if clash:
+        return None, clash
+    try:
+        sink = _InsightsSink(path, engine, console)
+    except OSError as exc:
+        return None, f"--insights {path}: cannot write: {exc.strerror}"
+    engine.subscribe(sink)
+    return sink, None
+
+
+def _wait_for_engine(engine: Engine, sink: _InsightsSink | None) -> int:
+    """Run until the engine stops: Ctrl-C (130) or SIGTERM (143) stops it cleanly; 0 otherwise.
+
+    The insights file is closed however the wait ends, so it is never left half-written."""
     interrupted = 0
     previous = _on_sigterm()
     engine.start()
@@ -394,7 +413,11 @@ def _run_logged(engine: Engine, args: argparse.Namespace, log_path: Path | None)
         _restore_sigterm(previous)
         if sink is not None:
             sink.close()
-    _summary(engine, console)
+    return interrupted
+
+
+def _print_hints(engine: Engine, console: _Console, log_path: Path | None) -> None:
+    """Point at the run log after an internal error, and at other sources when a webcam failed."""
     internal = any("internal error" in message for message in console.errors.values())
     if internal and log_path is not None and log_path.exists() and log_path.stat().st_size:
         print(f"details of the errors above (for a bug report): {log_path}", file=sys.stderr)
@@ -406,6 +429,10 @@ def _run_logged(engine: Engine, args: argparse.Namespace, log_path: Path | None)
             "camera URL: skill-designer run SKILL --source clip.mp4",
             file=sys.stderr,
         )
+
+
+def _exit_code(engine: Engine, console: _Console, sink: _InsightsSink | None, interrupted: int) -> int:
+    """1 for a failed run (or insights file), then the interrupt's code, 3 for node errors, else 0."""
     if engine.state is RunState.FAILED or (sink is not None and sink.failure):
         return 1
     if interrupted:

@@ -194,22 +194,41 @@ def import_kan(data: dict) -> tuple[Skill, KanReport]:
     spec = data["spec"]
     parameters = {str(k): str(v) for k, v in (spec.get("parameters") or {}).items()}
     fps = int(kan_number(parameters.get("fpsRetrieve"), 15))
+    acceleration = _import_acceleration(parameters, report)
+    settings = _import_settings(data, fps, acceleration)
+    raw_nodes = [raw for raw in spec.get("nodes") or [] if isinstance(raw, dict)]
+    nodes = [_convert_node(raw, report, acceleration) for raw in raw_nodes]
+    edges = _import_edges(spec.get("edges") or [], {node.id for node in nodes}, report)
+    _note_deploy_parameters(parameters, report)
+    return auto_layout(Skill(settings=settings, nodes=nodes, edges=edges)), report
+
+
+def _import_acceleration(parameters: dict[str, str], report: KanReport) -> str:
+    """KAN's ``accelerationRetrieve``, or CPU (with a note) when it names none of ours."""
     acceleration = parameters.get("accelerationRetrieve", "CPU")
     if acceleration not in ACCELERATIONS:
         report.note(f"acceleration {acceleration!r} is unknown; using CPU.")
         acceleration = "CPU"
-    labels = (data.get("metadata") or {}).get("labels") or {}
-    settings = Settings(
-        name=str(spec.get("displayName") or (data.get("metadata") or {}).get("name") or "Imported skill"),
+    return acceleration
+
+
+def _import_settings(data: dict, fps: int, acceleration: str) -> Settings:
+    """The skill's settings: its name from ``displayName`` (else ``metadata.name``), labels as tags."""
+    metadata = data.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    return Settings(
+        name=str(data["spec"].get("displayName") or metadata.get("name") or "Imported skill"),
         fps=fps,
         acceleration=acceleration,
         tags=[Tag(name=str(k), value=str(v)) for k, v in labels.items()],
     )
-    raw_nodes = [raw for raw in spec.get("nodes") or [] if isinstance(raw, dict)]
-    nodes = [_convert_node(raw, report, acceleration) for raw in raw_nodes]
-    kinds = {node.id: node.type for node in nodes}
+
+
+def _import_edges(raw_edges: list, node_ids: set[str], report: KanReport) -> list[Edge]:
+    """KAN's edges as ours (KAN has one route per node: ``out`` to ``in``); a malformed one is
+    skipped and one naming a missing node kept, both with a note, so nothing vanishes silently."""
     edges = []
-    for raw in spec.get("edges") or []:
+    for raw in raw_edges:
         try:
             source, target = str(raw["source"]["node"]), str(raw["target"]["node"])
         except (KeyError, TypeError):
@@ -222,15 +241,19 @@ def import_kan(data: dict) -> tuple[Skill, KanReport]:
             )
         )
         for end in (source, target):
-            if end not in kinds:
+            if end not in node_ids:
                 report.note(f"edge {source} -> {target} names a missing node {end}.")
+    return edges
+
+
+def _note_deploy_parameters(parameters: dict[str, str], report: KanReport) -> None:
+    """KAN's per-deployment parameters have no place in the skill: say how a run supplies them."""
     deploy = sorted(k for k in parameters if k not in {"fpsRetrieve", "accelerationRetrieve"})
     if deploy:
         report.note(
             "deployment parameters " + ", ".join(deploy) + " are filled per run: "
             "pass them with --param NAME=VALUE."
         )
-    return auto_layout(Skill(settings=settings, nodes=nodes, edges=edges)), report
 
 
 # --- export -------------------------------------------------------------------------------
@@ -347,7 +370,30 @@ def export_kan(
     converted = {node.id: _kan_node(node, report, models, acceleration) for node in skill.nodes}
     if skill.settings.description.strip():
         report.warn("the description: a KAN Skill resource has no description; left out.")
-    for node_id, data in converted.items():  # never write a credential into an exported file
+    _parametrize_secrets(converted, report)
+    nodes = [{"id": node_id, **data} for node_id, data in converted.items() if data is not None]
+    edges = _kan_edges(skill, converted)
+    _check_kan_rules(nodes, edges, report)
+    resource = {
+        "apiVersion": API_VERSION,
+        "kind": "Skill",
+        "metadata": {
+            "name": resource_name or kan_resource_name(skill),
+            "labels": _labels(skill, report),
+        },
+        "spec": {
+            "displayName": skill.settings.name,
+            "nodes": nodes,
+            "edges": edges,
+            "parameters": _kan_parameters(skill, nodes),
+        },
+    }
+    return resource, report
+
+
+def _parametrize_secrets(converted: Mapping[str, dict | None], report: KanReport) -> None:
+    """Never write a credential into an exported file: each becomes a deployment parameter."""
+    for node_id, data in converted.items():
         config = (data or {}).get("configurations") or {}
         for key, value in config.items():
             if isinstance(value, str) and has_secrets(value):
@@ -357,6 +403,11 @@ def export_kan(
                     f"node {node_id}: '{key}' holds credentials, which are not exported; it is the "
                     f"deployment parameter {name}: set it on the device."
                 )
+
+
+def _kan_edges(skill: Skill, converted: Mapping[str, dict | None]) -> list[dict]:
+    """KAN's edges: each kept node linked from its nearest kept ancestor, so a node KAN cannot
+    express is bridged over (its input linked straight to its outputs) rather than cutting the graph."""
     parent = {e.target.node: e.source.node for e in skill.edges}
 
     def kept_parent(node_id: str) -> str | None:
@@ -367,7 +418,6 @@ def export_kan(
             current = parent.get(current)
         return current if current is not None and converted.get(current) is not None else None
 
-    nodes = [{"id": node_id, **data} for node_id, data in converted.items() if data is not None]
     edges = []
     for node_id, data in converted.items():
         source = kept_parent(node_id) if data is not None else None
@@ -378,7 +428,12 @@ def export_kan(
                     "target": {"node": node_id, "route": KAN_ROUTE},
                 }
             )
-    _check_kan_rules(nodes, edges, report)
+    return edges
+
+
+def _kan_parameters(skill: Skill, nodes: list[dict]) -> dict[str, str]:
+    """``spec.parameters``: the ones KAN's deployment always fills, each ``$param`` the nodes use
+    (``invalid`` until deployed, as KAN writes them), then the skill's fps and acceleration."""
     parameters = {
         key: "invalid"
         for key in (
@@ -395,21 +450,7 @@ def export_kan(
             parameters.setdefault(name, "invalid")
     parameters["fpsRetrieve"] = str(skill.settings.fps)
     parameters["accelerationRetrieve"] = skill.settings.acceleration
-    resource = {
-        "apiVersion": API_VERSION,
-        "kind": "Skill",
-        "metadata": {
-            "name": resource_name or kan_resource_name(skill),
-            "labels": _labels(skill, report),
-        },
-        "spec": {
-            "displayName": skill.settings.name,
-            "nodes": nodes,
-            "edges": edges,
-            "parameters": parameters,
-        },
-    }
-    return resource, report
+    return parameters
 
 
 def _check_kan_rules(nodes: list[dict], edges: list[dict], report: KanReport) -> None:

@@ -14,21 +14,24 @@ def part(compiled: CompiledSkill, context: ExportContext) -> PartOutput:
 
 
 def package_readme(compiled: CompiledSkill, context: ExportContext) -> str:
+    """The README, section by section, in the order a user runs, fills and deploys the package."""
+    lines = _intro(compiled, context) + _parameters(context) + _secrets(context)
+    lines += _runtime_and_fill(compiled, context) + _iot_edge(context) + _kubernetes(compiled, context)
+    lines += _kan_section()
+    return "\n".join(lines)
+
+
+def _intro(compiled: CompiledSkill, context: ExportContext) -> list[str]:
+    """What the skill is, and the two commands that check and run it locally."""
     s = compiled.skill.settings
     skill_id, version, package_file = context.skill_id, context.version, context.package_file
-    params, env, providers, runtime_image = (
-        context.params,
-        context.env,
-        context.providers,
-        context.runtime_image,
-    )
-    param_args = " ".join(f"--param {name}=VALUE" for name, p in params.items() if p.default is None)
-    lines = [
+    param_args = " ".join(f"--param {name}=VALUE" for name, p in context.params.items() if p.default is None)
+    return [
         f"# {s.name} ({skill_id} {version})",
         "",
         s.description or "A skill package written by Skill Designer.",
         "",
-        f"Device acceleration: {s.acceleration} (execution providers: {', '.join(providers)}).",
+        f"Device acceleration: {s.acceleration} (execution providers: {', '.join(context.providers)}).",
         "",
         "## Run it",
         "",
@@ -40,44 +43,66 @@ def package_readme(compiled: CompiledSkill, context: ExportContext) -> str:
         "`run` checks every file's SHA-256 first and refuses a changed package.",
         "",
     ]
-    if params:
-        lines += [
-            "## Parameters",
-            "",
-            "Give each with `--param NAME=VALUE`, or set its environment variable.",
-            "",
-            "| parameter | environment variable | default | used by |",
-            "|---|---|---|---|",
-        ]
-        lines += [
-            f"| {name} | `{p.env}` | {p.default if p.default is not None else '(required)'} | "
-            f"{', '.join(p.used_by)} |"
-            for name, p in params.items()
-        ]
-        lines.append("")
-    if env:
-        lines += [
-            "## Secrets",
-            "",
-            "No secret is in this package. Set these environment variables on the device:",
-            "",
-            "| variable | node | parameter | read by |",
-            "|---|---|---|---|",
-        ]
-        lines += [f"| `{name}` | {e.node} | {e.param} | {e.used_by} |" for name, e in sorted(env.items())]
-        lines.append("")
-    runtime_secrets = context.runtime_secrets()
-    literals = " ".join(f"--from-literal={name}=..." for name in sorted(env))
-    required = [name for name, p in params.items() if p.default is None]
+
+
+def _parameters(context: ExportContext) -> list[str]:
+    """The parameters table (none when the skill has none): how each is given and who uses it."""
+    params = context.params
+    if not params:
+        return []
+    lines = [
+        "## Parameters",
+        "",
+        "Give each with `--param NAME=VALUE`, or set its environment variable.",
+        "",
+        "| parameter | environment variable | default | used by |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {name} | `{p.env}` | {p.default if p.default is not None else '(required)'} | "
+        f"{', '.join(p.used_by)} |"
+        for name, p in params.items()
+    ]
+    lines.append("")
+    return lines
+
+
+def _secrets(context: ExportContext) -> list[str]:
+    """The environment variables the device must set, since no secret is written into the package."""
+    env = context.env
+    if not env:
+        return []
+    lines = [
+        "## Secrets",
+        "",
+        "No secret is in this package. Set these environment variables on the device:",
+        "",
+        "| variable | node | parameter | read by |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| `{name}` | {e.node} | {e.param} | {e.used_by} |" for name, e in sorted(env.items())]
+    lines.append("")
+    return lines
+
+
+def _fill_args(compiled: CompiledSkill, context: ExportContext) -> str:
+    """The ``--param``/``--source``/``--kan-model`` options ``fill`` and ``publish`` need for this skill."""
+    required = [name for name, p in context.params.items() if p.default is None]
     fill_args = " ".join(f"--param {name}=VALUE" for name in required)
     if deploy.camera_file(compiled) is not None:
         fill_args += " --source rtsp://CAMERA/stream"
     models = sorted(n.id for n in compiled.nodes.values() if n.spec.role is Role.MODEL)
     kan_written = "deploy/kan/skill.yaml" in context.files
     kan_args = " ".join(f"--kan-model {node_id}=MODEL" for node_id in models) if kan_written else ""
-    deployment_id = slug(f"{skill_id}-{version}")  # lower-case letters, digits and '-'
-    secrets_env = " ".join(f"{name}=..." for name in sorted(env))
-    lines += [
+    return f"{fill_args} {kan_args}"
+
+
+def _runtime_and_fill(compiled: CompiledSkill, context: ExportContext) -> list[str]:
+    """Where the runtime image comes from, and how to fill (or publish) the deployment files."""
+    package_file, runtime_image = context.package_file, context.runtime_image
+    args = _fill_args(compiled, context)
+    secrets_env = " ".join(f"{name}=..." for name in sorted(context.env))
+    return [
         "## The runtime image",
         "",
         f"The deployment files run `{runtime_image}`. Build it from `packaging/runtime/Dockerfile` in the",
@@ -93,7 +118,7 @@ def package_readme(compiled: CompiledSkill, context: ExportContext) -> str:
         "",
         "```sh",
         f"{secrets_env}{' ' if secrets_env else ''}skill-designer fill {package_file} -o filled/ \\",
-        f"    {fill_args} {kan_args}".rstrip(),
+        f"    {args}".rstrip(),
         "```",
         "",
         "Or publish the package to Azure Blob storage and let the devices fetch it (no copying; the",
@@ -102,14 +127,22 @@ def package_readme(compiled: CompiledSkill, context: ExportContext) -> str:
         "```sh",
         f"skill-designer publish {package_file} \\",
         "    --container-url https://ACCOUNT.blob.core.windows.net/packages \\",
-        f"    -o filled/ {fill_args} {kan_args}".rstrip(),
+        f"    -o filled/ {args}".rstrip(),
         "```",
         "",
         "(devices read it with a SAS in `SKILL_PACKAGE_SAS`, or their Azure identity).",
         "",
+    ]
+
+
+def _iot_edge(context: ExportContext) -> list[str]:
+    """Deploying with Azure IoT Edge: a complete deployment, or a layered one on top of a base."""
+    skill_id = context.skill_id
+    deployment_id = slug(f"{skill_id}-{context.version}")  # lower-case letters, digits and '-'
+    return [
         "## Deploy with Azure IoT Edge",
         "",
-        f"Without `publish`, copy `{package_file}` to `{deploy.PACKAGE_HOST_DIR}/` on each device.",
+        f"Without `publish`, copy `{context.package_file}` to `{deploy.PACKAGE_HOST_DIR}/` on each device.",
         "Then either replace everything on the device (`filled/iotedge/deployment.json`, complete):",
         "",
         "```sh",
@@ -126,6 +159,14 @@ def package_readme(compiled: CompiledSkill, context: ExportContext) -> str:
         "The runtime writes its output (insights log, unsent messages) into a Docker volume",
         f"`{skill_id}-output`, owned by the image's user.",
         "",
+    ]
+
+
+def _kubernetes(compiled: CompiledSkill, context: ExportContext) -> list[str]:
+    """Deploying with Kubernetes: the Secret (when the skill has secrets), then the manifests."""
+    skill_id, env, package_file = context.skill_id, context.env, context.package_file
+    runtime_secrets = context.runtime_secrets()
+    lines = [
         "## Deploy with Kubernetes",
         "",
         f"Without `publish`, put `{package_file}` in `{deploy.PACKAGE_HOST_DIR}/` on the nodes. Then:",
@@ -133,6 +174,7 @@ def package_readme(compiled: CompiledSkill, context: ExportContext) -> str:
         "```sh",
     ]
     if env:
+        literals = " ".join(f"--from-literal={name}=..." for name in sorted(env))
         lines.append(f"kubectl create secret generic {skill_id}-secrets {literals}")
     lines += [
         "kubectl apply -f filled/k8s/",
@@ -149,7 +191,12 @@ def package_readme(compiled: CompiledSkill, context: ExportContext) -> str:
     extra = sorted({f"{c.name}.yaml" for c in deploy.containers(compiled)} - {"params.yaml", "runtime.yaml"})
     if extra:
         lines.append(f"Each gRPC container gets a Deployment and a Service: {', '.join(extra)}.")
-    lines += [
+    return lines
+
+
+def _kan_section() -> list[str]:
+    """POSS / KAN: the Skill resource, and the Model resources it needs named when filling."""
+    return [
         "",
         "## POSS / KAN",
         "",
@@ -159,4 +206,3 @@ def package_readme(compiled: CompiledSkill, context: ExportContext) -> str:
         "When the file is missing, KAN's portal would refuse the skill; the export said why.",
         "",
     ]
-    return "\n".join(lines)
