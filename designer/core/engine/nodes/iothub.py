@@ -8,6 +8,13 @@ connection string (with ``ModuleId``) also sends to that output.
 The library does not queue while it is disconnected: a send fails at once and it
 reconnects every ``connection_retry_interval`` seconds. The outbox keeps messages
 meanwhile.
+
+One identity (a connection string, or the IoT Edge environment) is one client per process,
+shared by every IoT export of the skill and counted: the hub keeps one MQTT session per
+identity and drops the older one when a second client connects with it, so two clients
+would knock each other off forever. The first export to open creates the client, the last
+to close shuts it down; each export keeps its own outbox and output, and every one of them
+sees the shared client's failures and reconnects in its own sends.
 """
 
 from __future__ import annotations
@@ -15,7 +22,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Union
 
 from designer.core.engine.nodes.delivery import ExportRuntime, Refused, Transient, scrub, secret_value
 from designer.core.engine.runtime import P
@@ -29,6 +38,49 @@ EDGE_ENV = ("IOTEDGE_WORKLOADURI", "IOTEDGE_MODULEID")  # set by the IoT Edge ru
 EDGE_DEBUG_ENV = ("EdgeHubConnectionString", "EdgeModuleCACertificateFile")  # the local debug pair
 RETRY_INTERVAL_S = 2
 CLOSE_TIMEOUT_S = 3.0
+EDGE_IDENTITY_ENV = (*EDGE_ENV, "IOTEDGE_DEVICEID", "IOTEDGE_IOTHUBHOSTNAME", "IOTEDGE_GATEWAYHOSTNAME")
+
+Client = Union["IoTHubModuleClient", "IoTHubDeviceClient"]
+ClientKey = tuple[str, ...]
+
+
+@dataclass
+class SharedClient:
+    """One client and how many exports hold it."""
+
+    client: Client
+    users: int = 0
+
+
+_clients: dict[ClientKey, SharedClient] = {}
+_clients_lock = threading.Lock()
+
+
+def acquire_client(key: ClientKey, create: Callable[[], Client]) -> Client:
+    """The process's client for the identity ``key``, created by ``create`` for the first user.
+    Each call must be matched by one ``release_client(key)``; a failing ``create`` holds nothing."""
+    with _clients_lock:
+        shared = _clients.get(key)
+        if shared is None:
+            shared = _clients[key] = SharedClient(create())
+        shared.users += 1
+        return shared.client
+
+
+def release_client(key: ClientKey, node_id: str) -> None:
+    """One user less of ``key``'s client; the last one shuts it down (never waiting long on a dead
+    connection)."""
+    with _clients_lock:
+        shared = _clients.get(key)
+        if shared is None:
+            return
+        shared.users -= 1
+        if shared.users > 0:
+            return
+        del _clients[key]
+    done = threading.Thread(target=shared.client.shutdown, name=f"node-{node_id}-close", daemon=True)
+    done.start()
+    done.join(CLOSE_TIMEOUT_S)
 
 
 def quiet_library_logs() -> None:
@@ -51,10 +103,18 @@ def parse_connection_string(text: str) -> dict[str, str]:
 
 
 class IotClientExport(ExportRuntime[P]):
-    """What the IoT Hub and IoT Edge Module exports share: one azure-iot-device client."""
+    """What the IoT Hub and IoT Edge Module exports share: the process's azure-iot-device client
+    for their identity (see the module's docstring)."""
 
     client: IoTHubModuleClient | IoTHubDeviceClient | None = None
+    client_key: ClientKey | None = None  # the identity whose shared client this export holds
     output: str | None = None  # a module output to send on; None for a device's telemetry
+
+    def use_client(self, key: ClientKey, create: Callable[[], Client]) -> None:
+        """Hold the shared client for ``key`` (created by ``create`` when no export holds it yet)."""
+        self.disconnect()  # a second connect() never holds two
+        self.client = acquire_client(key, create)
+        self.client_key = key
 
     def client_kwargs(self) -> dict:
         quiet_library_logs()
@@ -63,8 +123,11 @@ class IotClientExport(ExportRuntime[P]):
     def from_edge_environment(self) -> None:
         from azure.iot.device import IoTHubModuleClient
 
+        key = ("edge", *(os.environ.get(k, "") for k in (*EDGE_IDENTITY_ENV, *EDGE_DEBUG_ENV)))
         try:
-            self.client = IoTHubModuleClient.create_from_edge_environment(**self.client_kwargs())
+            self.use_client(
+                key, lambda: IoTHubModuleClient.create_from_edge_environment(**self.client_kwargs())
+            )
         except (OSError, ValueError, TypeError) as exc:
             raise self.fail(f"cannot create the IoT Edge module client from its environment: {exc}") from None
         self.endpoint = "the IoT Edge hub"
@@ -89,11 +152,9 @@ class IotClientExport(ExportRuntime[P]):
             raise Transient(f"{type(exc).__name__}: {exc}") from None
 
     def disconnect(self) -> None:
-        client, self.client = self.client, None
-        if client is not None:  # shutdown can wait on a dead connection: never hold the run for it
-            done = threading.Thread(target=client.shutdown, name=f"node-{self.node_id}-close", daemon=True)
-            done.start()
-            done.join(CLOSE_TIMEOUT_S)
+        key, self.client_key, self.client = self.client_key, None, None
+        if key is not None:  # the client closes with the last export that holds it
+            release_client(key, self.node_id)
 
 
 class IotHubRuntime(IotClientExport[IotHubParams]):
@@ -130,7 +191,9 @@ class IotHubRuntime(IotClientExport[IotHubParams]):
         try:
             if missing:
                 raise ValueError(f"it has no {' and no '.join(missing)}")
-            self.client = cls.create_from_connection_string(text, **kwargs)
+            self.use_client(
+                ("connection string", text), lambda: cls.create_from_connection_string(text, **kwargs)
+            )
         except (ValueError, TypeError) as exc:
             # The reason first and the template last: masking hides what follows "SharedAccessKey=".
             why = scrub(str(exc), text)
