@@ -36,6 +36,7 @@ from designer.core.skill.catalog import get_spec
 from designer.core.skill.fields import Mark
 from designer.core.skill.files import SkillFileError
 from designer.ui.canvas import Canvas
+from designer.ui.deployments import install_deployments
 from designer.ui.dialogs.node_dialogs import has_own_dialog
 from designer.ui.dialogs.package import install_package_actions
 from designer.ui.document import Document, Recovery, find_recoveries
@@ -382,6 +383,7 @@ class MainWindow(QMainWindow):
         insights = self.preview.insights
         self.session.document_changed.connect(lambda _document: insights.clear())  # no old messages
         install_package_actions(self.session, self)
+        self.deployments = install_deployments(self.session, self)
 
     # -- state --------------------------------------------------------------------------------
 
