@@ -1,4 +1,4 @@
-"""Node types are defined once, in designer/core/skill/catalog/ (docs/ARCHITECTURE.md).
+"""Node types are defined once, in designer/core/skill/catalog/.
 
 Nothing outside the catalog compares a node type's name: the palette, forms, validation,
 engine, exporter and KAN codec read what the spec carries (role, ports, field markers,

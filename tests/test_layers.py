@@ -1,4 +1,4 @@
-"""The layers import only downward: the import contracts of docs/ARCHITECTURE.md.
+"""The layers import only downward: the import contracts the README's design notes describe.
 
 The headless layers (designer.core, designer.customnode) never pull in Qt: devices run skills
 without a display, and the engine runs under pytest without one. The custom node SDK never
