@@ -156,6 +156,24 @@ def _run_with_containers(engine: Engine, args: argparse.Namespace) -> int:
         stop_containers(started)
 
 
+class HealthFile:
+    """The file ``SKILL_HEALTH_FILE`` names, touched about once a second while frames flow: the
+    container's probes and HEALTHCHECK read its age."""
+
+    def __init__(self) -> None:
+        self.path = os.environ.get(HEALTH_FILE_ENV) or None
+        self.next_touch = 0.0
+
+    def beat(self) -> None:
+        if self.path is None or time.monotonic() < self.next_touch:
+            return
+        self.next_touch = time.monotonic() + PROGRESS_PERIOD_S
+        try:
+            Path(self.path).touch()
+        except OSError:
+            pass  # the probe then reports the container unhealthy, which is the truth
+
+
 class _Console:
     """Prints events as they come: errors at once, a progress line at most once a second."""
 
@@ -166,17 +184,11 @@ class _Console:
         self.next_progress = self.started + PROGRESS_PERIOD_S
         self.errors: dict[str, str] = {}
         self.lock = threading.Lock()
-        # Touched while frames flow: the container's probes and HEALTHCHECK read its age.
-        self.health = os.environ.get(HEALTH_FILE_ENV) or None
-        self.next_health = 0.0
+        self.health = HealthFile()
 
     def __call__(self, event: object) -> None:
-        if isinstance(event, MetricsEvent) and self.health and time.monotonic() >= self.next_health:
-            self.next_health = time.monotonic() + PROGRESS_PERIOD_S
-            try:
-                Path(self.health).touch()
-            except OSError:
-                pass  # the probe then reports the container unhealthy, which is the truth
+        if isinstance(event, MetricsEvent):
+            self.health.beat()
         if isinstance(event, NodeErrorEvent):
             self.errors[event.node_id] = event.message
             self._print(f"node {event.node_id}: error: {event.message}")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from designer.commands.common import model_library
 from designer.commands.run import (
-    HEALTH_FILE_ENV,
     PROGRESS_PERIOD_S,
+    HealthFile,
     _close_run_log,
     _fail,
     _on_sigterm,
@@ -61,16 +61,11 @@ class _Console:
         self.next_progress = self.started + PROGRESS_PERIOD_S
         self.errors: dict[str, str] = {}
         self.lock = threading.Lock()
-        self.health = os.environ.get(HEALTH_FILE_ENV) or None  # the container's probes read its age
-        self.next_health = 0.0
+        self.health = HealthFile()
 
     def __call__(self, pair: Pair, event: EngineEvent) -> None:
-        if isinstance(event, MetricsEvent) and self.health and time.monotonic() >= self.next_health:
-            self.next_health = time.monotonic() + PROGRESS_PERIOD_S
-            try:
-                Path(self.health).touch()
-            except OSError:
-                pass
+        if isinstance(event, MetricsEvent):
+            self.health.beat()
         if isinstance(event, NodeErrorEvent):
             self.errors[f"{pair.key}: {event.node_id}"] = event.message
             self._print(f"{pair.key}: node {event.node_id}: error: {event.message}")
