@@ -19,3 +19,21 @@ def _isolated_user_state(tmp_path_factory, monkeypatch):
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(home / "settings"))
     yield
+
+
+@pytest.fixture
+def open_window(qtbot):
+    """Makes the main window, shown at 1400x900, once its skill is built and validated; called
+    after a test's own patches (dialogs answered, gRPC dialog stubbed) are in place."""
+    from designer.ui.window import MainWindow
+
+    def make() -> MainWindow:
+        win = MainWindow(restore_state=False)
+        qtbot.addWidget(win)
+        win.resize(1400, 900)
+        win.show()
+        qtbot.waitExposed(win)
+        qtbot.waitUntil(lambda: not win.canvas.is_loading() and win.problem_count.text() != "", timeout=30000)
+        return win
+
+    return make

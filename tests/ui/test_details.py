@@ -16,16 +16,11 @@ from designer.ui.window import MainWindow
 
 
 @pytest.fixture
-def window(qtbot, monkeypatch):
+def window(open_window, monkeypatch):
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.StandardButton.Discard)
     monkeypatch.setattr(QMessageBox, "critical", lambda *a, **k: pytest.fail(f"error dialog: {a[2]}"))
     monkeypatch.setattr("designer.ui.dialogs.grpc.edit_grpc_node", lambda *a, **k: None)
-    win = MainWindow(restore_state=False)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    qtbot.waitUntil(lambda: not win.canvas.is_loading() and win.problem_count.text() != "", timeout=30000)
+    win = open_window()
     return win
 
 

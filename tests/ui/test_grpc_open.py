@@ -9,20 +9,14 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from designer.ui.dialogs.grpc import CONTAINER, ENDPOINT, GrpcNodeDialog
-from designer.ui.window import MainWindow
 
 
 @pytest.fixture
-def window(qtbot, monkeypatch):
+def window(open_window, monkeypatch):
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.StandardButton.Discard)
     opened: list[str] = []
     monkeypatch.setattr("designer.ui.dialogs.grpc.edit_grpc_node", lambda *a, **k: opened.append(a[1]))
-    win = MainWindow(restore_state=False)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    qtbot.waitUntil(lambda: not win.canvas.is_loading() and win.problem_count.text() != "", timeout=30000)
+    win = open_window()
     win.opened = opened
     return win
 

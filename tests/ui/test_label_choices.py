@@ -18,14 +18,9 @@ from designer.ui.window import MainWindow
 
 
 @pytest.fixture
-def window(qtbot, monkeypatch):
+def window(open_window, monkeypatch):
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    win = MainWindow(restore_state=False)
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
-    qtbot.waitUntil(lambda: not win.canvas.is_loading() and win.problem_count.text() != "", timeout=30000)
+    win = open_window()
     return win
 
 
