@@ -293,13 +293,15 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def _check_insights_path(engine: Engine, path: str) -> str | None:
-    """Two writers on one file interleave their lines: refuse --insights on a node's own output file."""
+def _check_insights_path(engine: Engine, path: str, owner: str = "") -> str | None:
+    """Two writers on one file interleave their lines: refuse --insights on a node's own output file.
+
+    ``owner`` follows the node's name where several engines run (a deployment's camera and skill)."""
     for node in engine.plan.nodes.values():
         for param, written in node.marked(Mark.WRITES):
             if _same_file(Path(path), engine.context.resolve_output(str(written))):
                 return (
-                    f"--insights {path} is the file the {node.spec.title} node '{node.id}' writes "
+                    f"--insights {path} is the file the {node.spec.title} node '{node.id}'{owner} writes "
                     f"(parameter '{param}'); two writers on one file corrupt it: choose another file "
                     "or leave out --insights"
                 )

@@ -14,6 +14,7 @@ from designer.commands.common import model_library
 from designer.commands.run import (
     PROGRESS_PERIOD_S,
     HealthFile,
+    _check_insights_path,
     _close_run_log,
     _fail,
     _on_sigterm,
@@ -180,11 +181,24 @@ def run_deployment(args: argparse.Namespace) -> int:
         run.close()
 
 
+def _insights_clash(run: DeploymentRun, path: str) -> str | None:
+    """Checked before the file is opened (which empties it): no pair's node may write it too."""
+    for pair in run.pairs:
+        owner = f" of camera {pair.camera.name!r}, skill {pair.skill_name!r}"
+        clash = _check_insights_path(pair.engine, path, owner)
+        if clash:
+            return clash
+    return None
+
+
 def _run(run: DeploymentRun, args: argparse.Namespace) -> int:
     console = _Console(run, args.quiet)
     run.subscribe(console)
     sink = None
     if args.insights:
+        clash = _insights_clash(run, args.insights)
+        if clash:
+            return _fail(clash)
         try:
             sink = _Insights(args.insights, run)
         except OSError as exc:

@@ -68,29 +68,43 @@ class LoadedSkill:
 def load_skills(
     deployment: Deployment, base_dir: Path, params: Mapping[str, str] | None = None, where: str = "deployment"
 ) -> dict[str, LoadedSkill]:
-    """Every skill the cameras name, each file read (and each package verified) once."""
+    """Every skill the cameras name, each file read (and each package verified) once; when one
+    cannot load, the packages unpacked before it are removed again."""
+    loaded: dict[str, LoadedSkill] = {}
+    try:
+        for index, camera in enumerate(deployment.cameras):
+            for position, ref in enumerate(camera.skills):
+                if ref.skill not in loaded:
+                    field_name = f"{where}: cameras[{index}].skills[{position}].skill"
+                    loaded[ref.skill] = _load_skill(ref.skill, base_dir, params, field_name)
+    except BaseException:
+        close_packages(loaded)
+        raise
+    return loaded
+
+
+def _load_skill(ref: str, base_dir: Path, params: Mapping[str, str] | None, field_name: str) -> LoadedSkill:
     from designer.core.package import PackageError, is_package, open_package
 
-    loaded: dict[str, LoadedSkill] = {}
-    for index, camera in enumerate(deployment.cameras):
-        for position, ref in enumerate(camera.skills):
-            if ref.skill in loaded:
-                continue
-            path = (base_dir / ref.skill).expanduser()
-            field_name = f"{where}: cameras[{index}].skills[{position}].skill"
-            try:
-                if is_package(path):
-                    opened = open_package(path, dict(params or {}))
-                    loaded[ref.skill] = LoadedSkill(
-                        ref.skill, opened.skill, opened.folder, dict(opened.values), opened, True
-                    )
-                else:
-                    loaded[ref.skill] = LoadedSkill(ref.skill, load_skill(path), path.resolve().parent)
-            except SkillFileError as exc:
-                raise DeploymentError(f"{field_name}: {exc.located()}") from None
-            except (PackageError, ParamError, OSError) as exc:
-                raise DeploymentError(f"{field_name}: {exc}") from None
-    return loaded
+    path = (base_dir / ref).expanduser()
+    try:
+        if is_package(path):
+            opened = open_package(path, dict(params or {}))
+            # Its own parameters only: every --param in them would hide a misspelt one from the run.
+            values = {k: v for k, v in opened.values.items() if k in opened.manifest.params}
+            return LoadedSkill(ref, opened.skill, opened.folder, values, opened, True)
+        return LoadedSkill(ref, load_skill(path), path.resolve().parent)
+    except SkillFileError as exc:
+        raise DeploymentError(f"{field_name}: {exc.located()}") from None
+    except (PackageError, ParamError, OSError) as exc:
+        raise DeploymentError(f"{field_name}: {exc}") from None
+
+
+def close_packages(skills: Mapping[str, LoadedSkill]) -> None:
+    """Remove the unpacked packages now, not at exit: the designer checks a deployment on every edit."""
+    for loaded in skills.values():
+        if loaded.package is not None:
+            loaded.package.close()
 
 
 def fill_camera(camera: Camera, values: Mapping[str, str], where: str) -> Camera:
@@ -233,12 +247,16 @@ class DeploymentRun:
         self.started = 0.0
         options = _EngineOptions(realtime, max_frames, models, dry_run)
         used_globally: set[str] = set()
-        for index, raw_camera in enumerate(deployment.cameras):
-            used_globally |= self._add_camera(
-                raw_camera, f"{where}: cameras[{index}]", base_dir, values, opener, options
-            )
-        self._check_params(values, used_globally)
-        self._check_unique_pairs()
+        try:  # a run that cannot be built leaves no unpacked package behind
+            for index, raw_camera in enumerate(deployment.cameras):
+                used_globally |= self._add_camera(
+                    raw_camera, f"{where}: cameras[{index}]", base_dir, values, opener, options
+                )
+            self._check_params(values, used_globally)
+            self._check_unique_pairs()
+        except BaseException:
+            close_packages(self.skills)
+            raise
 
     def _add_camera(
         self,
@@ -430,6 +448,4 @@ class DeploymentRun:
     def close(self) -> None:
         self.stop()
         self.pool.close()
-        for loaded in self.skills.values():
-            if loaded.package is not None:
-                loaded.package.close()
+        close_packages(self.skills)

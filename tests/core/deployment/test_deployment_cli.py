@@ -9,7 +9,15 @@ from test_deployment_run import _bright_square, _write_skills
 from video_factory import write_video
 
 from designer.cli import main
-from designer.core.deployment import DeploymentFileError, load_deployment, parse_deployment
+from designer.core.deployment import (
+    Camera,
+    Deployment,
+    DeploymentFileError,
+    SkillRef,
+    load_deployment,
+    parse_deployment,
+    save_deployment,
+)
 
 
 def test_new_validate_run(tmp_path, capsys, monkeypatch):
@@ -104,3 +112,37 @@ def test_validate_and_run_name_an_unreadable_deployment(tmp_path, capsys):
     assert main(["run", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.count(f"{path}: cameras: Input should be a valid list") == 2
+
+
+def test_run_refuses_insights_on_a_file_a_pairs_node_writes(tmp_path, capsys, monkeypatch):
+    """Two writers on one file interleave lines: the clash is refused before anything runs or the
+    file is emptied, naming the camera, the skill and the node."""
+    monkeypatch.chdir(tmp_path)
+    _write_skills(tmp_path)
+    write_video(tmp_path / "a.avi", frames=4, draw=_bright_square)
+    deployment = Deployment(
+        name="Site",
+        cameras=[
+            Camera(name="Gate", source="a.avi", loop=False, skills=[SkillRef(skill="things.skill.json")]),
+            Camera(
+                name="Yard",
+                source="a.avi",
+                loop=False,
+                skills=[SkillRef(skill="kept.skill.json", params={"log": "log.jsonl"})],
+            ),
+        ],
+    )
+    save_deployment(deployment, tmp_path / "site.deploy.json")
+    written = tmp_path / "Yard" / "Kept" / "log.jsonl"  # where Yard's Kept log node writes
+    written.parent.mkdir(parents=True)
+    written.write_text("earlier\n")
+    args = ["run", "site.deploy.json", "--realtime", "off", "--quiet", "--insights"]
+    assert main([*args, str(written)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: --insights {written} is the file ") and "\n" not in err
+    assert "node 'log' of camera 'Yard', skill 'Kept' writes (parameter 'path')" in err
+    assert written.read_text() == "earlier\n"  # neither emptied nor written
+    assert not (tmp_path / "Gate").exists()  # nothing ran
+    # The same file by another spelling is the same file.
+    assert main([*args, "Yard/./Kept/../Kept/log.jsonl"]) == 2
+    assert "skill 'Kept'" in capsys.readouterr().err and written.read_text() == "earlier\n"
