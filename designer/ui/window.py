@@ -836,7 +836,7 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.maybe_save():
+        if not self.maybe_save() or not self.deployments.maybe_save():
             event.ignore()
             return
         if self.preview is not None:

@@ -37,3 +37,21 @@ def open_window(qtbot):
         return win
 
     return make
+
+
+@pytest.fixture
+def deployments_page(qtbot):
+    """The Deployments page in a stand-in shell, shown; its run is stopped at the end."""
+    from deployment_helpers import StandInShell
+
+    from designer.ui.deployments import install_deployments
+    from designer.ui.session import Session
+
+    shell = StandInShell()
+    qtbot.addWidget(shell)
+    page = install_deployments(Session(validate=False), shell)
+    shell.resize(1500, 1000)
+    shell.show()
+    page.parentWidget().show()
+    yield page
+    page.shutdown()

@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QDockWidget, QFileDialog, QMainWindow, QWidget
+from PySide6.QtWidgets import QApplication, QFileDialog
 
 from designer.core.deployment import load_deployment
 from designer.ui.deployments import DeploymentsPage, install_deployments
@@ -19,40 +19,6 @@ from designer.ui.session import Session
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SKILL = ROOT / "resources" / "samples" / "default.skill.json"
-
-
-class StandInShell(QMainWindow):
-    def __init__(self) -> None:
-        super().__init__()
-        self.statuses: list[str] = []
-        self.lines: list[str] = []
-
-    def widget(self) -> QWidget:
-        return self
-
-    def add_dock(self, dock: QDockWidget, area: Qt.DockWidgetArea) -> None:
-        self.addDockWidget(area, dock)
-
-    def add_action(self, text, slot, shortcut=None, icon_name=None, tip="", *, menu=None, toolbar=False):
-        raise AssertionError("the page adds no actions")
-
-    def add_status_widget(self, widget: QWidget) -> None:
-        pass
-
-    def show_status(self, text: str, timeout_ms: int = 5000) -> None:
-        self.statuses.append(text)
-
-    def log(self, text: str) -> None:
-        self.lines.append(text)
-
-    def reveal_problems(self) -> None:
-        pass
-
-    def maybe_save(self) -> bool:
-        return True
-
-    def open_skill(self, skill, path=None) -> None:
-        pass
 
 
 def write_video(path: Path, colour: tuple[int, int, int], frames: int = 40) -> Path:
@@ -82,15 +48,8 @@ def minimal_skill(path: Path) -> Path:
 
 
 @pytest.fixture
-def page(qtbot):
-    shell = StandInShell()
-    qtbot.addWidget(shell)
-    page = install_deployments(Session(validate=False), shell)
-    shell.resize(1400, 900)
-    shell.show()
-    page.parentWidget().show()
-    yield page
-    page.shutdown()
+def page(deployments_page):
+    return deployments_page
 
 
 def set_camera(qtbot, page: DeploymentsPage, name: str, source: str, fps: int) -> None:
@@ -231,27 +190,151 @@ def test_run_shows_the_picked_camera_and_stop_stops(qtbot, page, tmp_path, monke
     build_two_cameras(qtbot, page, tmp_path, monkeypatch)
     set_value(qtbot, page, 0, "site", "gate")
     set_value(qtbot, page, 1, "site", "yard")
-    page.camera_picker.setCurrentText("Yard")
-    QTest.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: page.video.image() is not None, timeout=30000)
+    page.live.camera_picker.setCurrentText("Yard")
+    QTest.mouseClick(page.live.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.live.video.image() is not None, timeout=30000)
 
     def colour() -> np.ndarray:
-        image = page.video.image()
+        image = page.live.video.image()
         assert image is not None
         return np.array([image.pixelColor(5, 5).red(), image.pixelColor(5, 5).blue()])
 
     qtbot.waitUntil(lambda: colour()[1] > 200 and colour()[0] < 60)  # Yard is blue
-    page.camera_picker.setCurrentText("Gate")
-    qtbot.waitUntil(lambda: page.video.image() is not None and colour()[0] > 200 and colour()[1] < 60)
+    page.live.camera_picker.setCurrentText("Gate")
+    qtbot.waitUntil(lambda: page.live.video.image() is not None and colour()[0] > 200 and colour()[1] < 60)
     qtbot.waitUntil(
-        lambda: "Gate:" in page.rates_label.text() and "Yard:" in page.rates_label.text(), timeout=5000
+        lambda: "Gate:" in page.live.rates_label.text() and "Yard:" in page.live.rates_label.text(),
+        timeout=5000,
     )
-    run = page.run
+    run = page.live.run
     assert run is not None and len(run.pairs) == 2
     stopped = []
-    page.run_state_changed.connect(stopped.append)
-    QTest.mouseClick(page.stop_button, Qt.MouseButton.LeftButton)
+    page.live.run_state_changed.connect(stopped.append)
+    QTest.mouseClick(page.live.stop_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: stopped == [False], timeout=20000)
-    assert page.run is None and page.run_button.isEnabled()
+    assert page.live.run is None and page.live.run_button.isEnabled()
     assert all(p.engine.wait(0) for p in run.pairs)
     assert (run.output_dir / "Gate" / "Log-frames" / "gate.jsonl").is_file()
+
+
+def type_into(edit, text: str) -> None:
+    edit.selectAll()
+    QTest.keyClicks(edit, text)
+    QTest.keyClick(edit, Qt.Key.Key_Return)
+
+
+def test_device_credentials_and_loop_are_saved_and_every_edit_undoes(qtbot, page, tmp_path, monkeypatch):
+    type_into(page.deployment_name_edit, "Lot")
+    type_into(page.device_edit, "edge-7")
+    page.acceleration_box.setCurrentText("Nvidia dGPU")
+    QTest.mouseClick(page.add_camera_button, Qt.MouseButton.LeftButton)
+    set_camera(qtbot, page, "Gate", "rtsp://$param(host)/1", 8)
+    type_into(page.username_edit, "viewer")
+    type_into(page.password_edit, "$param(gate_password)")
+    page.loop_box.setChecked(False)
+    assert "Lot</b> *" in page.title.text()
+    target = tmp_path / "lot.deploy.json"
+    assert page.save_to(target)
+    assert "*" not in page.title.text()
+    saved = load_deployment(target)
+    assert (saved.name, saved.device.name, saved.device.acceleration) == ("Lot", "edge-7", "Nvidia dGPU")
+    gate = saved.cameras[0]
+    assert (gate.source, gate.username, gate.password, gate.fps, gate.loop) == (
+        "rtsp://$param(host)/1",
+        "viewer",
+        "$param(gate_password)",
+        8,
+        False,
+    )
+    # opened again, nothing is lost on the way through the page
+    again = install_deployments(Session(validate=False), page.shell)
+    assert again.open_file(target)
+    assert again.deployment == page.deployment
+    assert again.acceleration_box.currentText() == "Nvidia dGPU" and not again.loop_box.isChecked()
+
+    # keys on the page: undo, redo, delete; a text field keeps its own undo
+    page.camera_list.setFocus()
+    QTest.keyClick(page.camera_list, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert page.cameras[0].loop and page.loop_box.isChecked()
+    assert "*" in page.title.text()
+    QTest.keyClick(
+        page.camera_list,
+        Qt.Key.Key_Z,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    assert not page.cameras[0].loop
+    QTest.keyClick(page.camera_list, Qt.Key.Key_Delete)
+    assert page.cameras == [] and not page.name_edit.isEnabled()
+    QTest.mouseClick(page.undo_button, Qt.MouseButton.LeftButton)
+    assert [c.name for c in page.cameras] == ["Gate"] and page.name_edit.text() == "Gate"
+    QTest.keyClick(page.camera_list, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert "*" not in page.title.text() and load_deployment(target).cameras[0].loop is False
+    for _ in range(20):
+        page.draft.undo_stack.undo()
+    assert page.cameras == [] and page.deployment.name == "Deployment" and page.device_edit.text() == "device"
+
+
+def test_a_bad_camera_name_is_refused_and_not_kept(qtbot, page):
+    QTest.mouseClick(page.add_camera_button, Qt.MouseButton.LeftButton)
+    QTest.mouseClick(page.add_camera_button, Qt.MouseButton.LeftButton)
+    type_into(page.name_edit, "camera 1")  # the first one's name, in another case
+    assert [c.name for c in page.cameras] == ["Camera 1", "Camera 2"]
+    assert page.name_edit.text() == "Camera 2"
+    assert "taken" in page.shell.statuses[-1]
+
+
+def test_unsaved_changes_are_asked_about_before_they_are_dropped(qtbot, page, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    answers: list[QMessageBox.StandardButton] = []
+    asked: list[str] = []
+
+    def warning(_parent, _title, text, *args):
+        asked.append(text)
+        return answers.pop(0)
+
+    monkeypatch.setattr(QMessageBox, "warning", warning)
+    page.new_deployment()
+    assert asked == []  # nothing changed: nothing to ask
+    QTest.mouseClick(page.add_camera_button, Qt.MouseButton.LeftButton)
+    answers.append(QMessageBox.StandardButton.Cancel)
+    QTest.mouseClick(page.new_button, Qt.MouseButton.LeftButton)
+    assert len(page.cameras) == 1 and "unsaved changes" in asked[-1]
+    target = tmp_path / "kept.deploy.json"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    answers.append(QMessageBox.StandardButton.Save)
+    QTest.mouseClick(page.new_button, Qt.MouseButton.LeftButton)
+    assert page.cameras == [] and [c.name for c in load_deployment(target).cameras] == ["Camera 1"]
+    QTest.mouseClick(page.add_camera_button, Qt.MouseButton.LeftButton)
+    answers.append(QMessageBox.StandardButton.Discard)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(target), ""))
+    QTest.mouseClick(page.open_button, Qt.MouseButton.LeftButton)
+    assert page.path == target.resolve() and not page.draft.modified
+
+
+def test_closing_the_window_asks_about_an_unsaved_deployment(qtbot, open_window, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    asked: list[str] = []
+    monkeypatch.setattr(
+        QMessageBox,
+        "warning",
+        lambda _p, _t, text, *a: asked.append(text) or QMessageBox.StandardButton.Cancel,
+    )
+    win = open_window()
+    win.deployments.add_camera()
+    win.close()
+    assert win.isVisible() and any("deployment" in text for text in asked)
+    # Ctrl+Z on the page undoes the page's edit, not the canvas's (the window's Undo has it too)
+    page = win.deployments
+    page.parentWidget().show()
+    win.canvas.add_node("filter@1")  # the canvas has a step to undo: its Undo is enabled
+    canvas_steps = win.canvas.undo_stack().index()
+    assert win.undo_action.isEnabled()
+    page.camera_list.setFocus()
+    qtbot.waitUntil(page.camera_list.hasFocus)
+    QTest.keyClick(page.camera_list, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert page.cameras == [] and win.canvas.undo_stack().index() == canvas_steps
+    win.canvas.undo_stack().setClean()
+    win.close()
+    assert not win.isVisible()

@@ -7,7 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from designer.core.deployment.document import Deployment
-from designer.core.deployment.runner import DeploymentError, load_skills, resolve_camera, skill_on_camera
+from designer.core.deployment.runner import (
+    DeploymentError,
+    LoadedSkill,
+    close_packages,
+    load_skills,
+    needed_params,
+    resolve_camera,
+    skill_on_camera,
+)
 from designer.core.skill import find_placeholders, validate_skill
 from designer.core.skill.fields import placeholders_in
 from designer.core.skill.validate import check_files
@@ -27,17 +35,44 @@ class DeploymentProblem:
         return f"{path}: {self.where}: {self.severity}: {self.message}"
 
 
+@dataclass(frozen=True)
+class DeploymentReview:
+    """What checking found: the problems, and the ``$param`` names the run must be given."""
+
+    problems: list[DeploymentProblem]
+    needs: list[str]
+
+
+def review_deployment(
+    deployment: Deployment, base_dir: Path, models: Any = None, *, target: bool = False
+) -> DeploymentReview:
+    """Load every skill once (packages unpacked and cleaned up again), then check it all."""
+    try:
+        loaded = load_skills(deployment, base_dir, where="deployment")
+    except DeploymentError as exc:
+        return DeploymentReview(
+            [DeploymentProblem("skills", "error", str(exc).removeprefix("deployment: "))], []
+        )
+    try:
+        problems = _problems(deployment, base_dir, loaded, models, target)
+        return DeploymentReview(problems, needed_params(deployment, loaded))
+    finally:
+        close_packages(loaded)
+
+
 def check_deployment(
     deployment: Deployment, base_dir: Path, models: Any = None, *, target: bool = False
 ) -> list[DeploymentProblem]:
     """Every problem of the deployment: skills that cannot load or have errors, ``$param``
     values that name nothing, values a skill still needs, cameras without skills, passwords
     written in the file, video files that are not there."""
+    return review_deployment(deployment, base_dir, models, target=target).problems
+
+
+def _problems(
+    deployment: Deployment, base_dir: Path, loaded: dict[str, LoadedSkill], models: Any, target: bool
+) -> list[DeploymentProblem]:
     problems: list[DeploymentProblem] = []
-    try:
-        loaded = load_skills(deployment, base_dir, where="deployment")
-    except DeploymentError as exc:
-        return [DeploymentProblem("skills", "error", str(exc).removeprefix("deployment: "))]
     if not deployment.cameras:
         problems.append(DeploymentProblem("cameras", "warning", "no cameras: nothing will run"))
     for index, camera in enumerate(deployment.cameras):

@@ -12,7 +12,6 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import fields
 from importlib import import_module
 from pathlib import Path
@@ -27,13 +26,12 @@ from designer.core.engine.executor import ENGINE_THREAD_PREFIXES, Engine, SkillN
 from designer.core.engine.runtime import RunContext
 from designer.core.skill import NodeSpec, ParamError, Problem, Role, Severity, Skill, validate_skill
 from designer.core.skill.catalog import get_spec
-from designer.core.skill.catalog.process import ZoneParams
 from designer.core.skill.catalog.sources import CameraParams
 from designer.core.skill.fields import Mark, has_mark
 from designer.ui.document import Document
 from designer.ui.preview.changes import classify
 from designer.ui.preview.insights import InsightsDock
-from designer.ui.preview.panel import PreviewDock
+from designer.ui.preview.panel import PreviewDock, zone_makers
 from designer.ui.preview.relay import EngineRelay
 from designer.ui.session import LibraryGetter, Session
 from designer.ui.shell import Shell
@@ -306,7 +304,7 @@ class PreviewController(QObject):
             text, state = ("dry run", "dry") if dry else ("starting...", "running")
             self.session.set_node_status(node_id, text, state)
         exports = [i for i, n in plan.nodes.items() if n.spec.role is Role.EXPORT]
-        self.dock.set_branches(exports, self._zone_makers(engine, exports))
+        self.dock.set_branches(exports, zone_makers(engine.plan.nodes, exports))
         self.dock.video.set_placeholder("Starting...")
         self.dock.freeze_on_pause = not _plays_a_file(engine)
         if self.dock.pause_action.isChecked() and _plays_a_file(engine):
@@ -383,29 +381,6 @@ class PreviewController(QObject):
         node = engine.plan.nodes.get(node_id)
         wet = node_id in getattr(engine.context, "writes_when_dry", frozenset())
         return node is not None and node.spec.role is Role.EXPORT and not wet
-
-    def _zone_makers(self, engine: Engine, exports: list[str]) -> dict[str, list[Callable]]:
-        """For each export, the zones upstream of it: drawn with the counts its results carry."""
-        parents: dict[str, list[str]] = {}
-        for node_id, node in engine.plan.nodes.items():
-            for child in node.children:
-                parents.setdefault(child, []).append(node_id)
-        makers: dict[str, list[Callable]] = {}
-        for export in exports:
-            seen, frontier, found = set(), list(parents.get(export, [])), []
-            while frontier:
-                node_id = frontier.pop()
-                if node_id in seen or node_id not in engine.plan.nodes:
-                    continue
-                seen.add(node_id)
-                node = engine.plan.nodes[node_id]
-                if isinstance(node.params, ZoneParams):  # a zone: drawn with its counts
-                    from designer.core.engine.nodes.zone import zone_shape_from_meta
-
-                    found.append(lambda meta, params=node.params: zone_shape_from_meta(params, meta))
-                frontier.extend(parents.get(node_id, []))
-            makers[export] = found
-        return makers
 
     # --- edits while running ------------------------------------------------------------------
 

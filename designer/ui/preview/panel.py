@@ -8,6 +8,8 @@ slow video.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -22,12 +24,42 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from designer.core.engine.overlay import draw_insights
+from designer.core.engine.overlay import ZoneShape, draw_insights
+from designer.core.skill.catalog.process import ZoneParams
+from designer.core.skill.compiled import CompiledNode
 from designer.ui.icons import icon
 from designer.ui.preview.relay import PreviewFrame
 from designer.ui.preview.sources import SourcePicker
 from designer.ui.preview.video import VideoWidget
 from designer.ui.workers import submit
+
+ZoneMaker = Callable[[dict], ZoneShape]
+
+
+def zone_makers(nodes: Mapping[str, CompiledNode], exports: list[str]) -> dict[str, list[ZoneMaker]]:
+    """For each export, the zones upstream of it: drawn with the counts its results carry."""
+    parents: dict[str, list[str]] = {}
+    for node_id, node in nodes.items():
+        for child in node.children:
+            parents.setdefault(child, []).append(node_id)
+    makers: dict[str, list[ZoneMaker]] = {}
+    for export in exports:
+        seen: set[str] = set()
+        frontier = list(parents.get(export, []))
+        found: list[ZoneMaker] = []
+        while frontier:
+            node_id = frontier.pop()
+            if node_id in seen or node_id not in nodes:
+                continue
+            seen.add(node_id)
+            params = nodes[node_id].params
+            if isinstance(params, ZoneParams):  # a zone: drawn with its counts
+                from designer.core.engine.nodes.zone import zone_shape_from_meta
+
+                found.append(partial(zone_shape_from_meta, params))
+            frontier.extend(parents.get(node_id, []))
+        makers[export] = found
+    return makers
 
 
 class PreviewDock(QDockWidget):

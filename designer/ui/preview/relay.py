@@ -15,6 +15,7 @@ import statistics
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -95,13 +96,20 @@ class EngineRelay(QObject):
     def attach(self, engine: Engine) -> None:
         """Listen to ``engine`` (before it starts); events of earlier engines are ignored from now."""
         context = engine.context
+        engine.subscribe(self.listen(context.instance_id, context.skill_id, context.device_id))
+
+    def listen(
+        self, instance_id: str = "", skill_id: str = "", device_id: str = ""
+    ) -> Callable[[EngineEvent], None]:
+        """A fresh start: the returned callback takes engine events (any thread), and callbacks
+        handed out before go quiet. The ids name the insight messages."""
         with self._lock:
             self._generation += 1
             self._reset()
-            self._ids = (context.instance_id, context.skill_id, context.device_id)
+            self._ids = (instance_id, skill_id, device_id)
             generation = self._generation
-        engine.subscribe(partial(self._on_event, generation))
         self._timer.start()
+        return partial(self._on_event, generation)
 
     def detach(self) -> None:
         """Ignore whatever the current engine still says (it is being stopped)."""
