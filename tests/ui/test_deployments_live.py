@@ -11,6 +11,7 @@ from onnx_factory import blob_detector, write_labels
 from preview_helpers import pixels
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QLineEdit
 from video_factory import MjpegCamera, read_frame_number, square_box, write_video
 
 from designer.core.deployment import Camera, Deployment, SkillRef, save_deployment
@@ -42,7 +43,14 @@ def site(tmp_path):
         name="Site",
         cameras=[
             Camera(name="Gate", source="gate.avi", skills=skills),
-            Camera(name="Door", source="$param(door)", fps=20, skills=skills),
+            Camera(
+                name="Door",
+                source="$param(door)",
+                username="viewer",
+                password="$param(door_password)",
+                fps=20,
+                skills=skills,
+            ),
         ],
     )
     path = tmp_path / "site.deploy.json"
@@ -78,13 +86,16 @@ def test_the_picked_camera_shows_its_skills_boxes_and_comes_back_after_a_loss(qt
     cameras = [door]
     try:
         assert page.open_file(site)
-        qtbot.waitUntil(lambda: page.live.needs == ["door"], timeout=30000)
+        qtbot.waitUntil(lambda: page.live.needs == ["door", "door_password"], timeout=30000)
         live = page.live
+        assert live.value_edit("door_password").echoMode() == QLineEdit.EchoMode.Password
+        assert live.value_edit("door").echoMode() == QLineEdit.EchoMode.Normal
+        QTest.keyClicks(live.value_edit("door_password"), "s3cret")
         QTest.mouseClick(live.run_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: "give $param(door) a value" in live.video._placeholder, timeout=5000)
         assert live.run is None  # nothing starts without the camera's address
 
-        live.values_table.item(0, 1).setText(door.url)
+        QTest.keyClicks(live.value_edit("door"), door.url)
         live.camera_picker.setCurrentText("Door")
         QTest.mouseClick(live.run_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: live.run is not None, timeout=30000)

@@ -16,6 +16,7 @@ from designer.core.deployment.runner import (
     resolve_camera,
     skill_on_camera,
 )
+from designer.core.package.secrets import secret_params
 from designer.core.skill import find_placeholders, validate_skill
 from designer.core.skill.fields import placeholders_in
 from designer.core.skill.validate import check_files
@@ -41,6 +42,7 @@ class DeploymentReview:
 
     problems: list[DeploymentProblem]
     needs: list[str]
+    secrets: set[str]  # of those, the ones that feed a password or key: asked for masked
 
 
 def review_deployment(
@@ -51,11 +53,18 @@ def review_deployment(
         loaded = load_skills(deployment, base_dir, where="deployment")
     except DeploymentError as exc:
         return DeploymentReview(
-            [DeploymentProblem("skills", "error", str(exc).removeprefix("deployment: "))], []
+            [DeploymentProblem("skills", "error", str(exc).removeprefix("deployment: "))], [], set()
         )
     try:
         problems = _problems(deployment, base_dir, loaded, models, target)
-        return DeploymentReview(problems, needed_params(deployment, loaded))
+        needs = needed_params(deployment, loaded)
+        secrets = {
+            name
+            for camera in deployment.cameras
+            for ref in camera.skills
+            for name in secret_params(skill_on_camera(loaded[ref.skill].skill, camera))
+        }
+        return DeploymentReview(problems, needs, secrets & set(needs))
     finally:
         close_packages(loaded)
 

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSplitter,
     QTableWidget,
@@ -164,8 +165,8 @@ class LiveView(QGroupBox):
         self.video.set_placeholder("Run the deployment to see a camera, or Test one")
         split.addWidget(self.video)
         split.addWidget(self._build_tables(split))
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
         layout.addWidget(split, 1)
         self.rates_label = QLabel(self)
         layout.addWidget(self.rates_label)
@@ -179,7 +180,6 @@ class LiveView(QGroupBox):
         self.values_table.setHorizontalHeaderLabels(["$param", "Value"])
         self.values_table.horizontalHeader().setStretchLastSection(True)
         self.values_table.verticalHeader().hide()
-        self.values_table.itemChanged.connect(self._value_edited)
         layout.addWidget(self.values_table, 1)
         self.pairs_table = QTableWidget(0, len(PAIR_COLUMNS), box)
         self.pairs_table.setHorizontalHeaderLabels(list(PAIR_COLUMNS))
@@ -202,27 +202,34 @@ class LiveView(QGroupBox):
         if self.run is not None and self.camera_picker.currentText() != current:
             self._pick_camera(self.camera_picker.currentText())
 
-    def set_needs(self, names: list[str]) -> None:
-        """The ``$param`` names the deployment leaves to the run; values typed earlier are kept."""
+    def set_needs(self, names: list[str], secrets: set[str] | frozenset[str] = frozenset()) -> None:
+        """The ``$param`` names the deployment leaves to the run (those feeding a password or key
+        typed masked); values typed earlier are kept."""
         self.needs = names
-        self.values_table.blockSignals(True)
         self.values_table.setRowCount(len(names))
         for row, name in enumerate(names):
             item = QTableWidgetItem(name)
             item.setFlags(Qt.ItemFlag.ItemIsEnabled)
             self.values_table.setItem(row, 0, item)
-            self.values_table.setItem(row, 1, QTableWidgetItem(self.values.get(name, "")))
-        self.values_table.blockSignals(False)
+            edit = QLineEdit(self.values.get(name, ""), self.values_table)
+            edit.setFrame(False)
+            if name in secrets:
+                edit.setEchoMode(QLineEdit.EchoMode.Password)
+                edit.setPlaceholderText("a secret: kept in memory for this run only")
+            edit.textChanged.connect(lambda text, name=name: self.values.__setitem__(name, text))
+            self.values_table.setCellWidget(row, 1, edit)
+
+    def value_edit(self, name: str) -> QLineEdit:
+        """The field where the value of ``$param(name)`` is typed."""
+        row = self.needs.index(name)
+        edit = self.values_table.cellWidget(row, 1)
+        assert isinstance(edit, QLineEdit)
+        return edit
 
     def show_test(self, camera: str, image: np.ndarray, text: str) -> None:
         """A tested camera's last frame, while nothing runs."""
         if self.run is None:
             self.video.set_frame(image, f"{camera}: {text}")
-
-    def _value_edited(self, item: QTableWidgetItem) -> None:
-        name_item = self.values_table.item(item.row(), 0)
-        if item.column() == 1 and name_item is not None:
-            self.values[name_item.text()] = item.text()
 
     # --- running ----------------------------------------------------------------------------
 

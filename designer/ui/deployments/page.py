@@ -279,7 +279,8 @@ class DeploymentsPage(QWidget):
         self.params_table.itemChanged.connect(self._param_edited)
         layout.addWidget(self.params_table, 1)
         self.problem_list = QListWidget(box)
-        self.problem_list.setMaximumHeight(110)
+        self.problem_list.setWordWrap(True)
+        self.problem_list.setMaximumHeight(130)
         layout.addWidget(QLabel("Problems", box))
         layout.addWidget(self.problem_list)
         return box
@@ -389,8 +390,11 @@ class DeploymentsPage(QWidget):
             widget.setEnabled(camera is not None)
         position = self.skill_list.currentRow()
         self.skill_list.clear()
+        for ref in camera.skills if camera is not None else []:
+            path = Path(ref.skill)
+            self.skill_list.addItem(f"{path.name}   ({path.parent})")
+            self.skill_list.item(self.skill_list.count() - 1).setToolTip(ref.skill)
         if camera is not None:
-            self.skill_list.addItems([r.skill for r in camera.skills])
             self.skill_list.setCurrentRow(min(position, len(camera.skills) - 1))
         self._updating = False
         self._fill_params()
@@ -561,7 +565,7 @@ class DeploymentsPage(QWidget):
         def show(review: DeploymentReview) -> None:
             if round_ == self._check_round:
                 self._show_problems(review.problems)
-                self.live.set_needs(review.needs)
+                self.live.set_needs(review.needs, review.secrets)
 
         submit(
             review,
@@ -573,7 +577,10 @@ class DeploymentsPage(QWidget):
     def _show_problems(self, problems: list[DeploymentProblem]) -> None:
         self.problems = problems
         self.problem_list.clear()
-        self.problem_list.addItems([f"{p.severity}: {p.where}: {p.message}" for p in problems])
+        for problem in problems:
+            text = f"{problem.severity}: {problem.where}: {problem.message}"
+            self.problem_list.addItem(text)
+            self.problem_list.item(self.problem_list.count() - 1).setToolTip(text)
         if not problems:
             self.problem_list.addItem("No problems")
 
@@ -691,8 +698,20 @@ def install_deployments(session: Session, shell: Shell) -> DeploymentsPage:
     dock.setObjectName("DeploymentsDock")
     dock.setWidget(page)
     shell.add_dock(dock, Qt.DockWidgetArea.RightDockWidgetArea)
+    dock.setFloating(True)  # a page with room for cameras, skills and a video; it docks on a double-click
+    dock.visibilityChanged.connect(lambda visible: _first_placement(dock, shell.widget(), visible))
     dock.hide()
     app = QApplication.instance()
     if app is not None:
         app.aboutToQuit.connect(page.shutdown)  # no engine outlives the window
     return page
+
+
+def _first_placement(dock: QDockWidget, window: QWidget, visible: bool) -> None:
+    """Floating over the window's middle at most of its size, the first time it is shown."""
+    if not visible or dock.property("placed") or not dock.isFloating():
+        return
+    dock.setProperty("placed", True)
+    area = window.geometry()
+    width, height = min(1320, int(area.width() * 0.9)), min(920, int(area.height() * 0.9))
+    dock.setGeometry(area.center().x() - width // 2, area.center().y() - height // 2, width, height)
