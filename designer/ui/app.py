@@ -81,7 +81,8 @@ def startup_problem() -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Open the designer on ``argv[0]`` if given, else the last skill, else the bundled default."""
+    """Open the designer on ``argv[0]`` if given (a skill, or a deployment on its page), else the
+    last skill, else the bundled default."""
     args = list(sys.argv[1:] if argv is None else argv)
     problem = startup_problem()
     if problem:
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from designer.core.deployment import is_deployment
     from designer.ui.style import apply_style
     from designer.ui.window import MainWindow
 
@@ -98,8 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("skill-designer")
     apply_style(app)
     path = Path(args[0]) if args else None
-    window = MainWindow(path)
+    deployment = path if path is not None and is_deployment(path) else None
+    window = MainWindow(None if deployment else path)
     window.show()
+    if deployment is not None:  # a deployment opens on its page, next to the last skill
+        QTimer.singleShot(0, lambda: window.deployments.open_file(deployment, reveal=True))
     if window.open_error:  # said on the terminal too: it may be where the user looks
         print(f"skill-designer: cannot open {window.open_error}", file=sys.stderr)
         QTimer.singleShot(0, window.report_open_error)

@@ -564,6 +564,7 @@ class MainWindow(QMainWindow):
                 "Recovery copies skipped",
                 "Some recovery copies could not be offered:\n\n" + "\n".join(f"• {n}" for n in notes),
             )
+        self.deployments.offer_recovery()
 
     def _set_aside(self, recovery: Recovery, error: Exception) -> str:
         try:
@@ -841,6 +842,7 @@ class MainWindow(QMainWindow):
             return
         if self.preview is not None:
             self.preview.shutdown()
+        self.deployments.shutdown()
         self._autosave.stop()
         self.document.close()
         self._save_geometry()

@@ -338,3 +338,26 @@ def test_closing_the_window_asks_about_an_unsaved_deployment(qtbot, open_window,
     win.canvas.undo_stack().setClean()
     win.close()
     assert not win.isVisible()
+
+
+def test_unsaved_changes_are_offered_back_after_a_crash(qtbot, page, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    QTest.mouseClick(page.add_camera_button, Qt.MouseButton.LeftButton)
+    type_into(page.device_edit, "edge-9")
+    qtbot.waitUntil(page.draft.recovery_file.is_file, timeout=10000)  # autosaved, off the GUI thread
+    page._autosave.stop()  # the session crashes here: nothing else is written or removed
+
+    asked: list[str] = []
+    answer = QMessageBox.StandardButton.Yes
+    monkeypatch.setattr(QMessageBox, "question", lambda _p, _t, text, *a: asked.append(text) or answer)
+    again = install_deployments(Session(validate=False), page.shell)
+    again.offer_recovery()
+    assert "an unsaved deployment" in asked[0]
+    assert again.deployment.device.name == "edge-9" and [c.name for c in again.cameras] == ["Camera 1"]
+    assert again.draft.modified and not page.draft.recovery_file.exists()
+    qtbot.waitUntil(again.draft.recovery_file.is_file, timeout=10000)
+    assert again.save_to(tmp_path / "site.deploy.json")
+    assert not again.draft.recovery_file.exists()
+    again.offer_recovery()
+    assert len(asked) == 1  # nothing left to offer

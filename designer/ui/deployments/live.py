@@ -128,6 +128,7 @@ class LiveView(QGroupBox):
         self._exports: dict[str, list[str]] = {}  # skill -> its results' keys, first export first
         self._makers: dict[str, list[ZoneMaker]] = {}
         self._last: PreviewFrame | None = None
+        self._draft_cameras: list[str] = []
         self._build()
         self.relay = EngineRelay(self)
         self.relay.frame_ready.connect(self._show_frame)
@@ -192,6 +193,12 @@ class LiveView(QGroupBox):
     # --- what the page tells it -------------------------------------------------------------
 
     def set_cameras(self, names: list[str]) -> None:
+        """The draft's cameras: offered by the picker, except while a run shows its own."""
+        self._draft_cameras = names
+        if self.run is None:
+            self._offer_cameras(names)
+
+    def _offer_cameras(self, names: list[str]) -> None:
         current = self.camera_picker.currentText()
         self.camera_picker.blockSignals(True)
         self.camera_picker.clear()
@@ -199,8 +206,6 @@ class LiveView(QGroupBox):
         if current in names:
             self.camera_picker.setCurrentText(current)
         self.camera_picker.blockSignals(False)
-        if self.run is not None and self.camera_picker.currentText() != current:
-            self._pick_camera(self.camera_picker.currentText())
 
     def set_needs(self, names: list[str], secrets: set[str] | frozenset[str] = frozenset()) -> None:
         """The ``$param`` names the deployment leaves to the run (those feeding a password or key
@@ -265,6 +270,7 @@ class LiveView(QGroupBox):
         run.subscribe(self._stats.on_event)
         run.subscribe(self._forward)
         self._fill_pairs(run)
+        self._offer_cameras([c.name for c in run.deployment.cameras])  # edits apply on the next run
         self._pick_camera(self.camera_picker.currentText())
         run.start()
         self._timer.start()
@@ -295,6 +301,7 @@ class LiveView(QGroupBox):
         def stopped(_result: object = None) -> None:
             self._stopping = False
             self.run_button.setEnabled(True)
+            self._offer_cameras(self._draft_cameras)
             self._last = None
             self.video.clear()
             self.video.set_placeholder(text)

@@ -53,7 +53,7 @@ from designer.core.deployment.check import DeploymentProblem, DeploymentReview, 
 from designer.core.deployment.runner import DeploymentError, fill_camera, resolve_camera, skill_on_camera
 from designer.core.skill import find_placeholders, load_skill
 from designer.core.skill.fields import ACCELERATIONS
-from designer.ui.deployments.draft import DeploymentDraft
+from designer.ui.deployments.draft import DeploymentDraft, find_deployment_recoveries
 from designer.ui.deployments.live import LiveView
 from designer.ui.session import Session
 from designer.ui.shell import Shell
@@ -61,6 +61,7 @@ from designer.ui.workers import submit
 
 SKILL_SUFFIXES = (".skill.json", ".zip")
 CHECK_DELAY_MS = 300
+AUTOSAVE_MS = 2000
 TEST_FRAMES = 5
 PAGE_KEYS = (QKeySequence.StandardKey.Undo, QKeySequence.StandardKey.Redo, QKeySequence.StandardKey.Save)
 
@@ -151,6 +152,8 @@ class DeploymentsPage(QWidget):
         self._build()
         self._check_timer = QTimer(self, singleShot=True, interval=CHECK_DELAY_MS)
         self._check_timer.timeout.connect(self._check)
+        self._autosave = QTimer(self, singleShot=True, interval=AUTOSAVE_MS)
+        self._autosave.timeout.connect(self.write_recovery)
         self.draft.changed.connect(self._refresh)
         self.draft.undo_stack.canUndoChanged.connect(self.undo_button.setEnabled)
         self.draft.undo_stack.canRedoChanged.connect(self.redo_button.setEnabled)
@@ -326,6 +329,8 @@ class DeploymentsPage(QWidget):
         star = " *" if self.draft.modified else ""
         self.title.setText(f"<b>{deployment.name}</b>{star} on {deployment.device.name} — {where}")
         self._check_timer.start()
+        if self.draft.modified:
+            self._autosave.start()
 
     def _apply_device(self) -> None:
         if self._updating:
@@ -620,8 +625,10 @@ class DeploymentsPage(QWidget):
         if path:
             self.open_file(Path(path))
 
-    def open_file(self, path: Path) -> bool:
-        """Open ``path`` (the caller asked about unsaved changes)."""
+    def open_file(self, path: Path, *, reveal: bool = False) -> bool:
+        """Open ``path`` (the caller asked about unsaved changes), and show the page if asked."""
+        if reveal:
+            self.reveal()
         self.live.stop()
         try:
             self.draft.open(path)
@@ -687,8 +694,57 @@ class DeploymentsPage(QWidget):
             return
         event.accept()
 
+    # --- recovery ---------------------------------------------------------------------------
+
+    def write_recovery(self) -> None:
+        """Keep a copy of unsaved changes (a worker writes it) for after a crash."""
+        job = self.draft.autosave_job()
+        if job is not None:
+            submit(
+                job,
+                on_error=lambda error: self.shell.log(f"Deployment autosave failed: {error}"),
+                parent=self,
+            )
+
+    def offer_recovery(self) -> None:
+        """After a crash: offer the deployment changes that were not saved (once the window shows)."""
+        for recovery in find_deployment_recoveries():
+            try:
+                deployment = recovery.load()
+            except DeploymentFileError as exc:
+                self.shell.log(f"Recovery: {exc}; the copy is left where it is")
+                continue
+            where = recovery.original or "an unsaved deployment"
+            answer = QMessageBox.question(
+                self.shell.widget(),
+                "Restore unsaved work?",
+                f"Skill Designer did not close cleanly. Restore the changes to {where} that were not saved?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Discard,
+                QMessageBox.StandardButton.Yes,
+            )
+            recovery.discard()
+            if answer == QMessageBox.StandardButton.Yes:
+                self.draft.reset(deployment, recovery.original, saved=False)
+                self.reveal()
+                self.shell.show_status("Restored the unsaved deployment; save it to keep it.")
+                return
+
     def shutdown(self, timeout: float = 10.0) -> None:
+        """The window closes (its unsaved changes were asked about): stop the run, drop the copy."""
+        self._autosave.stop()
+        self.draft.discard_recovery()
         self.live.shutdown(timeout)
+
+    def reveal(self) -> None:
+        """Bring the page (its dock) to the front."""
+        dock = self.parentWidget()
+        if isinstance(dock, QDockWidget):
+            dock.show()
+            dock.raise_()
+
+    def open_from_menu(self) -> None:
+        self.reveal()
+        self.open_dialog()
 
 
 def install_deployments(session: Session, shell: Shell) -> DeploymentsPage:
@@ -698,6 +754,8 @@ def install_deployments(session: Session, shell: Shell) -> DeploymentsPage:
     dock.setObjectName("DeploymentsDock")
     dock.setWidget(page)
     shell.add_dock(dock, Qt.DockWidgetArea.RightDockWidgetArea)
+    dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+Shift+D"))
+    shell.add_action("Open &Deployment…", page.open_from_menu, tip="Open a *.deploy.json file", menu="&File")
     dock.setFloating(True)  # a page with room for cameras, skills and a video; it docks on a double-click
     dock.visibilityChanged.connect(lambda visible: _first_placement(dock, shell.widget(), visible))
     dock.hide()
