@@ -1,4 +1,4 @@
-"""`skill-designer`: one subcommand per task; with none (or a skill file), the designer opens."""
+"""`skill-designer`: one subcommand per task; with none (or a skill or deployment file), the designer."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else argv
-    if not args_list or (len(args_list) == 1 and args_list[0].endswith(".skill.json")):
+    if not args_list or (len(args_list) == 1 and args_list[0].endswith((".skill.json", ".deploy.json"))):
         from designer.ui.app import main as designer_main
 
         return designer_main(args_list)

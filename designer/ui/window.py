@@ -39,6 +39,7 @@ from designer.ui.canvas import Canvas
 from designer.ui.deployments import install_deployments
 from designer.ui.dialogs.node_dialogs import has_own_dialog
 from designer.ui.dialogs.package import install_package_actions
+from designer.ui.dialogs.unsaved import ask_to_save
 from designer.ui.document import Document, Recovery, find_recoveries
 from designer.ui.forms import PropertiesPanel
 from designer.ui.icons import icon
@@ -668,18 +669,7 @@ class MainWindow(QMainWindow):
         """True when it is fine to drop the open skill (saved, discarded, or nothing to save)."""
         if self.canvas.undo_stack().isClean():
             return True
-        answer = QMessageBox.warning(
-            self,
-            APP_NAME,
-            f"{self.document.display_name()} has unsaved changes. Save them?",
-            QMessageBox.StandardButton.Save
-            | QMessageBox.StandardButton.Discard
-            | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Save,
-        )
-        if answer == QMessageBox.StandardButton.Save:
-            return self.save()
-        return answer == QMessageBox.StandardButton.Discard
+        return ask_to_save(self, APP_NAME, self.document.display_name(), self.save)
 
     def new_skill(self) -> None:
         if not self.maybe_save():

@@ -123,6 +123,7 @@ class LiveView(QGroupBox):
         self.needs: list[str] = []
         self.values: dict[str, str] = {}  # for this run only: never written to the file
         self._stopping = False
+        self._shut = False
         self._stats = PairStats()
         self._route: tuple[str, Callable[[EngineEvent], None] | None] = ("", None)
         self._exports: dict[str, list[str]] = {}  # skill -> its results' keys, first export first
@@ -265,6 +266,9 @@ class LiveView(QGroupBox):
         submit(build, on_done=self._started, on_error=self._failed, parent=self)
 
     def _started(self, run: DeploymentRun) -> None:
+        if self._shut:  # the window closed while the run was being built
+            run.close()
+            return
         self.run = run
         self._stats = PairStats()
         run.subscribe(self._stats.on_event)
@@ -311,6 +315,7 @@ class LiveView(QGroupBox):
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop a run and wait for it (the window is closing)."""
+        self._shut = True
         run, self.run = self.run, None
         self._route = ("", None)
         self.relay.detach()

@@ -55,6 +55,7 @@ from designer.core.skill import find_placeholders, load_skill
 from designer.core.skill.fields import ACCELERATIONS
 from designer.ui.deployments.draft import DeploymentDraft, find_deployment_recoveries
 from designer.ui.deployments.live import LiveView
+from designer.ui.dialogs.unsaved import ask_to_save
 from designer.ui.session import Session
 from designer.ui.shell import Shell
 from designer.ui.workers import submit
@@ -595,18 +596,9 @@ class DeploymentsPage(QWidget):
         """True when the draft may be dropped: saved, discarded, or nothing changed."""
         if not self.draft.modified:
             return True
-        answer = QMessageBox.warning(
-            self.shell.widget(),
-            "Deployments",
-            f"The deployment {self.deployment.name} has unsaved changes. Save them?",
-            QMessageBox.StandardButton.Save
-            | QMessageBox.StandardButton.Discard
-            | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Save,
+        return ask_to_save(
+            self.shell.widget(), "Deployments", f"The deployment {self.deployment.name}", self.save
         )
-        if answer == QMessageBox.StandardButton.Save:
-            return self.save()
-        return answer == QMessageBox.StandardButton.Discard
 
     def new_deployment(self) -> None:
         if self.maybe_save():
