@@ -24,7 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "references). Files are written 0600. Exit status: 0 written, 1 refused, 2 bad arguments."
         ),
     )
-    parser.add_argument("package", metavar="PACKAGE.zip")
+    parser.add_argument(
+        "package", metavar="PACKAGE.zip", help="a skill package, or a deployment's SITE.deploy.zip"
+    )
     parser.add_argument("-o", "--out", required=True, metavar="FOLDER", help="where the filled files go")
     parser.add_argument(
         "--param", action="append", default=[], metavar="NAME=VALUE", help="the value of a $param(NAME)"
@@ -52,6 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from designer.core.deployment.package import is_deployment_package
     from designer.core.package.fill import TARGETS, fill_deploy_files, write_filled
 
     try:
@@ -60,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     targets = TARGETS if args.target == "all" else (args.target,)
+    if is_deployment_package(args.package):
+        return _fill_deployment(args, values, targets)
     kan_models = {}
     for item in args.kan_model:
         node, sep, model = item.partition("=")
@@ -73,6 +78,30 @@ def run(args: argparse.Namespace) -> int:
         )
         written = write_filled(filled, args.out, force=args.force)
     except (PackageError, OSError, ValueError) as exc:
+        print(f"error: {mask_secrets(str(exc))}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def _fill_deployment(args: argparse.Namespace, values: dict[str, str], targets: tuple[str, ...]) -> int:
+    """A deployment package (``SITE.deploy.zip``): its one runtime's files, filled for the device."""
+    from designer.core.deployment.fleet import fill_fleet_files
+    from designer.core.deployment.package import DeploymentPackageError
+    from designer.core.package.fill import write_filled
+
+    if args.source or args.kan_model:
+        option = "--source" if args.source else "--kan-model"
+        print(
+            f"error: {option} is for skill packages; a deployment's cameras are in its file", file=sys.stderr
+        )
+        return 2
+    try:
+        written = write_filled(
+            fill_fleet_files(args.package, values, targets=targets), args.out, force=args.force
+        )
+    except (PackageError, DeploymentPackageError, OSError, ValueError) as exc:
         print(f"error: {mask_secrets(str(exc))}", file=sys.stderr)
         return 1
     for path in written:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from designer.core.deployment.runner import (
     skill_on_camera,
 )
 from designer.core.package.secrets import secret_params
+from designer.core.secrets import split_url_secrets
 from designer.core.skill import find_placeholders, validate_skill
 from designer.core.skill.fields import placeholders_in
 from designer.core.skill.validate import check_files
@@ -58,15 +60,51 @@ def review_deployment(
     try:
         problems = _problems(deployment, base_dir, loaded, models, target)
         needs = needed_params(deployment, loaded)
-        secrets = {
-            name
-            for camera in deployment.cameras
-            for ref in camera.skills
-            for name in secret_params(skill_on_camera(loaded[ref.skill].skill, camera))
-        }
-        return DeploymentReview(problems, needs, secrets & set(needs))
+        return DeploymentReview(problems, needs, secret_needs(deployment, loaded) & set(needs))
     finally:
         close_packages(loaded)
+
+
+def secret_needs(deployment: Deployment, loaded: Mapping[str, LoadedSkill]) -> set[str]:
+    """The ``$param`` names that feed a password or key on some camera (its own or a skill's)."""
+    return {
+        name
+        for camera in deployment.cameras
+        for ref in camera.skills
+        for name in secret_params(skill_on_camera(loaded[ref.skill].skill, camera))
+    }
+
+
+def written_secrets(deployment: Deployment, loaded: Mapping[str, LoadedSkill]) -> list[DeploymentProblem]:
+    """Secrets written in the file itself: a camera's password, a password or key in its URL,
+    a camera entry's value for a ``$param`` that feeds a secret. A deployment file is shared
+    and packaged; secrets belong on the device (``--param`` or ``SKILL_PARAM_<NAME>``)."""
+    found: list[DeploymentProblem] = []
+    on_device = "and give its value on the device (--param or SKILL_PARAM_<NAME>)"
+    for index, camera in enumerate(deployment.cameras):
+        where = f"cameras[{index}]"
+        if camera.password and not placeholders_in(camera.password):
+            found.append(
+                DeploymentProblem(
+                    f"{where}.password",
+                    "warning",
+                    f"a password written in the file: write $param(NAME) {on_device}",
+                )
+            )
+        _, in_url = split_url_secrets(camera.source)
+        if any(not placeholders_in(value) for key, value in in_url.items() if key != "username"):
+            message = (
+                f"a password or key written in the camera's URL: write $param(NAME) in its place {on_device}"
+            )
+            found.append(DeploymentProblem(f"{where}.source", "warning", message))
+        for position, ref in enumerate(camera.skills):
+            secret = secret_params(skill_on_camera(loaded[ref.skill].skill, camera))
+            for name in sorted(secret & set(ref.params)):
+                message = f"$param({name}) feeds a secret: leave it out of the camera entry {on_device}"
+                found.append(
+                    DeploymentProblem(f"{where}.skills[{position}].params.{name}", "warning", message)
+                )
+    return found
 
 
 def check_deployment(
@@ -81,19 +119,13 @@ def check_deployment(
 def _problems(
     deployment: Deployment, base_dir: Path, loaded: dict[str, LoadedSkill], models: Any, target: bool
 ) -> list[DeploymentProblem]:
-    problems: list[DeploymentProblem] = []
+    problems = written_secrets(deployment, loaded)
     if not deployment.cameras:
         problems.append(DeploymentProblem("cameras", "warning", "no cameras: nothing will run"))
     for index, camera in enumerate(deployment.cameras):
         where = f"cameras[{index}] ({camera.name})"
         if not camera.skills:
             problems.append(DeploymentProblem(where, "warning", "no skills: the camera is not read"))
-        if camera.password and not placeholders_in(camera.password):
-            problems.append(
-                DeploymentProblem(
-                    f"{where}.password", "warning", "a password in the file: use $param(NAME) and --param"
-                )
-            )
         source = camera.source.strip()
         if not placeholders_in(source) and not source.isdigit() and "://" not in source:
             if not (base_dir / source).expanduser().is_file():

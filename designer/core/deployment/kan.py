@@ -17,6 +17,7 @@ unit: a camera and its skills), in the pipelines form, with ``configure_data``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -295,8 +296,12 @@ def export_kan_instances(deployment: Deployment, skill_names: Mapping[str, str] 
     names = dict(skill_names or {})
     docs = []
     base = _dns(deployment.name, "deployment")
+    taken: set[str] = set()
     for camera in deployment.cameras:
-        cam = _dns(camera.name, "camera")
+        resource = f"instance-{base}-{_dns(camera.name, 'camera')}"[:240].rstrip("-")
+        if resource in taken:  # names that differ only in letters a DNS name cannot hold
+            resource += "-" + hashlib.sha256(camera.name.encode()).hexdigest()[:8]
+        taken.add(resource)
         skills = [
             names.get(r.skill) or re.sub(r"\.skill\.json$|\.zip$", "", r.skill.rsplit("/", 1)[-1])
             for r in camera.skills
@@ -318,12 +323,12 @@ def export_kan_instances(deployment: Deployment, skill_names: Mapping[str, str] 
             {
                 "apiVersion": API_VERSION,
                 "kind": "Instance",
-                "metadata": {"name": f"instance-{base}-{cam}"[:253], "labels": {}},
+                "metadata": {"name": resource, "labels": {}},
                 "spec": {
                     "scope": "poss",
                     "displayName": f"{deployment.name} - {camera.name}",
                     "solution": f"{_dns(deployment.device.name, 'device')}-solution",
-                    "target": {"name": deployment.device.name},
+                    "target": {"name": _dns(deployment.device.name, "device")},
                     "pipelines": pipelines,
                     "parameters": {"configure_data": json.dumps({camera.name: skills}, allow_nan=False)},
                 },

@@ -22,9 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from designer.core.deployment.check import secret_needs, written_secrets
 from designer.core.deployment.document import Deployment, dump_deployment, load_deployment
-from designer.core.deployment.kan import export_kan_instances
-from designer.core.deployment.runner import LoadedSkill, load_skills, needed_params, param_env, slug
+from designer.core.deployment.fleet import FleetNeeds, fleet_files
+from designer.core.deployment.runner import (
+    LoadedSkill,
+    close_packages,
+    load_skills,
+    needed_params,
+    slug,
+)
 
 FORMAT = "skill-designer/deployment-package"
 FORMAT_VERSION = 1
@@ -34,7 +41,6 @@ DEPLOYMENT = "deployment.json"
 MAX_ENTRIES = 10_000
 MAX_TOTAL_BYTES = 16 * 1024**3
 DEFAULT_IMAGE = "skill-designer-runtime:latest"
-PACKAGES_ON_HOST = "/var/lib/skill-designer/packages"
 
 
 class DeploymentPackageError(Exception):
@@ -89,14 +95,13 @@ class _Packing:
     saved: int = 0
 
 
-def _check_passwords(deployment: Deployment, deployment_path: Path) -> None:
-    """Refuse literal camera passwords: a package is copied around, a secret must not travel in it."""
-    for index, camera in enumerate(deployment.cameras):
-        if camera.password and "$param(" not in camera.password:
-            raise DeploymentPackageError(
-                f"{deployment_path}: cameras[{index}].password: a password is never packaged; "
-                "write $param(NAME) and give it on the device (--param or SKILL_PARAM_NAME)"
-            )
+def _check_secrets(deployment: Deployment, loaded: dict[str, LoadedSkill], deployment_path: Path) -> None:
+    """Refuse secrets written in the deployment file: a package is copied around, a secret must
+    not travel in it."""
+    found = written_secrets(deployment, loaded)
+    if found:
+        where, message = found[0].where, found[0].message
+        raise DeploymentPackageError(f"{deployment_path}: {where}: {message}; a secret is never packaged")
 
 
 def _skill_dir_name(entry: LoadedSkill, ref: str, taken: dict[str, Any]) -> str:
@@ -213,28 +218,15 @@ def export_deployment(
     if not is_deployment_package(out_path):
         raise DeploymentPackageError(f"{out_path}: a deployment package's name ends with {PACKAGE_SUFFIX}")
     deployment = load_deployment(deployment_path)
-    _check_passwords(deployment, deployment_path)
     base = deployment_path.resolve().parent
     loaded = load_skills(deployment, base, where=str(deployment_path))
-    packing = _Packing()
-    kwargs: dict[str, Any] = {"library": library, "defaults": defaults or {}}
-    if runtime_image:
-        kwargs["runtime_image"] = runtime_image
-    with tempfile.TemporaryDirectory(prefix="deploy-export-") as tmp:
-        for ref, entry in sorted(loaded.items()):
-            _add_skill(packing, ref, entry, base, Path(tmp), kwargs)
-    slugs = {ref: d.removeprefix("skills/") for ref, d in packing.skill_dirs.items()}
-    packing.entries.update(
-        _deploy_files(
-            deployment,
-            runtime_image or DEFAULT_IMAGE,
-            needed_params(deployment, loaded),
-            {r: slugs[r] for r in packing.skill_dirs},
+    try:
+        _check_secrets(deployment, loaded, deployment_path)
+        packing = _pack(
+            deployment, loaded, base, runtime_image, {"library": library, "defaults": defaults or {}}
         )
-    )
-    packing.entries[DEPLOYMENT] = dump_deployment(
-        _packaged_deployment(deployment, packing.skill_dirs)
-    ).encode()
+    finally:
+        close_packages(loaded)
     packing.entries[MANIFEST] = _manifest(deployment, packing)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     write_zip(out_path, dict(packing.entries))
@@ -250,6 +242,33 @@ def export_deployment(
         required_env=sorted(packing.required_env),
         model_bytes_saved=packing.saved,
     )
+
+
+def _pack(
+    deployment: Deployment,
+    loaded: dict[str, LoadedSkill],
+    base: Path,
+    runtime_image: str | None,
+    kwargs: dict[str, Any],
+) -> _Packing:
+    """Every skill (as its package's content), each model once, the fleet files, deployment.json."""
+    packing = _Packing()
+    if runtime_image:
+        kwargs["runtime_image"] = runtime_image
+    with tempfile.TemporaryDirectory(prefix="deploy-export-") as tmp:
+        for ref, entry in sorted(loaded.items()):
+            _add_skill(packing, ref, entry, base, Path(tmp), kwargs)
+    slugs = {ref: d.removeprefix("skills/") for ref, d in packing.skill_dirs.items()}
+    params = needed_params(deployment, loaded)
+    needs = FleetNeeds(
+        params, frozenset(secret_needs(deployment, loaded) & set(params)), sorted(packing.required_env)
+    )
+    image = runtime_image or DEFAULT_IMAGE
+    packing.entries.update(fleet_files(deployment, image, needs, {r: slugs[r] for r in packing.skill_dirs}))
+    packing.entries[DEPLOYMENT] = dump_deployment(
+        _packaged_deployment(deployment, packing.skill_dirs)
+    ).encode()
+    return packing
 
 
 def _read_manifest(archive: zipfile.ZipFile, where: str) -> dict:
@@ -362,144 +381,3 @@ def package_skills(
         if entry is not None:
             entry.defaults = {k: str(v) for k, v in (info.get("params") or {}).items() if v is not None}
     return loaded
-
-
-def _deploy_files(
-    deployment: Deployment, image: str, params: list[str], skill_names: dict[str, str]
-) -> dict[str, bytes]:
-    """IoT Edge, Kubernetes and KAN files deploying the whole deployment: one runtime per device
-    running ``skill-designer run /package.deploy.zip``, its cameras' ``$param`` values given as
-    ``SKILL_PARAM_<NAME>`` (``${NAME}`` placeholders for the operator to fill)."""
-    import yaml
-
-    from designer.core.package.parts.iotedge import EDGE_AGENT_IMAGE, EDGE_HUB_IMAGE, EDGE_HUB_PORTS
-
-    name = slug(deployment.name, "deployment").lower()
-    package = f"{PACKAGES_ON_HOST}/{name}.deploy.zip"  # copy the package there under this name
-    entrypoint = ["skill-designer", "run", "/package.deploy.zip"]
-    env = {param_env(p): {"value": "${" + param_env(p) + "}"} for p in params}
-    create = {
-        "Entrypoint": entrypoint,
-        "HostConfig": {
-            "Binds": [f"{package}:/package.deploy.zip:ro", f"{name}-output:/data"],
-            "LogConfig": {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}},
-        },
-    }
-    iotedge = {
-        "modulesContent": {
-            "$edgeAgent": {
-                "properties.desired": {
-                    "schemaVersion": "1.1",
-                    "runtime": {"type": "docker", "settings": {}},
-                    "systemModules": {
-                        "edgeAgent": {
-                            "type": "docker",
-                            "settings": {"image": EDGE_AGENT_IMAGE, "createOptions": "{}"},
-                        },
-                        "edgeHub": {
-                            "type": "docker",
-                            "status": "running",
-                            "restartPolicy": "always",
-                            "settings": {
-                                "image": EDGE_HUB_IMAGE,
-                                "createOptions": json.dumps(
-                                    {"HostConfig": {"PortBindings": EDGE_HUB_PORTS}}, allow_nan=False
-                                ),
-                            },
-                        },
-                    },
-                    "modules": {
-                        name: {
-                            "version": "1.0",
-                            "type": "docker",
-                            "status": "running",
-                            "restartPolicy": "always",
-                            "settings": {
-                                "image": image,
-                                "createOptions": json.dumps(create, sort_keys=True, allow_nan=False),
-                            },
-                            "env": env,
-                        }
-                    },
-                }
-            },
-            "$edgeHub": {
-                "properties.desired": {
-                    "schemaVersion": "1.1",
-                    "routes": {"upstream": f"FROM /messages/modules/{name}/outputs/* INTO $upstream"},
-                    "storeAndForwardConfiguration": {"timeToLiveSecs": 7200},
-                }
-            },
-        }
-    }
-    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/managed-by": "skill-designer"}
-    config = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": f"{name}-params", "labels": labels},
-        "data": {param_env(p): "${" + param_env(p) + "}" for p in params},
-    }
-    pod = {
-        "containers": [
-            {
-                "name": "runtime",
-                "image": image,
-                "command": entrypoint,
-                "env": [
-                    {"name": "SKILL_HEALTH_FILE", "value": "/tmp/skill-health"},
-                    *[
-                        {
-                            "name": param_env(p),
-                            "valueFrom": {"configMapKeyRef": {"name": f"{name}-params", "key": param_env(p)}},
-                        }
-                        for p in params
-                    ],
-                ],
-                "livenessProbe": {
-                    "exec": {
-                        "command": [
-                            "/bin/sh",
-                            "-c",
-                            "test $(( $(date +%s) - $(stat -c %Y /tmp/skill-health) )) -lt 30",
-                        ]
-                    },
-                    "periodSeconds": 10,
-                    "failureThreshold": 3,
-                },
-                "volumeMounts": [
-                    {"name": "package", "mountPath": "/package.deploy.zip", "readOnly": True},
-                    {"name": "output", "mountPath": "/data"},
-                    {"name": "tmp", "mountPath": "/tmp"},
-                ],
-                "securityContext": {
-                    "allowPrivilegeEscalation": False,
-                    "readOnlyRootFilesystem": True,
-                    "capabilities": {"drop": ["ALL"]},
-                },
-            }
-        ],
-        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "fsGroup": 10001},
-        "volumes": [
-            {"name": "package", "hostPath": {"path": package, "type": "File"}},
-            {"name": "output", "emptyDir": {}},
-            {"name": "tmp", "emptyDir": {}},
-        ],
-    }
-    runtime = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "labels": labels},
-        "spec": {
-            "replicas": 1,
-            "strategy": {"type": "Recreate"},
-            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
-            "template": {"metadata": {"labels": labels}, "spec": pod},
-        },
-    }
-    return {
-        "deploy/iotedge/deployment.json": (
-            json.dumps(iotedge, indent=2, sort_keys=True, allow_nan=False) + "\n"
-        ).encode(),
-        "deploy/k8s/runtime.yaml": yaml.safe_dump_all([config, runtime], sort_keys=True).encode(),
-        "deploy/kan/instances.yaml": export_kan_instances(deployment, skill_names).encode(),
-    }

@@ -79,11 +79,12 @@ def _substitute(text: str, values: Mapping[str, str], escape: Callable[[str], st
     return REF_RE.sub(lambda m: escape(values[m[1]]) if m[1] in values else m[0], text)
 
 
-def _walk(node: Any, values: Mapping[str, str]) -> Any:
+def fill_refs(node: Any, values: Mapping[str, str]) -> Any:
+    """Every ``${NAME}`` in the strings (keys too) of a JSON-like tree, filled where ``values`` has it."""
     if isinstance(node, dict):
-        return {_walk(k, values): _walk(v, values) for k, v in node.items()}
+        return {fill_refs(k, values): fill_refs(v, values) for k, v in node.items()}
     if isinstance(node, list):
-        return [_walk(v, values) for v in node]
+        return [fill_refs(v, values) for v in node]
     if isinstance(node, str):
         return _substitute(node, values)
     return node
@@ -95,14 +96,15 @@ def _fill_module(module: dict, values: Mapping[str, str], where: str) -> dict:
     settings = module.get("settings", {})
     keys = sorted(k for k in settings if k.startswith("createOptions"))
     joined = "".join(settings.pop(k) for k in keys)
-    filled = _walk(module, values)
+    filled = fill_refs(module, values)
     if keys:
         text = _substitute(joined, values, lambda v: json.dumps(v, allow_nan=False)[1:-1])
         filled["settings"].update(split_create_options(json.loads(text), where))
     return filled
 
 
-def _fill_iotedge(manifest: dict, values: Mapping[str, str], where: str) -> dict:
+def fill_iotedge(manifest: dict, values: Mapping[str, str], where: str) -> dict:
+    """An IoT Edge manifest (whole or layered) filled, its createOptions split again as IoT Edge wants."""
     content = manifest.get("modulesContent", {})
     agent = content.get("$edgeAgent", {})
     if "properties.desired" in agent:  # a whole deployment
@@ -114,7 +116,7 @@ def _fill_iotedge(manifest: dict, values: Mapping[str, str], where: str) -> dict
     else:  # a layered one: properties.desired.modules.<name>
         for key, module in list(agent.items()):
             agent[key] = _fill_module(module, values, f"{where}: {key}: ")
-    content["$edgeHub"] = _walk(content.get("$edgeHub", {}), values)
+    content["$edgeHub"] = fill_refs(content.get("$edgeHub", {}), values)
     return manifest
 
 
@@ -127,7 +129,8 @@ def _images(node: Any) -> list[str]:
     return []
 
 
-def _check(doc: Any, where: str, values: Mapping[str, str]) -> None:
+def check_filled(doc: Any, where: str, values: Mapping[str, str]) -> None:
+    """PackageError unless every reference of ours is filled and every image reference is valid."""
     text = json.dumps(doc, allow_nan=False)
     left = sorted({m[1] for m in REF_RE.finditer(text) if m[1] in values or m[1].startswith("SKILL_")})
     if SOURCE_ENV in left:
@@ -175,18 +178,18 @@ def fill_deploy_files(
         for name in sorted(reader.manifest.files):
             where = f"{reader.where}: {name}"
             if name.startswith(IOTEDGE_PREFIX) and name.endswith(".json") and "iot-edge" in targets:
-                doc = _fill_iotedge(json.loads(reader.read(name)), values, where)
+                doc = fill_iotedge(json.loads(reader.read(name)), values, where)
                 if published:
                     _fetch_in_iotedge(doc, reader.manifest.skill.id, published, environ)
-                _check(doc, where, values)
+                check_filled(doc, where, values)
                 text = json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n"
                 out[name.removeprefix("deploy/")] = text.encode()
             elif name.startswith(K8S_PREFIX) and name.endswith(".yaml") and "k8s" in targets:
-                docs = [_walk(d, values) for d in yaml.safe_load_all(reader.read(name)) if d is not None]
+                docs = [fill_refs(d, values) for d in yaml.safe_load_all(reader.read(name)) if d is not None]
                 if published:
                     _fetch_in_kubernetes(docs, reader.manifest.skill.id, published)
                 for doc in docs:
-                    _check(doc, where, values)
+                    check_filled(doc, where, values)
                 out[name.removeprefix("deploy/")] = dump_yaml_documents(docs).encode()
             elif name == KAN_FILE and "kan" in targets:
                 text = reader.read(name).decode("utf-8")
