@@ -361,3 +361,37 @@ def test_unsaved_changes_are_offered_back_after_a_crash(qtbot, page, tmp_path, m
     assert not again.draft.recovery_file.exists()
     again.offer_recovery()
     assert len(asked) == 1  # nothing left to offer
+
+
+def test_export_saves_first_then_packages_or_says_why_not(qtbot, page, tmp_path, monkeypatch):
+    import zipfile
+
+    from PySide6.QtWidgets import QMessageBox
+
+    skill = minimal_skill(tmp_path / "log.skill.json")
+    QTest.mouseClick(page.add_camera_button, Qt.MouseButton.LeftButton)
+    set_camera(qtbot, page, "Gate", str(write_video(tmp_path / "gate.avi", (0, 0, 255))), 5)
+    page.add_skills(0, [str(skill)])
+    set_value(qtbot, page, 0, "site", "gate")
+    answers = [str(tmp_path / "site.deploy.json"), str(tmp_path / "site")]  # the file, then the package
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (answers.pop(0), ""))
+    QTest.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.exported is not None, timeout=60000)
+    assert (
+        not page.draft.modified and load_deployment(tmp_path / "site.deploy.json").cameras[0].name == "Gate"
+    )
+    assert page.exported.path == tmp_path / "site.deploy.zip"
+    with zipfile.ZipFile(page.exported.path) as archive:
+        assert {"deployment.json", "deploy/iotedge/deployment.json", "deploy/k8s/runtime.yaml"} <= set(
+            archive.namelist()
+        )
+    assert "Exported" in page.shell.statuses[-1]
+
+    errors: list[str] = []
+    monkeypatch.setattr(QMessageBox, "critical", lambda _p, _t, text: errors.append(text))
+    type_into(page.password_edit, "hunter2")  # a secret in the file: never packaged
+    answers[:] = [str(tmp_path / "again.deploy.zip")]
+    QTest.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(errors), timeout=60000)
+    assert "cameras[0].password" in errors[0] and "hunter2" not in errors[0]
+    assert not (tmp_path / "again.deploy.zip").exists() and page.export_button.isEnabled()

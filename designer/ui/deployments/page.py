@@ -50,6 +50,7 @@ from designer.core.deployment import (
     SkillRef,
 )
 from designer.core.deployment.check import DeploymentProblem, DeploymentReview, review_deployment
+from designer.core.deployment.package import PACKAGE_SUFFIX, DeploymentExportReport, export_deployment
 from designer.core.deployment.runner import DeploymentError, fill_camera, resolve_camera, skill_on_camera
 from designer.core.skill import find_placeholders, load_skill
 from designer.core.skill.fields import ACCELERATIONS
@@ -147,6 +148,7 @@ class DeploymentsPage(QWidget):
         self.shell = shell
         self.draft = DeploymentDraft(self)
         self.problems: list[DeploymentProblem] = []
+        self.exported: DeploymentExportReport | None = None
         self._check_round = 0
         self._updating = False
         self.live = LiveView(session, shell, self.draft, self)
@@ -176,6 +178,12 @@ class DeploymentsPage(QWidget):
         self.open_button = self._button("Open…", self.open_dialog, files)
         self.save_button = self._button("Save", self.save, files, "Save the deployment (Ctrl+S here)")
         self.save_as_button = self._button("Save As…", self.save_as, files)
+        self.export_button = self._button(
+            "Export package…",
+            self.export_dialog,
+            files,
+            "Package every skill and model once, with its fleet files",
+        )
         self.undo_button = self._button("Undo", self.draft.undo_stack.undo, files, "Undo (Ctrl+Z here)")
         self.redo_button = self._button("Redo", self.draft.undo_stack.redo, files, "Redo (Ctrl+Shift+Z here)")
         self.undo_button.setEnabled(False)
@@ -654,6 +662,46 @@ class DeploymentsPage(QWidget):
             return False
         self.shell.show_status(f"Saved {self.path}")
         return True
+
+    def export_dialog(self) -> None:
+        """Save first (the package is made from the file), then pick where the package goes."""
+        if (self.draft.modified or self.path is None) and not self.save():
+            return
+        assert self.path is not None
+        name = self.path.name.removesuffix(DEPLOYMENT_SUFFIX) + PACKAGE_SUFFIX
+        target, _ = QFileDialog.getSaveFileName(
+            self.shell.widget(),
+            "Export deployment package",
+            str(self.path.with_name(name)),
+            f"Packages (*{PACKAGE_SUFFIX})",
+        )
+        if target:
+            self.export_to(Path(target if target.endswith(PACKAGE_SUFFIX) else target + PACKAGE_SUFFIX))
+
+    def export_to(self, target: Path) -> None:
+        source, library = self.path, self.session.library
+        assert source is not None
+        self.export_button.setEnabled(False)
+        self.shell.show_status(f"Exporting {target.name}…", 0)
+
+        def export() -> DeploymentExportReport:
+            return export_deployment(source, target, library=library())
+
+        def done(report: DeploymentExportReport) -> None:
+            self.export_button.setEnabled(True)
+            self.exported = report
+            counts = f"{len(report.skills)} skill(s), {len(report.models)} model(s)"
+            self.shell.show_status(f"Exported {report.path}: {counts}")
+            secrets = [f"the device must give {name} (a secret)" for name in report.required_env]
+            for note in [*report.warnings, *secrets]:
+                self.shell.log(f"Export {report.path.name}: {note}")
+
+        def failed(error: str) -> None:
+            self.export_button.setEnabled(True)
+            self.shell.show_status("Export failed")
+            QMessageBox.critical(self.shell.widget(), "Cannot export the deployment", error)
+
+        submit(export, on_done=done, on_error=failed, parent=self)
 
     # --- keys -------------------------------------------------------------------------------
 
