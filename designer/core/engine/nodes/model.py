@@ -66,9 +66,10 @@ class ModelRuntime(NodeRuntime[ModelParams]):
                 info = info.model_copy(update={"layout": layout_spec})
             threads, self.concurrency = _threading(p.threads, self.context.lossless)
             if self.context.sessions is not None:
-                # A deployment: one session per model for all cameras, live or not; its queue
-                # serves them in turn, so each node keeps a second frame waiting there.
-                threads, self.concurrency = p.threads, 2
+                # A deployment: one session per model for all cameras, live or not, served in
+                # turn (each node keeps a second frame waiting) by two runs at once on half the
+                # cores each, as a lossless run does: 4-20 % more frames (bench/deploy_bench.py).
+                threads, self.concurrency = _threading(p.threads, lossless=True)[0], 2
             self.model = OnnxModel(
                 info,
                 acceleration=self.context.acceleration,
