@@ -25,7 +25,7 @@ from designer.core.deployment.kan import export_kan_instances
 from designer.core.deployment.runner import param_env
 from designer.core.package.fill import REF_RE, Filled, check_filled, fill_iotedge, fill_refs
 from designer.core.package.manifest import PackageError
-from designer.core.package.parts.iotedge import EDGE_AGENT_IMAGE, EDGE_HUB_IMAGE, EDGE_HUB_PORTS
+from designer.core.package.parts.iotedge import system_modules
 from designer.core.package.parts.kubernetes import dns_label
 from designer.core.skill.fields import PLACEHOLDER_RE
 
@@ -86,23 +86,7 @@ def fleet_files(
                 "properties.desired": {
                     "schemaVersion": "1.1",
                     "runtime": {"type": "docker", "settings": {}},
-                    "systemModules": {
-                        "edgeAgent": {
-                            "type": "docker",
-                            "settings": {"image": EDGE_AGENT_IMAGE, "createOptions": "{}"},
-                        },
-                        "edgeHub": {
-                            "type": "docker",
-                            "status": "running",
-                            "restartPolicy": "always",
-                            "settings": {
-                                "image": EDGE_HUB_IMAGE,
-                                "createOptions": json.dumps(
-                                    {"HostConfig": {"PortBindings": EDGE_HUB_PORTS}}, allow_nan=False
-                                ),
-                            },
-                        },
-                    },
+                    "systemModules": system_modules(),
                     "modules": {
                         name: {
                             "version": "1.0",

@@ -94,6 +94,25 @@ def _container_module(container: deploy.Container, context: ExportContext) -> di
     return _module(container.restart_policy, settings, env)
 
 
+def system_modules() -> dict:
+    """edgeAgent and edgeHub, as every manifest of ours runs them (edgeHub's ports published)."""
+    return {
+        "edgeAgent": {
+            "type": "docker",
+            "settings": {"image": EDGE_AGENT_IMAGE, "createOptions": "{}"},
+        },
+        "edgeHub": {
+            "type": "docker",
+            "status": "running",
+            "restartPolicy": "always",
+            "settings": {
+                "image": EDGE_HUB_IMAGE,
+                **split_create_options({"HostConfig": {"PortBindings": EDGE_HUB_PORTS}}),
+            },
+        },
+    }
+
+
 def deployment(compiled: CompiledSkill, context: ExportContext) -> dict:
     modules: dict[str, Any] = {context.skill_id: _runtime_module(compiled, context)}
     for container in deploy.containers(compiled):
@@ -108,10 +127,6 @@ def deployment(compiled: CompiledSkill, context: ExportContext) -> dict:
         route.name: context.template(f"FROM {source}/{route.output} INTO {route.into}")
         for route in deploy.routes(compiled)
     }
-    edge_hub = {
-        "image": EDGE_HUB_IMAGE,
-        **split_create_options({"HostConfig": {"PortBindings": EDGE_HUB_PORTS}}),
-    }
     return {
         "modulesContent": {
             "$edgeAgent": {
@@ -125,18 +140,7 @@ def deployment(compiled: CompiledSkill, context: ExportContext) -> dict:
                             "registryCredentials": {},
                         },
                     },
-                    "systemModules": {
-                        "edgeAgent": {
-                            "type": "docker",
-                            "settings": {"image": EDGE_AGENT_IMAGE, "createOptions": "{}"},
-                        },
-                        "edgeHub": {
-                            "type": "docker",
-                            "status": "running",
-                            "restartPolicy": "always",
-                            "settings": edge_hub,
-                        },
-                    },
+                    "systemModules": system_modules(),
                     "modules": modules,
                 }
             },
