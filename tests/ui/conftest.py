@@ -55,3 +55,14 @@ def deployments_page(qtbot):
     page.parentWidget().show()
     yield page
     page.shutdown()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item):
+    """Let the background work a test started (the library page's listing, a check) finish
+    before pytest-qt closes the test's windows: a worker still touching a task whose window is
+    being collected can crash the interpreter, which takes the whole run down with it."""
+    from PySide6.QtCore import QThreadPool
+
+    QThreadPool.globalInstance().waitForDone(30000)
+    return (yield)
