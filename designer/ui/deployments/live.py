@@ -239,10 +239,6 @@ class LiveView(QGroupBox):
 
     # --- running ----------------------------------------------------------------------------
 
-    @property
-    def running(self) -> bool:
-        return self.run is not None
-
     def run_values(self) -> dict[str, str]:
         return {name: self.values[name] for name in self.needs if self.values.get(name)}
 
