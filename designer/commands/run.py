@@ -174,11 +174,12 @@ class HealthFile:
             pass  # the probe then reports the container unhealthy, which is the truth
 
 
-class _Console:
-    """Prints events as they come: errors at once, a progress line at most once a second."""
+class Console:
+    """Prints engine events to stderr as they come: errors and warnings at once, a progress line
+    at most once a second (``progress``, the subclass's), and beats the health file on metrics.
+    ``errors`` keeps the last error of each node (``where`` names it in a deployment)."""
 
-    def __init__(self, engine: Engine, quiet: bool) -> None:
-        self.engine = engine
+    def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
         self.started = time.monotonic()
         self.next_progress = self.started + PROGRESS_PERIOD_S
@@ -186,27 +187,47 @@ class _Console:
         self.lock = threading.Lock()
         self.health = HealthFile()
 
-    def __call__(self, event: object) -> None:
+    def report(self, event: object, where: str = "") -> None:
         if isinstance(event, MetricsEvent):
             self.health.beat()
-        if isinstance(event, NodeErrorEvent):
-            self.errors[event.node_id] = event.message
-            self._print(f"node {event.node_id}: error: {event.message}")
+            if not self.quiet and self._due():
+                self._print(self.progress(event))
+        elif isinstance(event, NodeErrorEvent):
+            self.errors[f"{where}{event.node_id}"] = event.message
+            self._print(f"{where}node {event.node_id}: error: {event.message}")
         elif isinstance(event, NodeWarningEvent):
-            self._print(f"node {event.node_id}: warning: {event.message}")
-        elif isinstance(event, MetricsEvent) and not self.quiet and time.monotonic() >= self.next_progress:
+            self._print(f"{where}node {event.node_id}: warning: {event.message}")
+
+    def progress(self, metrics: MetricsEvent) -> str:
+        raise NotImplementedError
+
+    def _due(self) -> bool:
+        with self.lock:
+            if time.monotonic() < self.next_progress:
+                return False
             self.next_progress = time.monotonic() + PROGRESS_PERIOD_S
-            self._print(self.progress(event))
+            return True
+
+    def _print(self, line: str) -> None:
+        with self.lock:
+            print(mask_secrets(line), file=sys.stderr, flush=True)
+
+
+class _Console(Console):
+    """One skill's console: the frames read, the fps and each node's median time."""
+
+    def __init__(self, engine: Engine, quiet: bool) -> None:
+        super().__init__(quiet)
+        self.engine = engine
+
+    def __call__(self, event: object) -> None:
+        self.report(event)
 
     def fatal(self, message: str) -> None:
         self._print(f"error: {message}")
 
     def warning(self, node_id: str, message: str) -> None:
         self._print(f"node {node_id}: warning: {message}")
-
-    def _print(self, line: str) -> None:
-        with self.lock:
-            print(mask_secrets(line), file=sys.stderr, flush=True)
 
     def progress(self, metrics: MetricsEvent) -> str:
         elapsed = max(time.monotonic() - self.started, 1e-6)

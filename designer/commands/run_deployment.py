@@ -12,8 +12,7 @@ from pathlib import Path
 
 from designer.commands.common import model_library
 from designer.commands.run import (
-    PROGRESS_PERIOD_S,
-    HealthFile,
+    Console,
     _check_insights_path,
     _close_run_log,
     _fail,
@@ -41,49 +40,25 @@ from designer.core.engine.events import (
     EngineEvent,
     FrameEvent,
     MetricsEvent,
-    NodeErrorEvent,
-    NodeWarningEvent,
     RunState,
 )
 from designer.core.engine.frame import insight_message
 from designer.core.engine.nodes.insights_log import LineFile
-from designer.core.secrets import mask_secrets
 from designer.core.skill import ParamError, Role
 from designer.core.skill.params import parse_assignments
 
 
-class _Console:
-    """Errors at once, a progress line per camera at most once a second; ``errors`` by pair."""
+class _Console(Console):
+    """A deployment's console: errors named by camera / skill, each camera's fps."""
 
     def __init__(self, run: DeploymentRun, quiet: bool) -> None:
+        super().__init__(quiet)
         self.run = run
-        self.quiet = quiet
-        self.started = time.monotonic()
-        self.next_progress = self.started + PROGRESS_PERIOD_S
-        self.errors: dict[str, str] = {}
-        self.lock = threading.Lock()
-        self.health = HealthFile()
 
     def __call__(self, pair: Pair, event: EngineEvent) -> None:
-        if isinstance(event, MetricsEvent):
-            self.health.beat()
-        if isinstance(event, NodeErrorEvent):
-            self.errors[f"{pair.key}: {event.node_id}"] = event.message
-            self._print(f"{pair.key}: node {event.node_id}: error: {event.message}")
-        elif isinstance(event, NodeWarningEvent):
-            self._print(f"{pair.key}: node {event.node_id}: warning: {event.message}")
-        elif isinstance(event, MetricsEvent) and not self.quiet:
-            with self.lock:
-                if time.monotonic() < self.next_progress:
-                    return
-                self.next_progress = time.monotonic() + PROGRESS_PERIOD_S
-            self._print(self.progress())
+        self.report(event, f"{pair.key}: ")
 
-    def _print(self, line: str) -> None:
-        with self.lock:
-            print(mask_secrets(line), file=sys.stderr, flush=True)
-
-    def progress(self) -> str:
+    def progress(self, metrics: MetricsEvent) -> str:
         elapsed = max(time.monotonic() - self.started, 1e-6)
         parts = []
         for camera in self.run.deployment.cameras:
